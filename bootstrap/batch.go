@@ -1,0 +1,245 @@
+package bootstrap
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ffitel/ffitel/metrics"
+)
+
+// batcher is the export queue shared by logs and spans. Unlike the SDK's
+// batch processors it never loses an item without counting it: a full queue
+// refuses the newest item and counts it as dropped, an exporter error counts
+// the batch as failed, and whatever shutdown cannot send in time is counted
+// as dropped. Emitted = Exported + Dropped + Failed + Pending at all times.
+//
+// Adding never blocks on the network: it takes a mutex and appends.
+type batcher[T any] struct {
+	export   func(context.Context, []T) error
+	maxQueue int
+	maxBatch int
+	delay    time.Duration
+	timeout  time.Duration
+	onLoss   func(dropped, failed uint64, lastErr error) // periodic loss report; may be nil
+	lossTick time.Duration
+
+	mu      sync.Mutex
+	queue   []T
+	spare   []T
+	closed  bool
+	lastErr error
+
+	wake    chan struct{}
+	stop    chan context.Context
+	done    chan struct{}
+	flushes chan chan struct{}
+
+	// base bounds every export; shutdown cancels it when its deadline
+	// passes so that an export stuck on a dead collector gives up.
+	base       context.Context
+	cancelBase context.CancelFunc
+
+	emitted, exported, dropped, failed atomic.Uint64
+}
+
+// shutdownGrace is how long shutdown waits, after its deadline, for the
+// worker to count what it could not send.
+const shutdownGrace = 250 * time.Millisecond
+
+func newBatcher[T any](export func(context.Context, []T) error, maxQueue, maxBatch int, delay, timeout time.Duration) *batcher[T] {
+	if maxBatch > maxQueue {
+		maxBatch = maxQueue
+	}
+	base, cancel := context.WithCancel(context.Background())
+	return &batcher[T]{
+		base:       base,
+		cancelBase: cancel,
+		export:     export,
+		maxQueue:   maxQueue,
+		maxBatch:   maxBatch,
+		delay:      delay,
+		timeout:    timeout,
+		lossTick:   10 * time.Second,
+		wake:       make(chan struct{}, 1),
+		stop:       make(chan context.Context, 1),
+		done:       make(chan struct{}),
+		flushes:    make(chan chan struct{}),
+	}
+}
+
+func (b *batcher[T]) start() { go b.run() }
+
+// add queues item; it reports false when the item was dropped.
+func (b *batcher[T]) add(item T) bool {
+	b.emitted.Add(1)
+	b.mu.Lock()
+	if b.closed || len(b.queue) >= b.maxQueue {
+		b.mu.Unlock()
+		b.dropped.Add(1)
+		return false
+	}
+	b.queue = append(b.queue, item)
+	full := len(b.queue) >= b.maxBatch
+	b.mu.Unlock()
+	if full {
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+func (b *batcher[T]) stats() metrics.SignalStats {
+	// Read the terminal counters before emitted so pending never underflows.
+	exported, dropped, failed := b.exported.Load(), b.dropped.Load(), b.failed.Load()
+	emitted := b.emitted.Load()
+	s := metrics.SignalStats{Emitted: emitted, Exported: exported, Dropped: dropped, Failed: failed}
+	if done := exported + dropped + failed; emitted > done {
+		s.Pending = emitted - done
+	}
+	return s
+}
+
+// take removes up to maxBatch items from the head of the queue.
+func (b *batcher[T]) take() []T {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) == 0 {
+		return nil
+	}
+	if len(b.queue) <= b.maxBatch {
+		batch := b.queue
+		b.queue, b.spare = b.spare[:0], nil
+		return batch
+	}
+	batch := make([]T, b.maxBatch)
+	copy(batch, b.queue)
+	n := copy(b.queue, b.queue[b.maxBatch:])
+	clear(b.queue[n:])
+	b.queue = b.queue[:n]
+	return batch
+}
+
+// recycle returns a batch's backing array for reuse by the queue.
+func (b *batcher[T]) recycle(batch []T) {
+	clear(batch)
+	b.mu.Lock()
+	if b.spare == nil && cap(batch) <= b.maxQueue {
+		b.spare = batch[:0]
+	}
+	b.mu.Unlock()
+}
+
+func (b *batcher[T]) exportBatch(ctx context.Context, batch []T) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	err := b.export(ctx, batch)
+	cancel()
+	if err != nil {
+		b.failed.Add(uint64(len(batch)))
+		b.mu.Lock()
+		b.lastErr = err
+		b.mu.Unlock()
+	} else {
+		b.exported.Add(uint64(len(batch)))
+	}
+	b.recycle(batch)
+}
+
+// drain exports until the queue is empty or ctx ends.
+func (b *batcher[T]) drain(ctx context.Context) {
+	for ctx.Err() == nil {
+		batch := b.take()
+		if batch == nil {
+			return
+		}
+		b.exportBatch(ctx, batch)
+	}
+}
+
+func (b *batcher[T]) run() {
+	defer close(b.done)
+	timer := time.NewTimer(b.delay)
+	defer timer.Stop()
+	loss := time.NewTicker(b.lossTick)
+	defer loss.Stop()
+	var reportedDropped, reportedFailed uint64
+	for {
+		select {
+		case <-b.wake:
+			b.drain(b.base)
+		case <-timer.C:
+			b.drain(b.base)
+			timer.Reset(b.delay)
+		case ack := <-b.flushes:
+			b.drain(b.base)
+			close(ack)
+		case <-loss.C:
+			d, f := b.dropped.Load(), b.failed.Load()
+			if (d > reportedDropped || f > reportedFailed) && b.onLoss != nil {
+				b.mu.Lock()
+				err := b.lastErr
+				b.mu.Unlock()
+				b.onLoss(d-reportedDropped, f-reportedFailed, err)
+			}
+			reportedDropped, reportedFailed = d, f
+		case ctx := <-b.stop:
+			ctx, cancel := context.WithCancel(ctx)
+			stopOnBase := context.AfterFunc(b.base, cancel)
+			b.drain(ctx)
+			stopOnBase()
+			cancel()
+			// What could not be sent in time is lost: count it.
+			b.mu.Lock()
+			left := len(b.queue)
+			b.queue = nil
+			b.mu.Unlock()
+			b.dropped.Add(uint64(left))
+			return
+		}
+	}
+}
+
+// flush exports everything queued so far, or gives up when ctx ends.
+func (b *batcher[T]) flush(ctx context.Context) error {
+	ack := make(chan struct{})
+	select {
+	case b.flushes <- ack:
+	case <-b.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ack:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// shutdown refuses new items, exports what is queued within ctx and stops
+// the worker. Items still queued when ctx ends are counted as dropped.
+func (b *batcher[T]) shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	b.mu.Unlock()
+	b.stop <- ctx
+	select {
+	case <-b.done:
+		return nil
+	case <-ctx.Done():
+	}
+	b.cancelBase()
+	select {
+	case <-b.done:
+	case <-time.After(shutdownGrace):
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,114 @@
+package bootstrap
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+)
+
+// chain records the WithAttrs/WithGroup calls made on a Handler, so that the
+// same logger can be re-derived on whichever pipeline is current. Chains are
+// immutable and shared.
+type chain struct {
+	parent *chain
+	group  string      // set for WithGroup
+	attrs  []slog.Attr // set for WithAttrs
+}
+
+func (c *chain) apply(h slog.Handler) slog.Handler {
+	if c == nil || h == nil {
+		return h
+	}
+	h = c.parent.apply(h)
+	if c.group != "" {
+		return h.WithGroup(c.group)
+	}
+	return h.WithAttrs(c.attrs)
+}
+
+// pipeline is what records flow into during one phase. A new pipeline is
+// stored at each transition; handlers pick it up on their next record.
+type pipeline struct {
+	gen     uint64
+	console slog.Handler
+	export  slog.Handler // the OTLP bridge; nil unless phase 2 exports
+	early   *EarlyBuffer // non-nil in phase 1 only
+}
+
+// derived caches a Handler's chain applied to one pipeline generation.
+type derived struct {
+	gen     uint64
+	console slog.Handler
+	export  slog.Handler
+}
+
+// Handler is the swappable slog.Handler at the heart of ffitel: loggers made
+// from it in phase 1 keep working, unchanged, after the upgrade to phase 2,
+// when their records also go to OTLP. It is safe for concurrent use.
+type Handler struct {
+	rt    *Runtime
+	chain *chain
+	cache atomic.Pointer[derived]
+}
+
+func (h *Handler) resolve(p *pipeline) *derived {
+	if d := h.cache.Load(); d != nil && d.gen == p.gen {
+		return d
+	}
+	d := &derived{gen: p.gen, console: h.chain.apply(p.console), export: h.chain.apply(p.export)}
+	h.cache.Store(d)
+	return d
+}
+
+// Enabled reports whether records at level are wanted (LOG_LEVEL).
+func (h *Handler) Enabled(_ context.Context, level slog.Level) bool {
+	return level >= h.rt.cfg.Level
+}
+
+// Handle writes r to the console and, depending on the phase, keeps it for
+// replay or exports it.
+func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
+	p := h.rt.pipeline.Load()
+	d := h.resolve(p)
+	err := d.console.Handle(ctx, r)
+	if p.early != nil {
+		if p.early.add(ctx, h.chain, r) {
+			return err
+		}
+		// The buffer was drained by a concurrent upgrade: the new
+		// pipeline is already stored.
+		p = h.rt.pipeline.Load()
+		d = h.resolve(p)
+	}
+	if d.export != nil {
+		exportRecord(ctx, d.export, r)
+	}
+	return err
+}
+
+// exportRecord hands r to the OTLP bridge with the context's fields as
+// attributes. Export errors are accounted for in the pipeline stats, never
+// returned to the caller.
+func exportRecord(ctx context.Context, export slog.Handler, r slog.Record) {
+	if fields := Fields(ctx); len(fields) > 0 {
+		r = r.Clone()
+		r.AddAttrs(fields...)
+	}
+	_ = export.Handle(ctx, r)
+}
+
+// WithAttrs returns a Handler whose records carry attrs.
+func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	if len(attrs) == 0 {
+		return h
+	}
+	return &Handler{rt: h.rt, chain: &chain{parent: h.chain, attrs: attrs}}
+}
+
+// WithGroup returns a Handler that qualifies later attributes with name.
+func (h *Handler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	return &Handler{rt: h.rt, chain: &chain{parent: h.chain, group: name}}
+}

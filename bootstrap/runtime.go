@@ -1,0 +1,433 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/contrib/bridges/otelslog"
+	"go.opentelemetry.io/otel"
+	otellog "go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/log/global"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ffitel/ffitel/metrics"
+)
+
+// State is a lifecycle phase. The numbers are those of ffitel_phase.
+type State int32
+
+const (
+	StateNone      State = 0 // nothing initialised yet
+	StateConsole   State = 1 // phase 1: console only
+	StateTelemetry State = 2 // phase 2 (also when exporting is off; Stats says so)
+	StateShutdown  State = 3 // shut down: console only, nothing exported
+)
+
+func (s State) String() string {
+	switch s {
+	case StateConsole:
+		return "console"
+	case StateTelemetry:
+		return "telemetry"
+	case StateShutdown:
+		return "shutdown"
+	}
+	return "none"
+}
+
+// ScopeName is the instrumentation scope of ffitel's own logs, spans and
+// metrics.
+const ScopeName = "github.com/ffitel/ffitel"
+
+// ErrShutdown is returned by InitTelemetry after Shutdown.
+var ErrShutdown = errors.New("ffitel: already shut down")
+
+// Options tune a Runtime. The zero value reads the process environment and
+// writes to stderr or stdout as FFITEL_LOG_OUTPUT says.
+type Options struct {
+	// Getenv replaces os.Getenv (tests).
+	Getenv func(string) string
+	// Output replaces the console writer (tests, benchmarks).
+	Output io.Writer
+	// SetGlobals makes phase 2 set the OpenTelemetry globals (tracer, meter
+	// and logger providers, propagator, error handler) and phase 1 the
+	// slog default. The package-level functions use a Runtime with it set.
+	SetGlobals bool
+	// LossReportInterval is how often dropped or failed items are reported
+	// on the console; zero means 10 s.
+	LossReportInterval time.Duration
+}
+
+// Runtime is one ffitel lifecycle. Most programs use the package-level
+// functions, which share a process-wide Runtime; tests create their own.
+type Runtime struct {
+	cfg      Config
+	warnings []string
+	opts     Options
+	out      io.Writer
+
+	mu       sync.Mutex // serialises transitions
+	state    atomic.Int32
+	gen      uint64
+	pipeline atomic.Pointer[pipeline]
+
+	console  *ConsoleHandler
+	internal *slog.Logger // console only: loss reports, exporter errors
+	early    *EarlyBuffer
+	handler  *Handler
+	logger   *slog.Logger
+
+	res        *resource.Resource
+	tp         *sdktrace.TracerProvider
+	mp         *sdkmetric.MeterProvider
+	reader     *sdkmetric.ManualReader
+	propagator propagation.TextMapPropagator
+
+	// phase 2
+	exporters      exporters
+	lp             *sdklog.LoggerProvider
+	logs           *batcher[sdklog.Record]
+	spans          *batcher[sdktrace.ReadOnlySpan]
+	pump           *metricPump
+	exportEnabled  bool
+	disabledReason string
+
+	spansEndedAtShutdown atomic.Uint64
+	inputErrors          atomic.Uint64
+}
+
+// New resolves the configuration and returns a Runtime in StateNone. It does
+// nothing else: no output, no goroutine, no network.
+func New(opts Options) *Runtime {
+	cfg, warnings := LoadConfig(opts.Getenv)
+	return &Runtime{cfg: cfg, warnings: warnings, opts: opts, disabledReason: "phase 2 not started"}
+}
+
+// Config returns the resolved configuration.
+func (rt *Runtime) Config() Config { return rt.cfg }
+
+// Phase returns the current lifecycle state.
+func (rt *Runtime) Phase() State { return State(rt.state.Load()) }
+
+// InitConsoleOnly starts phase 1: console logging, a tracer provider that
+// records but does not export, and a meter provider whose counts phase 2
+// will export. It opens no socket, starts no goroutine and sets no
+// OpenTelemetry global. It is idempotent.
+func (rt *Runtime) InitConsoleOnly() error {
+	if rt.Phase() != StateNone {
+		return nil
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.Phase() != StateNone {
+		return nil
+	}
+	out := rt.opts.Output
+	format := rt.cfg.LogFormat
+	if out == nil {
+		f := os.Stderr
+		if rt.cfg.LogOutput == "stdout" {
+			f = os.Stdout
+		}
+		out = f
+		format = ResolveConsoleFormat(format, f, rt.cfg.NoColor)
+	} else {
+		format = ResolveConsoleFormat(format, nil, true)
+	}
+	rt.out = out
+	rt.console = NewConsoleHandler(out, &ConsoleOptions{Level: rt.cfg.Level, Format: format})
+	rt.internal = slog.New(rt.console).With(slog.String("component", "ffitel"))
+	rt.early = newEarlyBuffer(rt.cfg.EarlyBuffer)
+	rt.handler = &Handler{rt: rt}
+	rt.logger = slog.New(rt.handler)
+
+	rt.res = newResource(rt.cfg)
+	rt.propagator = newPropagator(rt.cfg)
+	rt.tp = sdktrace.NewTracerProvider(sdktrace.WithResource(rt.res), sdktrace.WithSampler(newSampler(rt.cfg)))
+	rt.reader = sdkmetric.NewManualReader()
+	rt.mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(rt.res), sdkmetric.WithReader(rt.reader))
+
+	rt.gen++
+	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console, early: rt.early})
+	rt.state.Store(int32(StateConsole))
+	if rt.opts.SetGlobals {
+		slog.SetDefault(rt.logger)
+	}
+	for _, w := range rt.warnings {
+		rt.logger.Warn(w, slog.String("component", "ffitel"))
+	}
+	return nil
+}
+
+// InitTelemetry starts phase 2, running phase 1 first if needed. Loggers
+// made earlier now also export; the phase-1 records are replayed with their
+// original timestamps. It never waits on the network. When exporting is off
+// (TELEMETRY_ENABLED, OTEL_SDK_DISABLED) or the exporters cannot be built,
+// it stays console-only, says why in one log line, and returns nil.
+// It is idempotent; after Shutdown it returns ErrShutdown.
+func (rt *Runtime) InitTelemetry(ctx context.Context) error {
+	if err := rt.InitConsoleOnly(); err != nil {
+		return err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	switch rt.Phase() {
+	case StateTelemetry:
+		return nil
+	case StateShutdown:
+		return ErrShutdown
+	}
+	rt.logger.Info("ffitel telemetry configuration", slog.Any("config", slog.GroupValue(rt.cfg.LogAttrs()...)),
+		slog.String("component", "ffitel"))
+
+	if reason := rt.cfg.ExportReason(); reason != "" {
+		rt.consoleOnly(reason)
+		rt.logger.Info("telemetry export is off; phase 2 stays console-only", slog.String("reason", reason),
+			slog.String("component", "ffitel"))
+		return nil
+	}
+	exps, err := newExporters(ctx, rt.cfg, rt.out)
+	if err != nil {
+		reason := "exporters could not be built: " + err.Error()
+		rt.consoleOnly(reason)
+		rt.logger.Warn("telemetry export is off; phase 2 stays console-only", slog.String("reason", reason),
+			slog.String("component", "ffitel"))
+		return nil
+	}
+	rt.exporters = exps
+	rt.exportEnabled = true
+	rt.disabledReason = ""
+	lossInterval := rt.opts.LossReportInterval
+	if lossInterval <= 0 {
+		lossInterval = 10 * time.Second
+	}
+
+	var export slog.Handler
+	if exps.logs != nil {
+		rt.logs = newBatcher(exps.logs.Export, rt.cfg.LogQueueSize, rt.cfg.LogBatchSize, rt.cfg.LogScheduleDelay, rt.cfg.LogExportTimeout)
+		rt.logs.lossTick, rt.logs.onLoss = lossInterval, rt.lossReporter("log records")
+		rt.logs.start()
+		rt.lp = sdklog.NewLoggerProvider(sdklog.WithResource(rt.res), sdklog.WithProcessor(logProcessor{rt.logs}))
+		export = otelslog.NewHandler(ScopeName, otelslog.WithLoggerProvider(rt.lp))
+	}
+	if exps.spans != nil {
+		rt.spans = newBatcher(exps.spans.ExportSpans, rt.cfg.SpanQueueSize, rt.cfg.SpanBatchSize, rt.cfg.SpanScheduleDelay, rt.cfg.SpanExportTimeout)
+		rt.spans.lossTick, rt.spans.onLoss = lossInterval, rt.lossReporter("spans")
+		rt.spans.start()
+		rt.tp.RegisterSpanProcessor(spanProcessor{rt.spans})
+	}
+	if exps.metrics != nil {
+		rt.pump = &metricPump{reader: rt.reader, exporter: exps.metrics, interval: rt.cfg.MetricExportInterval,
+			timeout: rt.cfg.MetricExportTimeout, warn: rt.internal.Warn}
+		rt.pump.start()
+	}
+	if rt.opts.SetGlobals {
+		otel.SetTracerProvider(rt.tp)
+		otel.SetMeterProvider(rt.mp)
+		otel.SetTextMapPropagator(rt.propagator)
+		if rt.lp != nil {
+			global.SetLoggerProvider(rt.lp)
+		}
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+			rt.internal.Warn("opentelemetry error", slog.String("error", err.Error()))
+		}))
+	}
+
+	// Store the new pipeline before draining the early buffer: a record
+	// that finds the buffer closed reloads and finds the export path.
+	rt.gen++
+	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console, export: export})
+	rt.state.Store(int32(StateTelemetry))
+	early := rt.early.drain()
+	if export == nil {
+		rt.early.countReplayed(0, len(early))
+		return nil
+	}
+	for _, e := range early {
+		ctx := trace.ContextWithSpanContext(context.Background(), e.span)
+		if len(e.fields) > 0 {
+			ctx = WithFields(ctx, e.fields...)
+		}
+		exportRecord(ctx, e.chain.apply(export), e.record)
+	}
+	rt.early.countReplayed(len(early), 0)
+	return nil
+}
+
+// consoleOnly enters phase 2 without exporting. Caller holds rt.mu.
+func (rt *Runtime) consoleOnly(reason string) {
+	rt.exportEnabled = false
+	rt.disabledReason = reason
+	rt.gen++
+	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console})
+	rt.state.Store(int32(StateTelemetry))
+	rt.early.countReplayed(0, len(rt.early.drain()))
+}
+
+func (rt *Runtime) lossReporter(what string) func(dropped, failed uint64, lastErr error) {
+	return func(dropped, failed uint64, lastErr error) {
+		attrs := []any{slog.Uint64("dropped", dropped), slog.Uint64("failed", failed)}
+		if lastErr != nil {
+			attrs = append(attrs, slog.String("last_error", lastErr.Error()))
+		}
+		rt.internal.Warn("telemetry loss: "+what+" not exported in the last interval", attrs...)
+	}
+}
+
+// Shutdown flushes and stops everything, bounded by the earlier of ctx's
+// deadline and FFITEL_SHUTDOWN_TIMEOUT_MS, with the collector up or down.
+// Whatever cannot be sent in time is counted as dropped. Logging keeps
+// working afterwards, to the console only. It is idempotent.
+func (rt *Runtime) Shutdown(ctx context.Context) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	prev := rt.Phase()
+	if prev == StateShutdown || prev == StateNone {
+		if prev == StateNone {
+			rt.state.Store(int32(StateShutdown))
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, rt.cfg.ShutdownTimeout)
+	defer cancel()
+
+	// From now on records go to the console only.
+	rt.gen++
+	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console})
+	rt.state.Store(int32(StateShutdown))
+	if prev == StateConsole {
+		rt.early.countReplayed(0, len(rt.early.drain()))
+	}
+
+	// End the spans ended so far into the queue, then drain all signals
+	// in parallel so the bound holds for the whole shutdown.
+	var wg sync.WaitGroup
+	var errs [3]error
+	if rt.spans != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[0] = rt.spans.shutdown(ctx) }()
+	}
+	if rt.logs != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[1] = rt.logs.shutdown(ctx) }()
+	}
+	if rt.pump != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); rt.pump.shutdown(ctx) }()
+	}
+	wg.Wait()
+	// Exporter shutdown closes connections; bounded by what is left.
+	rt.exporters.shutdown(ctx)
+	_ = rt.tp.Shutdown(ctx)
+	_ = rt.mp.Shutdown(ctx)
+	if rt.lp != nil {
+		_ = rt.lp.Shutdown(ctx)
+	}
+	return errors.Join(errs[0], errs[1], errs[2])
+}
+
+// Logger returns the process logger, starting phase 1 if needed. It stays
+// valid across the upgrade and after shutdown.
+func (rt *Runtime) Logger() *slog.Logger {
+	_ = rt.InitConsoleOnly()
+	return rt.logger
+}
+
+// Handler returns the swappable handler behind Logger.
+func (rt *Runtime) Handler() slog.Handler {
+	_ = rt.InitConsoleOnly()
+	return rt.handler
+}
+
+// TracerProvider returns the tracer provider: recording in phase 1,
+// exporting from phase 2.
+func (rt *Runtime) TracerProvider() trace.TracerProvider {
+	_ = rt.InitConsoleOnly()
+	return rt.tp
+}
+
+// MeterProvider returns the meter provider. Counts made in phase 1 are
+// exported from phase 2 on.
+func (rt *Runtime) MeterProvider() metric.MeterProvider {
+	_ = rt.InitConsoleOnly()
+	return rt.mp
+}
+
+// LoggerProvider returns the OpenTelemetry logger provider of phase 2, or a
+// no-op provider when phase 2 does not export.
+func (rt *Runtime) LoggerProvider() otellog.LoggerProvider {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.lp == nil {
+		return global.GetLoggerProvider()
+	}
+	return rt.lp
+}
+
+// Propagator returns the configured text-map propagator (OTEL_PROPAGATORS).
+func (rt *Runtime) Propagator() propagation.TextMapPropagator {
+	_ = rt.InitConsoleOnly()
+	return rt.propagator
+}
+
+// CountInputError records bad input received from a host (C ABI).
+func (rt *Runtime) CountInputError() { rt.inputErrors.Add(1) }
+
+// CountSpansEndedAtShutdown records spans a host left open and Shutdown ended.
+func (rt *Runtime) CountSpansEndedAtShutdown(n int) { rt.spansEndedAtShutdown.Add(uint64(n)) }
+
+// Stats returns the pipeline accounting.
+func (rt *Runtime) Stats() metrics.PipelineStats {
+	s := metrics.PipelineStats{
+		Phase:                rt.Phase().String(),
+		SpansEndedAtShutdown: rt.spansEndedAtShutdown.Load(),
+		InputErrors:          rt.inputErrors.Load(),
+	}
+	rt.mu.Lock()
+	s.ExportEnabled, s.ExportDisabledReason = rt.exportEnabled, rt.disabledReason
+	logs, spans, pump, early := rt.logs, rt.spans, rt.pump, rt.early
+	rt.mu.Unlock()
+	if logs != nil {
+		s.Logs = logs.stats()
+	}
+	if spans != nil {
+		s.Spans = spans.stats()
+	}
+	if pump != nil {
+		s.MetricExports, s.MetricExportFailures = pump.exports.Load(), pump.failures.Load()
+	}
+	if early != nil {
+		s.Early = early.stats()
+	}
+	return s
+}
+
+// ForceFlush exports everything queued so far, within ctx.
+func (rt *Runtime) ForceFlush(ctx context.Context) error {
+	rt.mu.Lock()
+	logs, spans, pump := rt.logs, rt.spans, rt.pump
+	rt.mu.Unlock()
+	var errs []error
+	if spans != nil {
+		errs = append(errs, spans.flush(ctx))
+	}
+	if logs != nil {
+		errs = append(errs, logs.flush(ctx))
+	}
+	if pump != nil && rt.Phase() == StateTelemetry {
+		pump.exportOnce(ctx)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,63 @@
+package metrics
+
+import "time"
+
+// SignalStats accounts for every item (log record or span) that entered an
+// export pipeline: Emitted = Exported + Dropped + Failed + Pending.
+type SignalStats struct {
+	// Emitted counts items handed to the export pipeline.
+	Emitted uint64 `json:"emitted"`
+	// Exported counts items the collector accepted.
+	Exported uint64 `json:"exported"`
+	// Dropped counts items refused because the queue was full or because
+	// shutdown ran out of time before they could be sent.
+	Dropped uint64 `json:"dropped"`
+	// Failed counts items in batches the exporter gave up on.
+	Failed uint64 `json:"failed"`
+	// Pending counts items queued or in flight.
+	Pending uint64 `json:"pending"`
+}
+
+// EarlyStats describes the phase-1 replay buffer.
+type EarlyStats struct {
+	// Capacity is FFITEL_EARLY_BUFFER.
+	Capacity int `json:"capacity"`
+	// Buffered counts records held for replay now.
+	Buffered uint64 `json:"buffered"`
+	// Overflowed counts phase-1 records pushed out by newer ones.
+	Overflowed uint64 `json:"overflowed"`
+	// Replayed counts records handed to the export pipeline at the upgrade.
+	Replayed uint64 `json:"replayed"`
+	// Discarded counts records released because phase 2 does not export.
+	Discarded uint64 `json:"discarded"`
+}
+
+// PipelineStats is the snapshot of the telemetry pipeline.
+type PipelineStats struct {
+	Phase string `json:"phase"`
+	// ExportEnabled is false when phase 2 runs console-only
+	// (TELEMETRY_ENABLED unset or false, OTEL_SDK_DISABLED, or exporters
+	// that could not be built).
+	ExportEnabled bool `json:"export_enabled"`
+	// ExportDisabledReason says why ExportEnabled is false.
+	ExportDisabledReason string      `json:"export_disabled_reason,omitempty"`
+	Logs                 SignalStats `json:"logs"`
+	Spans                SignalStats `json:"spans"`
+	Early                EarlyStats  `json:"early"`
+	// MetricExports and MetricExportFailures count metric collections sent.
+	MetricExports        uint64 `json:"metric_exports"`
+	MetricExportFailures uint64 `json:"metric_export_failures"`
+	// SpansEndedAtShutdown counts spans the host opened and never ended,
+	// ended by Shutdown.
+	SpansEndedAtShutdown uint64 `json:"spans_ended_at_shutdown"`
+	// InputErrors counts bad input received over the C ABI (malformed JSON,
+	// invalid UTF-8, truncated values).
+	InputErrors uint64 `json:"input_errors"`
+}
+
+// Snapshot is the /metrics/events document.
+type Snapshot struct {
+	CapturedAt time.Time     `json:"captured_at"`
+	WorkerID   string        `json:"worker_id"`
+	Pipeline   PipelineStats `json:"pipeline"`
+}
