@@ -25,11 +25,15 @@ type batcher[T any] struct {
 	onLoss   func(dropped, failed uint64, lastErr error) // periodic loss report; may be nil
 	lossTick time.Duration
 
-	mu      sync.Mutex
-	queue   []T
-	spare   []T
-	closed  bool
-	lastErr error
+	mu       sync.Mutex
+	queue    []T
+	inflight int // taken by the worker, not yet finished
+	closed   bool
+	lastErr  error
+
+	// Owned by the worker goroutine.
+	local []T
+	off   int
 
 	wake    chan struct{}
 	stop    chan context.Context
@@ -75,7 +79,7 @@ func (b *batcher[T]) start() { go b.run() }
 func (b *batcher[T]) add(item T) bool {
 	b.emitted.Add(1)
 	b.mu.Lock()
-	if b.closed || len(b.queue) >= b.maxQueue {
+	if b.closed || len(b.queue)+b.inflight >= b.maxQueue {
 		b.mu.Unlock()
 		b.dropped.Add(1)
 		return false
@@ -103,33 +107,31 @@ func (b *batcher[T]) stats() metrics.SignalStats {
 	return s
 }
 
-// take removes up to maxBatch items from the head of the queue.
+// take returns the next batch of at most maxBatch items. The worker swaps
+// the whole queue out at once and walks it, so taking costs no copying
+// however deep the queue is. Only the worker goroutine calls take.
 func (b *batcher[T]) take() []T {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.queue) == 0 {
-		return nil
+	if b.off >= len(b.local) {
+		clear(b.local)
+		b.mu.Lock()
+		b.local, b.queue = b.queue, b.local[:0]
+		b.inflight = len(b.local)
+		b.mu.Unlock()
+		b.off = 0
+		if len(b.local) == 0 {
+			return nil
+		}
 	}
-	if len(b.queue) <= b.maxBatch {
-		batch := b.queue
-		b.queue, b.spare = b.spare[:0], nil
-		return batch
-	}
-	batch := make([]T, b.maxBatch)
-	copy(batch, b.queue)
-	n := copy(b.queue, b.queue[b.maxBatch:])
-	clear(b.queue[n:])
-	b.queue = b.queue[:n]
+	end := min(b.off+b.maxBatch, len(b.local))
+	batch := b.local[b.off:end:end]
+	b.off = end
 	return batch
 }
 
-// recycle returns a batch's backing array for reuse by the queue.
-func (b *batcher[T]) recycle(batch []T) {
-	clear(batch)
+// done marks n taken items as finished, making room in the queue.
+func (b *batcher[T]) finished(n int) {
 	b.mu.Lock()
-	if b.spare == nil && cap(batch) <= b.maxQueue {
-		b.spare = batch[:0]
-	}
+	b.inflight -= n
 	b.mu.Unlock()
 }
 
@@ -145,7 +147,8 @@ func (b *batcher[T]) exportBatch(ctx context.Context, batch []T) {
 	} else {
 		b.exported.Add(uint64(len(batch)))
 	}
-	b.recycle(batch)
+	clear(batch)
+	b.finished(len(batch))
 }
 
 // drain exports until the queue is empty or ctx ends.
@@ -193,8 +196,8 @@ func (b *batcher[T]) run() {
 			cancel()
 			// What could not be sent in time is lost: count it.
 			b.mu.Lock()
-			left := len(b.queue)
-			b.queue = nil
+			left := len(b.queue) + len(b.local) - b.off
+			b.queue, b.local = nil, nil
 			b.mu.Unlock()
 			b.dropped.Add(uint64(left))
 			return

@@ -670,11 +670,30 @@ func consoleNeedsEscaping(s string) bool {
 	return false
 }
 
+// appendTextString appends s to a logfmt line, quoted as strconv.Quote does
+// when consoleNeedsQuoting says so.
 func appendTextString(b []byte, s string) []byte {
-	if consoleNeedsQuoting(s) {
-		return strconv.AppendQuote(b, s)
+	if !consoleNeedsQuoting(s) {
+		return append(b, s...)
 	}
-	return append(b, s...)
+	// Fast path for the common case, printable ASCII with spaces: only '"'
+	// and '\\' need a backslash. strconv handles everything else.
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', c)
+			start = i + 1
+		}
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 const lowerHex = "0123456789abcdef"

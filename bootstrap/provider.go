@@ -81,7 +81,9 @@ func (p logProcessor) Shutdown(ctx context.Context) error   { return p.b.shutdow
 func (p logProcessor) ForceFlush(ctx context.Context) error { return p.b.flush(ctx) }
 
 // spanProcessor feeds the export batcher from the TracerProvider.
-type spanProcessor struct{ b *batcher[sdktrace.ReadOnlySpan] }
+type spanProcessor struct {
+	b *batcher[sdktrace.ReadOnlySpan]
+}
 
 func (p spanProcessor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 func (p spanProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
