@@ -25,14 +25,38 @@ $(OTELCOL): e2e/collector/builder.yaml
 	cd $(CURDIR) && $(CACHE)/bin/builder --config e2e/collector/builder.yaml
 	@test -x $(OTELCOL)
 
-build:
-	$(GO) build ./...
+LIB := $(BUILD)/libffitel.so
+GO_SOURCES := $(shell find bootstrap metrics events cshim -name '*.go' -not -name '*_test.go' 2>/dev/null) cshim/guard.c cshim/shim.h cshim/include/ffitel.h cshim/exports.map go.mod go.sum
 
-test: deps collector build test-go
+build: $(LIB) $(BUILD)/ffitel.h
+
+# The shared library, stripped, exporting only the ffitel_* C ABI.
+$(LIB): $(GO_SOURCES)
+	@mkdir -p $(BUILD)
+	$(GO) build -buildmode=c-shared -trimpath \
+	  -ldflags="-s -w -extldflags=-Wl,--version-script=$(CURDIR)/cshim/exports.map" -o $@ ./cshim
+	@rm -f $(BUILD)/libffitel.h
+
+$(BUILD)/ffitel.h: cshim/include/ffitel.h
+	@mkdir -p $(BUILD)
+	cp $< $@
+
+$(BUILD)/test_abi: tests/c/test_abi.c $(LIB) $(BUILD)/ffitel.h
+	$(CC) -O1 -g -Wall -Wextra -I$(BUILD) -o $@ $< -L$(BUILD) -lffitel -Wl,-rpath,'$$ORIGIN' -lpthread -lm
+
+test: deps collector build test-go test-c
 
 test-go:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+
+# The C ABI test, plain and under valgrind memcheck (errors fail the run).
+# The library's own console output goes to build/test_abi.log.
+test-c: $(BUILD)/test_abi
+	$(BUILD)/test_abi 2>$(BUILD)/test_abi.log
+	valgrind -q --error-exitcode=99 --suppressions=tests/c/go-runtime.supp \
+	  $(BUILD)/test_abi 2>$(BUILD)/test_abi.valgrind.log || { grep -v '^time=' $(BUILD)/test_abi.valgrind.log | head -50; exit 1; }
+	@echo "valgrind memcheck: no errors"
 
 bench: collector build
 	$(GO) test -run '^$$' -bench . -benchmem ./bootstrap/

@@ -52,3 +52,6 @@ func Propagator() propagation.TextMapPropagator { return Default().Propagator() 
 
 // Stats returns the process-wide pipeline accounting.
 func Stats() metrics.PipelineStats { return Default().Stats() }
+
+// Version is the ffitel version (also FFITEL_VERSION in ffitel.h).
+const Version = "0.1.0"

@@ -68,6 +68,10 @@ type Options struct {
 	// LossReportInterval is how often dropped or failed items are reported
 	// on the console; zero means 10 s.
 	LossReportInterval time.Duration
+
+	// testExporters, when set, replaces the exporters phase 2 builds from
+	// the environment (in-package tests: fakes without a network).
+	testExporters *exporters
 }
 
 // Runtime is one ffitel lifecycle. Most programs use the package-level
@@ -189,7 +193,7 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 	case StateShutdown:
 		return ErrShutdown
 	}
-	rt.logger.Info("ffitel telemetry configuration", slog.Any("config", slog.GroupValue(rt.cfg.LogAttrs()...)),
+	defer rt.logger.Info("ffitel telemetry configuration", slog.Any("config", slog.GroupValue(rt.cfg.LogAttrs()...)),
 		slog.String("component", "ffitel"))
 
 	if reason := rt.cfg.ExportReason(); reason != "" {
@@ -198,7 +202,12 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 			slog.String("component", "ffitel"))
 		return nil
 	}
-	exps, err := newExporters(ctx, rt.cfg, rt.out)
+	exps, err := exporters{}, error(nil)
+	if rt.opts.testExporters != nil {
+		exps = *rt.opts.testExporters
+	} else {
+		exps, err = newExporters(ctx, rt.cfg, rt.out)
+	}
 	if err != nil {
 		reason := "exporters could not be built: " + err.Error()
 		rt.consoleOnly(reason)
@@ -286,11 +295,12 @@ func (rt *Runtime) lossReporter(what string) func(dropped, failed uint64, lastEr
 	}
 }
 
-// Shutdown flushes and stops everything, bounded by the earlier of ctx's
-// deadline and FFITEL_SHUTDOWN_TIMEOUT_MS, with the collector up or down.
+// Shutdown flushes and stops everything, bounded by ctx's deadline, or by
+// FFITEL_SHUTDOWN_TIMEOUT_MS when ctx has none, with the collector up or down.
 // Whatever cannot be sent in time is counted as dropped. Logging keeps
 // working afterwards, to the console only. It is idempotent.
 func (rt *Runtime) Shutdown(ctx context.Context) error {
+	_ = rt.InitConsoleOnly() // logging after Shutdown needs the console
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	prev := rt.Phase()
@@ -300,8 +310,11 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 		}
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, rt.cfg.ShutdownTimeout)
-	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, rt.cfg.ShutdownTimeout)
+		defer cancel()
+	}
 
 	// From now on records go to the console only.
 	rt.gen++
@@ -430,4 +443,10 @@ func (rt *Runtime) ForceFlush(ctx context.Context) error {
 		pump.exportOnce(ctx)
 	}
 	return errors.Join(errs...)
+}
+
+// Snapshot returns the stats document served as /metrics/events and by
+// ffitel_stats_json.
+func (rt *Runtime) Snapshot() metrics.Snapshot {
+	return metrics.Snapshot{CapturedAt: time.Now().UTC(), WorkerID: rt.cfg.WorkerID, Pipeline: rt.Stats()}
 }

@@ -1,0 +1,154 @@
+/*
+ * The C half of the shim: the public ffitel_* entry points. Each checks the
+ * fork guard *before* entering Go -- a Go runtime does not survive fork(), so
+ * in a child every call returns FFITEL_E_FORKED at once instead of hanging --
+ * and then calls the Go implementation (ffitelgo_*). ffitel_version and
+ * ffitel_last_error never enter Go.
+ */
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "include/ffitel.h"
+#include "shim.h"
+#include "_cgo_export.h"
+
+static pid_t load_pid;
+static volatile int forked;
+
+static void on_fork_child(void) { forked = 1; }
+
+__attribute__((constructor)) static void ffitel_on_load(void) {
+    load_pid = getpid();
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+/* Per-thread last error. */
+static __thread char err_buf[1024];
+static __thread size_t err_len;
+
+void ffitel_shim_set_error(const char *msg, size_t len) {
+    if (len >= sizeof err_buf) len = sizeof err_buf - 1;
+    memcpy(err_buf, msg, len);
+    err_buf[len] = 0;
+    err_len = len;
+}
+
+void ffitel_shim_copy_out(char *buf, size_t cap, const char *src, size_t len) {
+    if (buf == NULL || cap == 0) return;
+    size_t n = len < cap ? len : cap - 1;
+    memcpy(buf, src, n);
+    buf[n] = 0;
+}
+
+static const char forked_msg[] =
+    "ffitel: called in a child process forked after libffitel was loaded; "
+    "the Go runtime does not survive fork(), so this process must use host-native logging "
+    "(load the library after forking)";
+
+/* The atfork flag is one load on the hot path. The pid comparison catches
+ * only children made by a raw clone(), which skips atfork handlers; it is a
+ * syscall, so it runs only on the lifecycle calls, not on every log call. */
+static inline int in_forked_child(void) { return forked; }
+static int in_forked_child_strict(void) {
+    if (forked) return 1;
+    if (load_pid != 0 && getpid() != load_pid) { forked = 1; return 1; }
+    return 0;
+}
+
+#define GUARD_INT() \
+    do { if (in_forked_child()) { ffitel_shim_set_error(forked_msg, sizeof forked_msg - 1); return FFITEL_E_FORKED; } } while (0)
+#define GUARD_HANDLE() \
+    do { if (in_forked_child()) { ffitel_shim_set_error(forked_msg, sizeof forked_msg - 1); return 0; } } while (0)
+
+const char *ffitel_version(void) { return FFITEL_VERSION; }
+
+int ffitel_last_error(char *buf, size_t cap) {
+    ffitel_shim_copy_out(buf, cap, err_buf, err_len);
+    return (int)err_len;
+}
+
+int ffitel_init_console(void) { (void)in_forked_child_strict(); GUARD_INT(); return ffitelgo_init_console(); }
+int ffitel_init_telemetry(void) { (void)in_forked_child_strict(); GUARD_INT(); return ffitelgo_init_telemetry(); }
+int ffitel_shutdown(int32_t timeout_ms) { GUARD_INT(); return ffitelgo_shutdown(timeout_ms); }
+int ffitel_phase(void) { GUARD_INT(); return ffitelgo_phase(); }
+
+int ffitel_log(int32_t severity, const char *msg, size_t msg_len,
+               const char *attrs_json, size_t attrs_len, uint64_t span) {
+    GUARD_INT();
+    return ffitelgo_log(severity, (char *)msg, msg_len, (char *)attrs_json, attrs_len, span);
+}
+int ffitel_log_enabled(int32_t severity) { GUARD_INT(); return ffitelgo_log_enabled(severity); }
+
+uint64_t ffitel_span_start(const char *name, size_t name_len, uint64_t parent,
+                           const char *traceparent, size_t tp_len,
+                           const char *attrs_json, size_t attrs_len, int32_t kind) {
+    GUARD_HANDLE();
+    return ffitelgo_span_start((char *)name, name_len, parent, (char *)traceparent, tp_len,
+                               (char *)attrs_json, attrs_len, kind);
+}
+int ffitel_span_set_attributes(uint64_t span, const char *attrs_json, size_t len) {
+    GUARD_INT();
+    return ffitelgo_span_set_attributes(span, (char *)attrs_json, len);
+}
+int ffitel_span_add_event(uint64_t span, const char *name, size_t name_len,
+                          const char *attrs_json, size_t attrs_len) {
+    GUARD_INT();
+    return ffitelgo_span_add_event(span, (char *)name, name_len, (char *)attrs_json, attrs_len);
+}
+int ffitel_span_end(uint64_t span, int32_t ok, const char *error, size_t error_len) {
+    GUARD_INT();
+    return ffitelgo_span_end(span, ok, (char *)error, error_len);
+}
+int ffitel_span_traceparent(uint64_t span, char *buf, size_t cap) {
+    GUARD_INT();
+    return ffitelgo_span_traceparent(span, buf, cap);
+}
+
+int ffitel_counter_add(const char *name, size_t name_len, double value,
+                       const char *attrs_json, size_t attrs_len) {
+    GUARD_INT();
+    return ffitelgo_counter_add((char *)name, name_len, value, (char *)attrs_json, attrs_len);
+}
+int ffitel_histogram_record(const char *name, size_t name_len, double value,
+                            const char *unit, size_t unit_len,
+                            const char *attrs_json, size_t attrs_len) {
+    GUARD_INT();
+    return ffitelgo_histogram_record((char *)name, name_len, value, (char *)unit, unit_len,
+                                     (char *)attrs_json, attrs_len);
+}
+
+uint64_t ffitel_task_start(const char *task_type, size_t type_len,
+                           const char *worker, size_t worker_len,
+                           const char *task_id, size_t id_len, int32_t attempt,
+                           const char *traceparent, size_t tp_len,
+                           const char *tracestate, size_t ts_len, int32_t propagation) {
+    GUARD_HANDLE();
+    return ffitelgo_task_start((char *)task_type, type_len, (char *)worker, worker_len,
+                               (char *)task_id, id_len, attempt, (char *)traceparent, tp_len,
+                               (char *)tracestate, ts_len, propagation);
+}
+int ffitel_task_end(uint64_t task, int32_t ok, const char *error_type, size_t et_len) {
+    GUARD_INT();
+    return ffitelgo_task_end(task, ok, (char *)error_type, et_len);
+}
+
+int ffitel_event_publish(const char *name, size_t name_len,
+                         const char *payload_json, size_t payload_len,
+                         const char *metadata_json, size_t metadata_len,
+                         int32_t delivery, char *event_id_out, size_t cap) {
+    GUARD_INT();
+    return ffitelgo_event_publish((char *)name, name_len, (char *)payload_json, payload_len,
+                                  (char *)metadata_json, metadata_len, delivery, event_id_out, cap);
+}
+uint64_t ffitel_event_subscribe(const char *pattern, size_t pattern_len) {
+    GUARD_HANDLE();
+    return ffitelgo_event_subscribe((char *)pattern, pattern_len);
+}
+int ffitel_event_poll(uint64_t sub, int32_t timeout_ms, char *buf, size_t cap) {
+    GUARD_INT();
+    return ffitelgo_event_poll(sub, timeout_ms, buf, cap);
+}
+int ffitel_event_unsubscribe(uint64_t sub) { GUARD_INT(); return ffitelgo_event_unsubscribe(sub); }
+
+int ffitel_stats_json(char *buf, size_t cap) { GUARD_INT(); return ffitelgo_stats_json(buf, cap); }

@@ -1,0 +1,249 @@
+/*
+ * ffitel.h -- the C ABI of libffitel.so, ffitel's telemetry core.
+ *
+ * ffitel gives a worker process structured logging, traces and metrics in
+ * two phases: phase 1 logs to the console only and is safe to call while the
+ * host is still wiring up its FFI; phase 2 upgrades the same logging in place
+ * to OpenTelemetry (OTLP) export, configured entirely from environment
+ * variables (see README.md). Records logged in phase 1 are replayed to OTLP
+ * with their original timestamps.
+ *
+ * Conventions, for every function below:
+ *
+ *  - Strings are UTF-8 with an explicit length (const char *p, size_t n) and
+ *    need no NUL terminator. They are copied during the call and never
+ *    retained. p may be NULL only when n is 0 (NULL with n > 0 is
+ *    FFITEL_E_INVALID). Invalid UTF-8 is replaced with U+FFFD, never dropped.
+ *  - Nothing the library allocates crosses the boundary. Output goes into a
+ *    caller-owned buffer (char *buf, size_t cap): the function writes at most
+ *    cap - 1 bytes plus a NUL, and returns the full length it needed
+ *    (excluding the NUL). If the return value is >= cap the output was cut:
+ *    call again with a buffer of return value + 1 bytes. buf may be NULL when
+ *    cap is 0, to ask for the length.
+ *  - Negative return values are errors (FFITEL_E_*). The message for the
+ *    calling thread is then available from ffitel_last_error. A successful
+ *    call does not clear it.
+ *  - Handles are uint64_t; 0 means none, or failure (then see
+ *    ffitel_last_error).
+ *  - attrs_json is a JSON object whose values are strings, numbers, booleans
+ *    or arrays of those, e.g. {"order_id":42,"tags":["a","b"]}. NULL or
+ *    length 0 means no attributes. Nested objects are flattened into dotted
+ *    keys ({"http":{"method":"GET"}} -> http.method) and null values are
+ *    skipped. Malformed JSON never loses the call's message: the log record
+ *    or span is still produced, with the attributes decoded before the error
+ *    and the marker attribute ffitel.invalid_attributes=true, and the call
+ *    returns FFITEL_E_INVALID.
+ *  - Limits: a message, name or error text longer than 64 KiB, a string
+ *    attribute value longer than 16 KiB, and attributes beyond the 128th are
+ *    cut (on a UTF-8 boundary); the record gets ffitel.truncated=true. An
+ *    attributes document over 1 MiB is ignored (FFITEL_E_INVALID). Bad input
+ *    is counted in the stats as pipeline.input_errors.
+ *  - Every function is safe to call from any thread, concurrently. None calls
+ *    back into the host; the host polls.
+ *  - After fork(): the Go runtime inside the library does not survive a fork.
+ *    In a child forked after the library was loaded, every function returns
+ *    FFITEL_E_FORKED (0 for handles) immediately, without entering Go; use
+ *    host-native logging there, or load the library only after forking.
+ *  - The library reads the environment once, when it is loaded; changes the
+ *    host makes to the environment afterwards are not seen.
+ *  - The library cannot be unloaded (dlclose of a Go runtime is unsupported):
+ *    call ffitel_shutdown before the process exits (e.g. from atexit). Only
+ *    one Go c-shared library can live in a process.
+ */
+#ifndef FFITEL_H
+#define FFITEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FFITEL_VERSION "0.1.0"
+
+/* Results. */
+#define FFITEL_OK 0
+#define FFITEL_E_INVALID (-1)  /* bad argument: NULL, bad UTF-8, bad JSON, unknown level */
+#define FFITEL_E_STATE (-2)    /* wrong phase, e.g. after shutdown; or not available yet */
+#define FFITEL_E_FORKED (-3)   /* called in a child forked after the library was loaded */
+#define FFITEL_E_HANDLE (-4)   /* unknown or already ended handle */
+#define FFITEL_E_FULL (-5)     /* a bounded queue or table refused the item (counted) */
+#define FFITEL_E_INTERNAL (-6) /* a bug in ffitel; the message says what */
+
+/* Severity numbers (OpenTelemetry SeverityNumber). Any value 1..24 is
+ * accepted; TRACE2..FATAL4 map to the level below the next name. */
+#define FFITEL_TRACE 1
+#define FFITEL_DEBUG 5
+#define FFITEL_INFO 9
+#define FFITEL_WARN 13
+#define FFITEL_ERROR 17
+#define FFITEL_FATAL 21
+
+/* Span kinds. */
+#define FFITEL_KIND_INTERNAL 0
+#define FFITEL_KIND_SERVER 1
+#define FFITEL_KIND_CLIENT 2
+#define FFITEL_KIND_PRODUCER 3
+#define FFITEL_KIND_CONSUMER 4
+
+/* Phases, as returned by ffitel_phase. */
+#define FFITEL_PHASE_NONE 0
+#define FFITEL_PHASE_CONSOLE 1
+#define FFITEL_PHASE_TELEMETRY 2
+#define FFITEL_PHASE_SHUTDOWN 3
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+/* The library version, a static NUL-terminated string. Never enters Go; safe
+ * in a forked child. */
+const char *ffitel_version(void);
+
+/* Phase 1: console logging only. Opens no socket, starts no exporter. Any
+ * other call implies it. Idempotent. Returns FFITEL_OK, or FFITEL_E_FORKED. */
+int ffitel_init_console(void);
+
+/* Phase 2: upgrades logging in place to OTLP logs, traces and metrics as the
+ * environment says (TELEMETRY_ENABLED gates export; OTEL_SDK_DISABLED wins).
+ * Runs phase 1 first if needed. Never waits on the network. When export is
+ * off it stays console-only, logs why once, and still returns FFITEL_OK
+ * (ffitel_stats_json says pipeline.export_enabled=false). Idempotent.
+ * Returns FFITEL_OK, FFITEL_E_STATE after shutdown, or FFITEL_E_FORKED. */
+int ffitel_init_telemetry(void);
+
+/* Ends spans the host left open (counted as pipeline.spans_ended_at_shutdown),
+ * flushes all signals and stops exporting. Bounded by timeout_ms in total,
+ * collector up or down; timeout_ms < 0 means FFITEL_SHUTDOWN_TIMEOUT_MS
+ * (default 5000). What cannot be sent in time is counted as dropped.
+ * Logging afterwards still reaches the console. Idempotent; may block, so
+ * bindings should release their interpreter lock around it.
+ * Returns FFITEL_OK, or FFITEL_E_STATE when the deadline cut the flush short. */
+int ffitel_shutdown(int32_t timeout_ms);
+
+/* The current phase: FFITEL_PHASE_* (>= 0), or FFITEL_E_FORKED. */
+int ffitel_phase(void);
+
+/* Copies the calling thread's last error message into buf (see the buffer
+ * convention above) and returns its length; 0 when there is none. Never
+ * enters Go; safe in a forked child. */
+int ffitel_last_error(char *buf, size_t cap);
+
+/* ---- logs ------------------------------------------------------------------ */
+
+/* Logs msg at severity (1..24) with attributes, to the console and, in phase
+ * 2, to OTLP. span (0 for none) is a handle from ffitel_span_start or
+ * ffitel_task_start: the record carries its trace and span ids. Never blocks
+ * on the network. Returns FFITEL_OK; FFITEL_E_INVALID for a bad argument (an
+ * unknown severity is logged as INFO with ffitel.invalid_severity; bad JSON
+ * or UTF-8 is logged as described above); FFITEL_E_HANDLE for an unknown
+ * span (the record is logged without ids). A record below LOG_LEVEL is
+ * discarded and FFITEL_OK returned. */
+int ffitel_log(int32_t severity, const char *msg, size_t msg_len,
+               const char *attrs_json, size_t attrs_len, uint64_t span);
+
+/* 1 if a record at severity would be logged (LOG_LEVEL), 0 if not; lets a
+ * host skip formatting. FFITEL_E_FORKED in a forked child. */
+int ffitel_log_enabled(int32_t severity);
+
+/* ---- spans ---------------------------------------------------------------- */
+
+/* Starts a span and returns its handle (0 on failure). The parent is the
+ * span handle parent when non-zero (FFITEL_E_HANDLE -> 0 if unknown), else
+ * the W3C traceparent header value when tp_len > 0 (a malformed one starts a
+ * new root trace and is counted), else none (a new trace). kind is
+ * FFITEL_KIND_*; out of range means INTERNAL (counted). At most 65536 spans
+ * may be open at once: beyond that it returns 0 with FFITEL_E_FULL in
+ * ffitel_last_error. Every started span must be ended with ffitel_span_end;
+ * shutdown ends the forgotten ones. */
+uint64_t ffitel_span_start(const char *name, size_t name_len, uint64_t parent,
+                           const char *traceparent, size_t tp_len,
+                           const char *attrs_json, size_t attrs_len, int32_t kind);
+
+/* Adds attributes to an open span. FFITEL_OK, FFITEL_E_HANDLE, or
+ * FFITEL_E_INVALID (bad JSON; what decoded is kept). */
+int ffitel_span_set_attributes(uint64_t span, const char *attrs_json, size_t len);
+
+/* Adds a timestamped event to an open span. FFITEL_OK, FFITEL_E_HANDLE, or
+ * FFITEL_E_INVALID. */
+int ffitel_span_add_event(uint64_t span, const char *name, size_t name_len,
+                          const char *attrs_json, size_t attrs_len);
+
+/* Ends a span; the handle is invalid afterwards. ok != 0 leaves the status
+ * unset (success); ok == 0 sets status ERROR with the error text as its
+ * description and records an exception event. FFITEL_OK or FFITEL_E_HANDLE. */
+int ffitel_span_end(uint64_t span, int32_t ok, const char *error, size_t error_len);
+
+/* Writes the span's W3C traceparent header value (55 bytes, e.g.
+ * "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") into buf and
+ * returns its length, for injecting into outgoing requests or job payloads.
+ * FFITEL_E_HANDLE for an unknown span. */
+int ffitel_span_traceparent(uint64_t span, char *buf, size_t cap);
+
+/* ---- metrics -------------------------------------------------------------- */
+
+/* Adds value (>= 0, finite) to the monotonic counter name (an OpenTelemetry
+ * instrument name: a letter, then letters, digits, '_', '.', '-', '/'; at
+ * most 255 bytes). Counts made in phase 1 are exported from phase 2 on.
+ * FFITEL_OK or FFITEL_E_INVALID (nothing recorded). */
+int ffitel_counter_add(const char *name, size_t name_len, double value,
+                       const char *attrs_json, size_t attrs_len);
+
+/* Records value (finite) in the histogram name with the given UCUM unit
+ * ("ms", "s", "By", "{item}"; may be empty). A name is bound to the unit of
+ * its first use. FFITEL_OK or FFITEL_E_INVALID. */
+int ffitel_histogram_record(const char *name, size_t name_len, double value,
+                            const char *unit, size_t unit_len,
+                            const char *attrs_json, size_t attrs_len);
+
+/* ---- tasks (job consumer telemetry) ------------------------------------- */
+
+/* Starts a CONSUMER span for one task attempt. propagation: -1 the
+ * FFITEL_TASK_PROPAGATION default, 0 child, 1 link, 2 none.
+ * Not available in this version: returns 0 with FFITEL_E_STATE in
+ * ffitel_last_error. */
+uint64_t ffitel_task_start(const char *task_type, size_t type_len,
+                           const char *worker, size_t worker_len,
+                           const char *task_id, size_t id_len, int32_t attempt,
+                           const char *traceparent, size_t tp_len,
+                           const char *tracestate, size_t ts_len, int32_t propagation);
+
+/* Ends a task started by ffitel_task_start. Not available in this version:
+ * returns FFITEL_E_STATE. */
+int ffitel_task_end(uint64_t task, int32_t ok, const char *error_type, size_t et_len);
+
+/* ---- domain events ------------------------------------------------------------ */
+
+/* Publishes a domain event; delivery: 0 durable, 1 fast, 2 broadcast. Writes
+ * the event id into event_id_out. Not available in this version: returns
+ * FFITEL_E_STATE. */
+int ffitel_event_publish(const char *name, size_t name_len,
+                         const char *payload_json, size_t payload_len,
+                         const char *metadata_json, size_t metadata_len,
+                         int32_t delivery, char *event_id_out, size_t cap);
+
+/* Subscribes to events matching pattern ("payment.*", "*"). Not available in
+ * this version: returns 0 with FFITEL_E_STATE in ffitel_last_error. */
+uint64_t ffitel_event_subscribe(const char *pattern, size_t pattern_len);
+
+/* Waits up to timeout_ms for the next event of a subscription and writes it
+ * as JSON; 0 means nothing yet. Not available in this version:
+ * FFITEL_E_STATE. */
+int ffitel_event_poll(uint64_t sub, int32_t timeout_ms, char *buf, size_t cap);
+
+/* Ends a subscription. Not available in this version: FFITEL_E_STATE. */
+int ffitel_event_unsubscribe(uint64_t sub);
+
+/* ---- stats ---------------------------------------------------------------- */
+
+/* Writes the stats document (the /metrics/events JSON) into buf and returns
+ * its length: {"captured_at":..., "worker_id":..., "pipeline":{"phase":...,
+ * "export_enabled":..., "logs":{"emitted","exported","dropped","failed",
+ * "pending"}, "spans":{...}, "early":{...}, "input_errors":..., ...}}.
+ * For logs and spans, emitted = exported + dropped + failed + pending. */
+int ffitel_stats_json(char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FFITEL_H */

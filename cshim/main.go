@@ -1,0 +1,178 @@
+// Command cshim is libffitel.so: the C ABI of ffitel, built with
+// `go build -buildmode=c-shared`. It only translates between C and Go --
+// arguments, handles, error codes -- and leaves the behaviour to the
+// bootstrap package. The public entry points (ffitel_*) are C functions in
+// guard.c that check the fork guard before calling the Go side (ffitelgo_*).
+// The contract is include/ffitel.h.
+package main
+
+/*
+#cgo CFLAGS: -O2 -Wall -Wno-unused-function
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unsafe"
+
+	"github.com/ffitel/ffitel/bootstrap"
+)
+
+func main() {}
+
+// Result codes of include/ffitel.h.
+const (
+	codeOK       = 0
+	codeInvalid  = -1
+	codeState    = -2
+	codeHandle   = -4
+	codeFull     = -5
+	codeInternal = -6
+)
+
+func rt() *bootstrap.Runtime { return bootstrap.Default() }
+
+// setError sets the calling thread's ffitel_last_error. cgo runs an
+// exported Go function on the calling C thread, so the thread-local buffer
+// in guard.c is the caller's.
+func setError(msg string) {
+	if msg == "" {
+		C.ffitel_shim_set_error(nil, 0)
+		return
+	}
+	C.ffitel_shim_set_error((*C.char)(unsafe.Pointer(unsafe.StringData(msg))), C.size_t(len(msg)))
+}
+
+// fail sets the message and returns code.
+func fail(code int, format string, args ...any) C.int {
+	setError(fmt.Sprintf(format, args...))
+	return C.int(code)
+}
+
+// recoverInto turns a panic into FFITEL_E_INTERNAL: a Go panic must never
+// unwind into the host.
+func recoverInto(rc *C.int) {
+	if r := recover(); r != nil {
+		*rc = fail(codeInternal, "ffitel: internal error: %v", r)
+	}
+}
+
+func recoverHandle(h *C.uint64_t) {
+	if r := recover(); r != nil {
+		setError(fmt.Sprintf("ffitel: internal error: %v", r))
+		*h = 0
+	}
+}
+
+// copyOut writes s into the caller's buffer and returns the length needed.
+func copyOut(buf *C.char, capacity C.size_t, s string) C.int {
+	if len(s) == 0 {
+		C.ffitel_shim_copy_out(buf, capacity, nil, 0)
+		return 0
+	}
+	C.ffitel_shim_copy_out(buf, capacity, (*C.char)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s)))
+	return C.int(len(s))
+}
+
+//export ffitelgo_init_console
+func ffitelgo_init_console() (rc C.int) {
+	defer recoverInto(&rc)
+	if err := rt().InitConsoleOnly(); err != nil {
+		return fail(codeInternal, "ffitel: %v", err)
+	}
+	return codeOK
+}
+
+//export ffitelgo_init_telemetry
+func ffitelgo_init_telemetry() (rc C.int) {
+	defer recoverInto(&rc)
+	err := rt().InitTelemetry(context.Background())
+	switch {
+	case errors.Is(err, bootstrap.ErrShutdown):
+		return fail(codeState, "ffitel_init_telemetry: the library was shut down")
+	case err != nil:
+		return fail(codeInternal, "ffitel_init_telemetry: %v", err)
+	}
+	return codeOK
+}
+
+//export ffitelgo_shutdown
+func ffitelgo_shutdown(timeoutMS C.int32_t) (rc C.int) {
+	defer recoverInto(&rc)
+	ctx := context.Background()
+	if timeoutMS >= 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeoutMS)*time.Millisecond)
+		defer cancel()
+	}
+	if n := spans.endAll(); n > 0 {
+		rt().CountSpansEndedAtShutdown(n)
+	}
+	if err := rt().Shutdown(ctx); err != nil {
+		return fail(codeState, "ffitel_shutdown: flush cut short (%v); see ffitel_stats_json for what was dropped", err)
+	}
+	return codeOK
+}
+
+//export ffitelgo_phase
+func ffitelgo_phase() (rc C.int) {
+	defer recoverInto(&rc)
+	return C.int(rt().Phase())
+}
+
+//export ffitelgo_stats_json
+func ffitelgo_stats_json(buf *C.char, capacity C.size_t) (rc C.int) {
+	defer recoverInto(&rc)
+	b, err := json.Marshal(rt().Snapshot())
+	if err != nil {
+		return fail(codeInternal, "ffitel_stats_json: %v", err)
+	}
+	return copyOut(buf, capacity, string(b))
+}
+
+// Job telemetry and domain events are not built yet; their entry points
+// exist so that the ABI is complete and hosts get a clear error.
+
+func notYet(fn string) C.int {
+	return fail(codeState, "%s is not available in this version of libffitel (%s)", fn, bootstrap.Version)
+}
+
+//export ffitelgo_task_start
+func ffitelgo_task_start(a *C.char, an C.size_t, b *C.char, bn C.size_t, c *C.char, cn C.size_t, d C.int32_t,
+	e *C.char, en C.size_t, f *C.char, fn C.size_t, g C.int32_t) C.uint64_t {
+	notYet("ffitel_task_start")
+	return 0
+}
+
+//export ffitelgo_task_end
+func ffitelgo_task_end(task C.uint64_t, ok C.int32_t, et *C.char, etn C.size_t) C.int {
+	return notYet("ffitel_task_end")
+}
+
+//export ffitelgo_event_publish
+func ffitelgo_event_publish(a *C.char, an C.size_t, b *C.char, bn C.size_t, c *C.char, cn C.size_t,
+	d C.int32_t, e *C.char, en C.size_t) C.int {
+	return notYet("ffitel_event_publish")
+}
+
+//export ffitelgo_event_subscribe
+func ffitelgo_event_subscribe(p *C.char, n C.size_t) C.uint64_t {
+	notYet("ffitel_event_subscribe")
+	return 0
+}
+
+//export ffitelgo_event_poll
+func ffitelgo_event_poll(sub C.uint64_t, timeout C.int32_t, buf *C.char, capacity C.size_t) C.int {
+	return notYet("ffitel_event_poll")
+}
+
+//export ffitelgo_event_unsubscribe
+func ffitelgo_event_unsubscribe(sub C.uint64_t) C.int {
+	return notYet("ffitel_event_unsubscribe")
+}
+

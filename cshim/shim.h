@@ -1,0 +1,12 @@
+/* Internal declarations shared by the C half of the shim and Go. */
+#ifndef FFITEL_SHIM_H
+#define FFITEL_SHIM_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Sets the calling thread's ffitel_last_error message (copied). */
+__attribute__((visibility("hidden"))) void ffitel_shim_set_error(const char *msg, size_t len);
+/* Copies src[0:len] into buf (cap bytes, NUL-terminated when cap > 0). */
+__attribute__((visibility("hidden"))) void ffitel_shim_copy_out(char *buf, size_t cap, const char *src, size_t len);
+
+#endif

@@ -1,0 +1,254 @@
+/*
+ * C ABI conformance test for libffitel.so: every function, every error code,
+ * bad input, 8 threads at once, and a forked child. Linked against the built
+ * library; `make test` runs it under valgrind memcheck.
+ *
+ * Prints one line per failed check and a closing "N passed, N failed" line;
+ * exits non-zero on any failure.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ffitel.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                             \
+    do {                                                             \
+        if (cond) {                                                  \
+            passed++;                                                \
+        } else {                                                     \
+            failed++;                                                \
+            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);   \
+            printf(__VA_ARGS__);                                     \
+            printf("\n");                                            \
+        }                                                            \
+    } while (0)
+
+#define S(lit) lit, sizeof(lit) - 1
+
+static char errbuf[1024];
+static const char *last_error(void) {
+    ffitel_last_error(errbuf, sizeof errbuf);
+    return errbuf;
+}
+
+static void test_lifecycle_phase1(void) {
+    CHECK(strcmp(ffitel_version(), FFITEL_VERSION) == 0, "version %s", ffitel_version());
+    CHECK(ffitel_phase() == FFITEL_PHASE_NONE, "phase %d before init", ffitel_phase());
+    CHECK(ffitel_init_console() == FFITEL_OK, "init_console: %s", last_error());
+    CHECK(ffitel_init_console() == FFITEL_OK, "init_console is idempotent");
+    CHECK(ffitel_phase() == FFITEL_PHASE_CONSOLE, "phase %d after init_console", ffitel_phase());
+}
+
+static void test_logs(void) {
+    CHECK(ffitel_log(FFITEL_INFO, S("hello from C"), S("{\"order_id\":42,\"ok\":true,\"who\":\"c\"}"), 0) == FFITEL_OK,
+          "plain log: %s", last_error());
+    CHECK(ffitel_log(FFITEL_INFO, NULL, 0, NULL, 0, 0) == FFITEL_OK, "NULL with length 0 is empty: %s", last_error());
+    CHECK(ffitel_log(FFITEL_INFO, NULL, 5, NULL, 0, 0) == FFITEL_E_INVALID, "NULL msg with length 5");
+    CHECK(strstr(last_error(), "NULL") != NULL, "message names NULL: %s", errbuf);
+    CHECK(ffitel_log(FFITEL_INFO, S("attrs NULL"), NULL, 3, 0) == FFITEL_E_INVALID, "NULL attrs with length 3");
+    CHECK(ffitel_log(FFITEL_WARN, S("bad \xff\xfe utf8"), NULL, 0, 0) == FFITEL_E_INVALID, "invalid UTF-8");
+    CHECK(strstr(last_error(), "UTF-8") != NULL, "message names UTF-8: %s", errbuf);
+    CHECK(ffitel_log(FFITEL_INFO, S("malformed json"), S("{\"a\":"), 0) == FFITEL_E_INVALID, "malformed JSON");
+    CHECK(strstr(last_error(), "JSON") != NULL, "message names JSON: %s", errbuf);
+    CHECK(ffitel_log(FFITEL_INFO, S("array json"), S("[1,2]"), 0) == FFITEL_E_INVALID, "non-object JSON");
+    CHECK(ffitel_log(FFITEL_INFO, S("nested json"), S("{\"http\":{\"method\":\"GET\",\"status\":200}}"), 0) == FFITEL_OK,
+          "nested objects are flattened: %s", last_error());
+    CHECK(ffitel_log(FFITEL_INFO, S("arrays"), S("{\"tags\":[\"a\",\"b\"],\"n\":[1,2.5]}"), 0) == FFITEL_OK,
+          "arrays: %s", last_error());
+    CHECK(ffitel_log(0, S("severity zero"), NULL, 0, 0) == FFITEL_E_INVALID, "severity 0");
+    CHECK(ffitel_log(99, S("severity 99"), NULL, 0, 0) == FFITEL_E_INVALID, "severity 99");
+    CHECK(ffitel_log(-7, S("severity -7"), NULL, 0, 0) == FFITEL_E_INVALID, "severity -7");
+    CHECK(ffitel_log(FFITEL_INFO, S("unknown span"), NULL, 0, 987654321) == FFITEL_E_HANDLE, "unknown span handle");
+
+    size_t huge = 2u << 20;
+    char *big = malloc(huge + 2);
+    memset(big, 'x', huge);
+    CHECK(ffitel_log(FFITEL_INFO, big, huge, NULL, 0, 0) == FFITEL_OK, "2 MiB message is truncated: %s", last_error());
+    big[0] = '{'; big[1] = '"'; big[2] = 'k'; big[3] = '"'; big[4] = ':'; big[5] = '"';
+    big[huge - 2] = '"'; big[huge - 1] = '}';
+    CHECK(ffitel_log(FFITEL_INFO, S("huge attrs"), big, huge, 0) == FFITEL_E_INVALID, "2 MiB attrs document");
+    /* A 100 KiB attribute value: truncated, not an error. */
+    size_t mid = 100u << 10;
+    memcpy(big, "{\"k\":\"", 6);
+    memset(big + 6, 'y', mid);
+    memcpy(big + 6 + mid, "\"}", 2);
+    CHECK(ffitel_log(FFITEL_INFO, S("long value"), big, mid + 8, 0) == FFITEL_OK, "long value: %s", last_error());
+    free(big);
+
+    CHECK(ffitel_log_enabled(FFITEL_ERROR) == 1, "ERROR enabled");
+    CHECK(ffitel_log_enabled(FFITEL_TRACE) == 0, "TRACE disabled at the default level");
+}
+
+static void test_spans(void) {
+    uint64_t root = ffitel_span_start(S("root"), 0, NULL, 0, S("{\"job\":\"x\"}"), FFITEL_KIND_SERVER);
+    CHECK(root != 0, "root span: %s", last_error());
+    uint64_t child = ffitel_span_start(S("child"), root, NULL, 0, NULL, 0, FFITEL_KIND_CLIENT);
+    CHECK(child != 0 && child != root, "child span: %s", last_error());
+
+    char tp[64], tp_child[64];
+    int n = ffitel_span_traceparent(root, tp, sizeof tp);
+    CHECK(n == 55 && strlen(tp) == 55 && strncmp(tp, "00-", 3) == 0, "traceparent %d %s", n, tp);
+    ffitel_span_traceparent(child, tp_child, sizeof tp_child);
+    CHECK(strncmp(tp, tp_child, 35) == 0, "child shares the trace id: %s vs %s", tp, tp_child);
+    CHECK(strncmp(tp + 36, tp_child + 36, 16) != 0, "child has its own span id");
+    char small[10];
+    CHECK(ffitel_span_traceparent(root, small, sizeof small) == 55 && strlen(small) == 9,
+          "short buffer gets the needed length and a NUL");
+    CHECK(ffitel_span_traceparent(root, NULL, 0) == 55, "NULL buffer asks for the length");
+
+    uint64_t remote = ffitel_span_start(S("remote child"), 0, tp, 55, NULL, 0, FFITEL_KIND_CONSUMER);
+    char tp_remote[64];
+    ffitel_span_traceparent(remote, tp_remote, sizeof tp_remote);
+    CHECK(strncmp(tp, tp_remote, 35) == 0, "traceparent round trip joins the trace: %s vs %s", tp, tp_remote);
+
+    uint64_t bad_tp = ffitel_span_start(S("bad tp"), 0, S("00-zz-yy-01"), NULL, 0, 0);
+    CHECK(bad_tp != 0, "malformed traceparent still starts a span");
+    char tp_bad[64];
+    ffitel_span_traceparent(bad_tp, tp_bad, sizeof tp_bad);
+    CHECK(strncmp(tp, tp_bad, 35) != 0, "malformed traceparent starts a new trace");
+
+    CHECK(ffitel_span_start(S("orphan"), 123456789, NULL, 0, NULL, 0, 0) == 0, "unknown parent gives 0");
+    CHECK(strstr(last_error(), "handle") != NULL, "message names the handle: %s", errbuf);
+    uint64_t odd = ffitel_span_start(S("odd kind"), 0, NULL, 0, NULL, 0, 99);
+    CHECK(odd != 0, "out-of-range kind still starts a span");
+
+    CHECK(ffitel_log(FFITEL_INFO, S("inside child"), S("{\"step\":1}"), child) == FFITEL_OK, "log in span");
+    CHECK(ffitel_span_set_attributes(child, S("{\"amount\":5}")) == FFITEL_OK, "set attributes");
+    CHECK(ffitel_span_set_attributes(child, S("{oops")) == FFITEL_E_INVALID, "set bad attributes");
+    CHECK(ffitel_span_set_attributes(424242, S("{}")) == FFITEL_E_HANDLE, "set attributes on unknown span");
+    CHECK(ffitel_span_add_event(child, S("retrying"), S("{\"attempt\":2}")) == FFITEL_OK, "add event");
+    CHECK(ffitel_span_add_event(424242, S("x"), NULL, 0) == FFITEL_E_HANDLE, "event on unknown span");
+    CHECK(ffitel_span_end(child, 0, S("card declined")) == FFITEL_OK, "end with error");
+    CHECK(ffitel_span_end(child, 1, NULL, 0) == FFITEL_E_HANDLE, "end twice");
+    CHECK(ffitel_span_traceparent(child, tp, sizeof tp) == FFITEL_E_HANDLE, "traceparent of ended span");
+    CHECK(ffitel_span_end(remote, 1, NULL, 0) == FFITEL_OK, "end remote");
+    CHECK(ffitel_span_end(bad_tp, 1, NULL, 0) == FFITEL_OK, "end bad_tp");
+    CHECK(ffitel_span_end(odd, 1, NULL, 0) == FFITEL_OK, "end odd");
+    CHECK(ffitel_span_end(root, 1, NULL, 0) == FFITEL_OK, "end root");
+    CHECK(ffitel_span_end(0, 1, NULL, 0) == FFITEL_E_HANDLE, "handle 0");
+}
+
+static void test_metrics(void) {
+    CHECK(ffitel_counter_add(S("jobs.done"), 1, S("{\"queue\":\"mail\"}")) == FFITEL_OK, "counter: %s", last_error());
+    CHECK(ffitel_counter_add(S("jobs.done"), -1, NULL, 0) == FFITEL_E_INVALID, "negative counter");
+    CHECK(ffitel_counter_add(S("jobs.done"), NAN, NULL, 0) == FFITEL_E_INVALID, "NaN counter");
+    CHECK(ffitel_counter_add(S("9bad name"), 1, NULL, 0) == FFITEL_E_INVALID, "bad instrument name");
+    CHECK(ffitel_counter_add(NULL, 0, 1, NULL, 0) == FFITEL_E_INVALID, "empty name");
+    CHECK(ffitel_histogram_record(S("batch.size"), 12, S("{item}"), NULL, 0) == FFITEL_OK, "histogram: %s", last_error());
+    CHECK(ffitel_histogram_record(S("batch.size"), INFINITY, S("{item}"), NULL, 0) == FFITEL_E_INVALID, "inf histogram");
+}
+
+static void test_not_yet(void) {
+    char id[64];
+    CHECK(ffitel_task_start(S("T"), S("w"), S("1"), 1, NULL, 0, NULL, 0, -1) == 0, "task_start not available");
+    CHECK(strstr(last_error(), "not available") != NULL, "clear message: %s", errbuf);
+    CHECK(ffitel_task_end(1, 1, NULL, 0) == FFITEL_E_STATE, "task_end");
+    CHECK(ffitel_event_publish(S("a.b"), S("{}"), S("{}"), 1, id, sizeof id) == FFITEL_E_STATE, "event_publish");
+    CHECK(ffitel_event_subscribe(S("*")) == 0, "event_subscribe");
+    CHECK(ffitel_event_poll(1, 0, id, sizeof id) == FFITEL_E_STATE, "event_poll");
+    CHECK(ffitel_event_unsubscribe(1) == FFITEL_E_STATE, "event_unsubscribe");
+}
+
+static void test_stats(void) {
+    int need = ffitel_stats_json(NULL, 0);
+    CHECK(need > 0, "stats length %d", need);
+    char *buf = malloc(need + 1);
+    CHECK(ffitel_stats_json(buf, need + 1) == need, "stats written");
+    CHECK(strstr(buf, "\"pipeline\"") && strstr(buf, "\"input_errors\"") && strstr(buf, "\"worker_id\""),
+          "stats document: %s", buf);
+    free(buf);
+}
+
+#define THREADS 8
+#define PER_THREAD 2000
+static void *worker(void *arg) {
+    long id = (long)arg;
+    long bad = 0;
+    char msg[64], attrs[64];
+    for (int i = 0; i < PER_THREAD; i++) {
+        uint64_t s = ffitel_span_start(S("thread work"), 0, NULL, 0, NULL, 0, 0);
+        int ml = snprintf(msg, sizeof msg, "thread %ld record %d", id, i);
+        int al = snprintf(attrs, sizeof attrs, "{\"thread\":%ld,\"i\":%d}", id, i);
+        if (s == 0) bad++;
+        if (ffitel_log(FFITEL_DEBUG, msg, ml, attrs, al, s) != FFITEL_OK) bad++;
+        if (ffitel_counter_add(S("thread.records"), 1, NULL, 0) != FFITEL_OK) bad++;
+        if (ffitel_span_end(s, 1, NULL, 0) != FFITEL_OK) bad++;
+    }
+    return (void *)bad;
+}
+
+static void test_threads(void) {
+    pthread_t t[THREADS];
+    for (long i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, worker, (void *)i);
+    long bad_total = 0;
+    for (int i = 0; i < THREADS; i++) {
+        void *bad;
+        pthread_join(t[i], &bad);
+        bad_total += (long)bad;
+    }
+    CHECK(bad_total == 0, "%ld failed calls from %d threads", bad_total, THREADS);
+}
+
+static void test_fork(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10); /* a hang kills the child, and the parent sees it */
+        int rc = 0;
+        if (ffitel_log(FFITEL_INFO, S("from the child"), NULL, 0, 0) != FFITEL_E_FORKED) rc |= 1;
+        if (ffitel_span_start(S("child span"), 0, NULL, 0, NULL, 0, 0) != 0) rc |= 2;
+        if (ffitel_phase() != FFITEL_E_FORKED) rc |= 4;
+        if (ffitel_init_telemetry() != FFITEL_E_FORKED) rc |= 8;
+        if (ffitel_shutdown(100) != FFITEL_E_FORKED) rc |= 16;
+        char b[256];
+        ffitel_last_error(b, sizeof b);
+        if (strstr(b, "fork") == NULL) rc |= 32;
+        if (strcmp(ffitel_version(), FFITEL_VERSION) != 0) rc |= 64;
+        _exit(rc);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status), "child did not exit normally (signal %d: hung or crashed)",
+          WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child checks failed: bits %d", WEXITSTATUS(status));
+    CHECK(ffitel_log(FFITEL_INFO, S("parent still works after fork"), NULL, 0, 0) == FFITEL_OK, "parent after fork");
+}
+
+static void test_phase2_and_shutdown(void) {
+    CHECK(ffitel_init_telemetry() == FFITEL_OK, "init_telemetry: %s", last_error());
+    CHECK(ffitel_init_telemetry() == FFITEL_OK, "init_telemetry is idempotent");
+    CHECK(ffitel_phase() == FFITEL_PHASE_TELEMETRY, "phase %d", ffitel_phase());
+    uint64_t forgotten = ffitel_span_start(S("forgotten"), 0, NULL, 0, NULL, 0, 0);
+    CHECK(forgotten != 0, "forgotten span");
+    CHECK(ffitel_shutdown(2000) == FFITEL_OK, "shutdown: %s", last_error());
+    CHECK(ffitel_phase() == FFITEL_PHASE_SHUTDOWN, "phase %d after shutdown", ffitel_phase());
+    CHECK(ffitel_shutdown(-1) == FFITEL_OK, "shutdown is idempotent");
+    CHECK(ffitel_init_telemetry() == FFITEL_E_STATE, "init_telemetry after shutdown");
+    CHECK(ffitel_span_end(forgotten, 1, NULL, 0) == FFITEL_E_HANDLE, "shutdown ended the forgotten span");
+    CHECK(ffitel_log(FFITEL_ERROR, S("after shutdown, console only"), NULL, 0, 0) == FFITEL_OK, "log after shutdown");
+    char buf[4096];
+    ffitel_stats_json(buf, sizeof buf);
+    CHECK(strstr(buf, "\"spans_ended_at_shutdown\":1") != NULL, "stats count the forgotten span: %s", buf);
+    CHECK(strstr(buf, "\"input_errors\":0") == NULL, "stats count bad input: %s", buf);
+}
+
+int main(void) {
+    test_lifecycle_phase1();
+    test_logs();
+    test_spans();
+    test_metrics();
+    test_not_yet();
+    test_stats();
+    test_threads();
+    test_fork();
+    test_phase2_and_shutdown();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
