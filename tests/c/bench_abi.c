@@ -1,0 +1,129 @@
+/*
+ * Host-side benchmark of libffitel.so from C: library size, dlopen time,
+ * time to be logging in phase 1, resident memory added, and ns per call of
+ * ffitel_log (three attributes) in phase 1 and phase 2 and of a span
+ * start+end, beside fprintf of the same line to /dev/null.
+ *
+ * Run through e2e/cmd/withcollector so phase 2 exports to a real Collector
+ * (make bench). The library's console output goes to /dev/null.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ffitel.h"
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static long rss_kb(void) {
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+#define S(lit) lit, sizeof(lit) - 1
+#define LOAD(sym) typeof(&sym) p_##sym = (typeof(&sym))dlsym(h, #sym)
+
+int main(int argc, char **argv) {
+    const char *lib = argc > 1 ? argv[1] : "build/libffitel.so";
+    int n = argc > 2 ? atoi(argv[2]) : 200000;
+    /* The library logs to stderr: send it to /dev/null, report on stdout. */
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 2);
+
+    struct stat st;
+    stat(lib, &st);
+    long rss0 = rss_kb();
+    double t0 = now_ns();
+    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    double t1 = now_ns();
+    if (!h) {
+        printf("dlopen %s: %s\n", lib, dlerror());
+        return 1;
+    }
+    LOAD(ffitel_init_console);
+    LOAD(ffitel_init_telemetry);
+    LOAD(ffitel_log);
+    LOAD(ffitel_span_start);
+    LOAD(ffitel_span_end);
+    LOAD(ffitel_shutdown);
+    LOAD(ffitel_stats_json);
+
+    double t2 = now_ns();
+    p_ffitel_init_console();
+    p_ffitel_log(FFITEL_INFO, S("first"), NULL, 0, 0);
+    double t3 = now_ns();
+    long rss1 = rss_kb();
+
+    static const char attrs[] = "{\"order_id\":42,\"customer\":\"c-123\",\"paid\":true}";
+    char msg[64];
+
+    /* Baseline: what a C program would do without ffitel. */
+    FILE *null = fopen("/dev/null", "w");
+    double b0 = now_ns();
+    for (int i = 0; i < n; i++)
+        fprintf(null, "time=%.0f level=INFO msg=\"charged card\" order_id=%d customer=%s paid=%s\n", b0, 42, "c-123",
+                "true");
+    double base = (now_ns() - b0) / n;
+
+    double p0 = now_ns();
+    for (int i = 0; i < n; i++) p_ffitel_log(FFITEL_INFO, S("charged card"), attrs, sizeof attrs - 1, 0);
+    double phase1 = (now_ns() - p0) / n;
+
+    double i0 = now_ns();
+    p_ffitel_init_telemetry();
+    double init2 = now_ns() - i0;
+
+    double q0 = now_ns();
+    for (int i = 0; i < n; i++) p_ffitel_log(FFITEL_INFO, S("charged card"), attrs, sizeof attrs - 1, 0);
+    double phase2 = (now_ns() - q0) / n;
+
+    int ns = n / 4;
+    double s0 = now_ns();
+    for (int i = 0; i < ns; i++) {
+        uint64_t s = p_ffitel_span_start(S("work"), 0, NULL, 0, NULL, 0, 0);
+        p_ffitel_span_end(s, 1, NULL, 0);
+    }
+    double span = (now_ns() - s0) / ns;
+    long rss2 = rss_kb();
+
+    double d0 = now_ns();
+    p_ffitel_shutdown(30000);
+    double down = now_ns() - d0;
+    char stats[4096];
+    p_ffitel_stats_json(stats, sizeof stats);
+    (void)msg;
+
+    printf("| measure | value |\n|---|---|\n");
+    printf("| library size | %.1f MB |\n", st.st_size / 1e6);
+    printf("| dlopen | %.2f ms |\n", (t1 - t0) / 1e6);
+    printf("| ffitel_init_console + first log | %.3f ms |\n", (t3 - t2) / 1e6);
+    printf("| dlopen to logging in phase 1 | %.2f ms |\n", (t3 - t0) / 1e6);
+    printf("| RSS added by load + phase 1 | %.1f MB |\n", (rss1 - rss0) / 1024.0);
+    printf("| RSS added after phase 2 and %d records | %.1f MB |\n", 2 * n, (rss2 - rss0) / 1024.0);
+    printf("| ffitel_init_telemetry | %.2f ms |\n", init2 / 1e6);
+    printf("| fprintf of the same line to /dev/null (baseline) | %.0f ns/call |\n", base);
+    printf("| ffitel_log, 3 attributes, phase 1 (console to /dev/null) | %.0f ns/call (%.1fx baseline) |\n", phase1,
+           phase1 / base);
+    printf("| ffitel_log, 3 attributes, phase 2 (console + OTLP) | %.0f ns/call (%.1fx baseline) |\n", phase2,
+           phase2 / base);
+    printf("| ffitel_span_start + ffitel_span_end, phase 2 | %.0f ns/pair |\n", span);
+    printf("| ffitel_shutdown (flush of the rest) | %.0f ms |\n", down / 1e6);
+    printf("\nstats: %s\n", stats);
+    return 0;
+}
