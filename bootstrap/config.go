@@ -276,7 +276,7 @@ func RedactHeaders(h string) string {
 // can be logged. Unparseable input is redacted whole.
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || strings.Contains(u.Opaque, "@") { // "user:pw@host:port" parses as opaque
 		return "REDACTED-UNPARSEABLE-URL"
 	}
 	if u.User != nil {

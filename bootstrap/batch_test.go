@@ -1,0 +1,344 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ffitel/ffitel/metrics"
+)
+
+// recordingExport is an export func that keeps what it was given and
+// returns err (when set) for every batch.
+type recordingExport struct {
+	mu      sync.Mutex
+	items   []int
+	batches [][]int
+	err     error
+}
+
+func (r *recordingExport) export(_ context.Context, batch []int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.batches = append(r.batches, slices.Clone(batch))
+	if r.err != nil {
+		return r.err
+	}
+	r.items = append(r.items, batch...)
+	return nil
+}
+
+func (r *recordingExport) exported() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.items)
+}
+
+func stopBatcher[T any](t *testing.T, b *batcher[T]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+func flushBatcher[T any](t *testing.T, b *batcher[T]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.flush(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+}
+
+func checkIdentity(t *testing.T, s metrics.SignalStats) {
+	t.Helper()
+	if s.Emitted != s.Exported+s.Dropped+s.Failed+s.Pending {
+		t.Errorf("emitted %d != exported %d + dropped %d + failed %d + pending %d",
+			s.Emitted, s.Exported, s.Dropped, s.Failed, s.Pending)
+	}
+}
+
+func TestBatcherAccountsForEveryItem(t *testing.T) {
+	const writers, perWriter = 4, 3000
+	var okItems, failedItems, batches atomic.Uint64
+	export := func(_ context.Context, batch []int) error {
+		if batches.Add(1)%3 == 0 {
+			failedItems.Add(uint64(len(batch)))
+			return errors.New("collector said no")
+		}
+		okItems.Add(uint64(len(batch)))
+		return nil
+	}
+	b := newBatcher(export, 64, 8, time.Millisecond, time.Second)
+	b.start()
+
+	var refused atomic.Uint64
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				if !b.add(w*perWriter + i) {
+					refused.Add(1)
+				}
+				if i%500 == 0 {
+					checkIdentity(t, b.stats())
+				}
+			}
+		})
+	}
+	wg.Wait()
+	stopBatcher(t, b)
+
+	s := b.stats()
+	checkIdentity(t, s)
+	want := metrics.SignalStats{Emitted: writers * perWriter, Exported: okItems.Load(), Failed: failedItems.Load(),
+		Dropped: refused.Load()}
+	if s != want {
+		t.Errorf("stats %+v, want %+v (what the exporter and the callers saw)", s, want)
+	}
+	if s.Failed == 0 {
+		t.Error("no batch failed: the test did not exercise failures")
+	}
+}
+
+func TestBatcherQueueFullDropsNewestAndCountsIt(t *testing.T) {
+	rec := &recordingExport{}
+	b := newBatcher(rec.export, 4, 2, time.Hour, time.Second)
+	// The worker is not running yet, so nothing leaves the queue.
+	var accepted []bool
+	for i := range 6 {
+		accepted = append(accepted, b.add(i))
+	}
+	if want := []bool{true, true, true, true, false, false}; !slices.Equal(accepted, want) {
+		t.Errorf("add results %v, want %v", accepted, want)
+	}
+	if s := b.stats(); s.Dropped != 2 || s.Pending != 4 {
+		t.Errorf("with a full queue: stats %+v, want 2 dropped, 4 pending", s)
+	}
+	b.start()
+	defer stopBatcher(t, b)
+	flushBatcher(t, b)
+
+	if got := rec.exported(); !slices.Equal(got, []int{0, 1, 2, 3}) {
+		t.Errorf("exported %v, want the oldest items [0 1 2 3]", got)
+	}
+	s := b.stats()
+	checkIdentity(t, s)
+	if s.Exported != 4 || s.Dropped != 2 || s.Pending != 0 {
+		t.Errorf("stats %+v, want 4 exported, 2 dropped, none pending", s)
+	}
+}
+
+func TestBatcherCountsExportErrorsAsFailed(t *testing.T) {
+	rec := &recordingExport{err: errors.New("collector down")}
+	b := newBatcher(rec.export, 100, 2, time.Hour, time.Second)
+	b.start()
+	defer stopBatcher(t, b)
+	for i := range 5 {
+		b.add(i)
+	}
+	flushBatcher(t, b)
+
+	s := b.stats()
+	checkIdentity(t, s)
+	if s.Failed != 5 || s.Exported != 0 || s.Pending != 0 {
+		t.Errorf("stats %+v, want all 5 failed", s)
+	}
+	b.mu.Lock()
+	lastErr := b.lastErr
+	b.mu.Unlock()
+	if lastErr == nil || lastErr.Error() != "collector down" {
+		t.Errorf("last error %v, want the exporter's", lastErr)
+	}
+}
+
+func TestBatcherFlushExportsEverythingInOrder(t *testing.T) {
+	rec := &recordingExport{}
+	b := newBatcher(rec.export, 100, 3, time.Hour, time.Second)
+	b.start()
+	defer stopBatcher(t, b)
+	var want []int
+	for i := range 10 {
+		b.add(i)
+		want = append(want, i)
+	}
+	flushBatcher(t, b)
+
+	if got := rec.exported(); !slices.Equal(got, want) {
+		t.Errorf("flush exported %v, want %v", got, want)
+	}
+	rec.mu.Lock()
+	for _, batch := range rec.batches {
+		if len(batch) > 3 {
+			t.Errorf("batch of %d items exceeds the maximum of 3", len(batch))
+		}
+	}
+	rec.mu.Unlock()
+	if s := b.stats(); s.Exported != 10 || s.Pending != 0 {
+		t.Errorf("stats %+v, want 10 exported, none pending", s)
+	}
+}
+
+// blockingExport blocks every export until release is closed or, when
+// honourCtx is set, until the export's context ends.
+type blockingExport struct {
+	honourCtx bool
+	entered   chan struct{}
+	release   chan struct{}
+	once      sync.Once
+}
+
+func newBlockingExport(honourCtx bool) *blockingExport {
+	return &blockingExport{honourCtx: honourCtx, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (e *blockingExport) export(ctx context.Context, _ []int) error {
+	e.once.Do(func() { close(e.entered) })
+	if e.honourCtx {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.release:
+			return nil
+		}
+	}
+	<-e.release
+	return nil
+}
+
+func TestBatcherShutdownIsBoundedWithBlockingExporter(t *testing.T) {
+	const deadline = 100 * time.Millisecond
+	const slack = 2 * time.Second // generous: a bound, not a benchmark
+	for _, tc := range []struct {
+		name      string
+		honourCtx bool
+	}{{"exporter honours its context", true}, {"exporter ignores its context", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			exp := newBlockingExport(tc.honourCtx)
+			// Export timeout far beyond the shutdown deadline: only
+			// shutdown can unblock the worker.
+			b := newBatcher(exp.export, 100, 2, time.Hour, time.Hour)
+			b.start()
+			for i := range 10 {
+				b.add(i)
+			}
+			<-exp.entered // the worker holds the first batch of 2
+
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			defer cancel()
+			result := make(chan error, 1)
+			go func() { result <- b.shutdown(ctx) }()
+			var err error
+			select {
+			case err = <-result:
+			case <-time.After(deadline + shutdownGrace + slack):
+				t.Fatalf("shutdown still running after %v", deadline+shutdownGrace+slack)
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("shutdown returned %v, want the context's deadline error", err)
+			}
+
+			if !tc.honourCtx {
+				// Still stuck: nothing is counted as lost while the
+				// worker might yet send it.
+				if s := b.stats(); s.Pending != 10 {
+					t.Errorf("while the exporter is stuck: stats %+v, want 10 pending", s)
+				}
+				close(exp.release)
+			}
+			select {
+			case <-b.done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("worker did not stop")
+			}
+			s := b.stats()
+			checkIdentity(t, s)
+			if s.Pending != 0 || s.Dropped != 8 || s.Exported+s.Failed != 2 {
+				t.Errorf("stats %+v, want the 8 queued items dropped and the batch in flight settled", s)
+			}
+		})
+	}
+}
+
+func TestBatcherAddAfterShutdownIsDropped(t *testing.T) {
+	rec := &recordingExport{}
+	b := newBatcher(rec.export, 100, 10, time.Hour, time.Second)
+	b.start()
+	b.add(1)
+	stopBatcher(t, b)
+	if b.add(2) {
+		t.Error("add after shutdown reported the item as queued")
+	}
+	if got := rec.exported(); !slices.Equal(got, []int{1}) {
+		t.Errorf("exported %v, want [1]: shutdown sends what was queued, nothing after", got)
+	}
+	s := b.stats()
+	checkIdentity(t, s)
+	if s.Emitted != 2 || s.Exported != 1 || s.Dropped != 1 || s.Pending != 0 {
+		t.Errorf("stats %+v, want 2 emitted, 1 exported, 1 dropped", s)
+	}
+	if err := b.shutdown(context.Background()); err != nil {
+		t.Errorf("second shutdown: %v", err)
+	}
+}
+
+type lossReport struct {
+	dropped, failed uint64
+	err             error
+}
+
+func TestBatcherReportsLossPeriodically(t *testing.T) {
+	var fail atomic.Bool
+	export := func(_ context.Context, _ []int) error {
+		if fail.Load() {
+			return errors.New("collector down")
+		}
+		return nil
+	}
+	b := newBatcher(export, 2, 2, time.Hour, time.Second)
+	reports := make(chan lossReport, 100)
+	b.lossTick = 5 * time.Millisecond
+	b.onLoss = func(dropped, failed uint64, err error) { reports <- lossReport{dropped, failed, err} }
+
+	next := func() lossReport {
+		t.Helper()
+		select {
+		case r := <-reports:
+			return r
+		case <-time.After(10 * time.Second):
+			t.Fatal("no loss report")
+		}
+		return lossReport{}
+	}
+
+	// Before the worker runs, the queue fills and refuses 3 items.
+	for i := range 5 {
+		b.add(i)
+	}
+	b.start()
+	defer stopBatcher(t, b)
+	if r := next(); r.dropped != 3 || r.failed != 0 || r.err != nil {
+		t.Errorf("first report %+v, want 3 dropped, 0 failed, no error", r)
+	}
+
+	fail.Store(true)
+	b.add(5)
+	b.add(6) // a full batch: the worker exports it at once, and fails
+	r := next()
+	if r.dropped != 0 || r.failed != 2 || r.err == nil || r.err.Error() != "collector down" {
+		t.Errorf("second report %+v, want 0 dropped, 2 failed, the exporter's error", r)
+	}
+	// No new loss, no new report.
+	time.Sleep(20 * b.lossTick)
+	select {
+	case r := <-reports:
+		t.Errorf("report %+v without new loss", r)
+	default:
+	}
+}
