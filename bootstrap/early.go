@@ -5,27 +5,14 @@ import (
 	"log/slog"
 	"sync"
 
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/ffitel/ffitel/metrics"
 )
-
-// earlyRecord is a phase-1 record kept for replay: the record itself, the
-// WithAttrs/WithGroup chain of the logger that wrote it, and what its context
-// carried (span and fields), so the replay exports it exactly as phase 2
-// would have.
-type earlyRecord struct {
-	record slog.Record
-	chain  *chain
-	span   trace.SpanContext
-	fields []slog.Attr
-}
 
 // EarlyBuffer keeps the last N phase-1 records for replay at the upgrade.
 // Older records are pushed out and counted.
 type EarlyBuffer struct {
 	mu         sync.Mutex
-	ring       []earlyRecord
+	ring       []logItem
 	start, n   int
 	closed     bool
 	overflowed uint64
@@ -34,7 +21,7 @@ type EarlyBuffer struct {
 }
 
 func newEarlyBuffer(capacity int) *EarlyBuffer {
-	return &EarlyBuffer{ring: make([]earlyRecord, 0, min(capacity, 64)), start: 0, n: capacity}
+	return &EarlyBuffer{ring: make([]logItem, 0, min(capacity, 64)), start: 0, n: capacity}
 }
 
 // add keeps r; it reports false once the buffer has been drained, so the
@@ -49,7 +36,7 @@ func (b *EarlyBuffer) add(ctx context.Context, c *chain, r slog.Record) bool {
 		b.overflowed++
 		return true
 	}
-	e := earlyRecord{record: r.Clone(), chain: c, span: trace.SpanContextFromContext(ctx), fields: Fields(ctx)}
+	e := newLogItem(ctx, c, r)
 	if len(b.ring) < b.n {
 		b.ring = append(b.ring, e)
 		return true
@@ -61,11 +48,11 @@ func (b *EarlyBuffer) add(ctx context.Context, c *chain, r slog.Record) bool {
 }
 
 // drain closes the buffer and returns its records oldest first.
-func (b *EarlyBuffer) drain() []earlyRecord {
+func (b *EarlyBuffer) drain() []logItem {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true
-	out := make([]earlyRecord, 0, len(b.ring))
+	out := make([]logItem, 0, len(b.ring))
 	out = append(out, b.ring[b.start:]...)
 	out = append(out, b.ring[:b.start]...)
 	b.ring, b.start = nil, 0

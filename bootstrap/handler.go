@@ -31,15 +31,14 @@ func (c *chain) apply(h slog.Handler) slog.Handler {
 type pipeline struct {
 	gen     uint64
 	console slog.Handler
-	export  slog.Handler // the OTLP bridge; nil unless phase 2 exports
-	early   *EarlyBuffer // non-nil in phase 1 only
+	export  *batcher[logItem] // the OTLP export queue; nil unless phase 2 exports logs
+	early   *EarlyBuffer      // non-nil in phase 1 only
 }
 
-// derived caches a Handler's chain applied to one pipeline generation.
+// derived caches a Handler's chain applied to one pipeline's console.
 type derived struct {
 	gen     uint64
 	console slog.Handler
-	export  slog.Handler
 }
 
 // Handler is the swappable slog.Handler at the heart of ffitel: loggers made
@@ -55,7 +54,7 @@ func (h *Handler) resolve(p *pipeline) *derived {
 	if d := h.cache.Load(); d != nil && d.gen == p.gen {
 		return d
 	}
-	d := &derived{gen: p.gen, console: h.chain.apply(p.console), export: h.chain.apply(p.export)}
+	d := &derived{gen: p.gen, console: h.chain.apply(p.console)}
 	h.cache.Store(d)
 	return d
 }
@@ -66,11 +65,11 @@ func (h *Handler) Enabled(_ context.Context, level slog.Level) bool {
 }
 
 // Handle writes r to the console and, depending on the phase, keeps it for
-// replay or exports it.
+// replay or queues it for export. Export errors are accounted for in the
+// pipeline stats, never returned to the caller.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	p := h.rt.pipeline.Load()
-	d := h.resolve(p)
-	err := d.console.Handle(ctx, r)
+	err := h.resolve(p).console.Handle(ctx, r)
 	if p.early != nil {
 		if p.early.add(ctx, h.chain, r) {
 			return err
@@ -78,23 +77,11 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 		// The buffer was drained by a concurrent upgrade: the new
 		// pipeline is already stored.
 		p = h.rt.pipeline.Load()
-		d = h.resolve(p)
 	}
-	if d.export != nil {
-		exportRecord(ctx, d.export, r)
+	if p.export != nil {
+		p.export.add(newLogItem(ctx, h.chain, r))
 	}
 	return err
-}
-
-// exportRecord hands r to the OTLP bridge with the context's fields as
-// attributes. Export errors are accounted for in the pipeline stats, never
-// returned to the caller.
-func exportRecord(ctx context.Context, export slog.Handler, r slog.Record) {
-	if fields := Fields(ctx); len(fields) > 0 {
-		r = r.Clone()
-		r.AddAttrs(fields...)
-	}
-	_ = export.Handle(ctx, r)
 }
 
 // WithAttrs returns a Handler whose records carry attrs.

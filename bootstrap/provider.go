@@ -8,7 +8,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
-	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -68,17 +67,6 @@ func newPropagator(c Config) propagation.TextMapPropagator {
 	}
 	return propagation.NewCompositeTextMapPropagator(ps...)
 }
-
-// logProcessor feeds the export batcher from the LoggerProvider.
-type logProcessor struct{ b *batcher[sdklog.Record] }
-
-func (p logProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
-func (p logProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
-	p.b.add(r.Clone())
-	return nil
-}
-func (p logProcessor) Shutdown(ctx context.Context) error   { return p.b.shutdown(ctx) }
-func (p logProcessor) ForceFlush(ctx context.Context) error { return p.b.flush(ctx) }
 
 // spanProcessor feeds the export batcher from the TracerProvider.
 type spanProcessor struct {

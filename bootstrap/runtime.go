@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel"
 	otellog "go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/log/global"
@@ -101,8 +100,9 @@ type Runtime struct {
 
 	// phase 2
 	exporters      exporters
-	lp             *sdklog.LoggerProvider
-	logs           *batcher[sdklog.Record]
+	lp             *sdklog.LoggerProvider // for other Go code using the OpenTelemetry log API
+	converter      *logConverter
+	logs           *batcher[logItem]
 	spans          *batcher[sdktrace.ReadOnlySpan]
 	pump           *metricPump
 	exportEnabled  bool
@@ -170,7 +170,7 @@ func (rt *Runtime) InitConsoleOnly() error {
 		slog.SetDefault(rt.logger)
 	}
 	for _, w := range rt.warnings {
-		rt.logger.Warn(w, slog.String("component", "ffitel"))
+		rt.notice(slog.LevelWarn, w)
 	}
 	return nil
 }
@@ -193,13 +193,11 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 	case StateShutdown:
 		return ErrShutdown
 	}
-	defer rt.logger.Info("ffitel telemetry configuration", slog.Any("config", slog.GroupValue(rt.cfg.LogAttrs()...)),
-		slog.String("component", "ffitel"))
+	defer rt.notice(slog.LevelInfo, "ffitel telemetry configuration", slog.Any("config", slog.GroupValue(rt.cfg.LogAttrs()...)))
 
 	if reason := rt.cfg.ExportReason(); reason != "" {
 		rt.consoleOnly(reason)
-		rt.logger.Info("telemetry export is off; phase 2 stays console-only", slog.String("reason", reason),
-			slog.String("component", "ffitel"))
+		rt.notice(slog.LevelInfo, "telemetry export is off; phase 2 stays console-only", slog.String("reason", reason))
 		return nil
 	}
 	exps, err := exporters{}, error(nil)
@@ -211,8 +209,7 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 	if err != nil {
 		reason := "exporters could not be built: " + err.Error()
 		rt.consoleOnly(reason)
-		rt.logger.Warn("telemetry export is off; phase 2 stays console-only", slog.String("reason", reason),
-			slog.String("component", "ffitel"))
+		rt.notice(slog.LevelWarn, "telemetry export is off; phase 2 stays console-only", slog.String("reason", reason))
 		return nil
 	}
 	rt.exporters = exps
@@ -223,13 +220,12 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		lossInterval = 10 * time.Second
 	}
 
-	var export slog.Handler
 	if exps.logs != nil {
-		rt.logs = newBatcher(exps.logs.Export, rt.cfg.LogQueueSize, rt.cfg.LogBatchSize, rt.cfg.LogScheduleDelay, rt.cfg.LogExportTimeout)
+		rt.converter = newLogConverter(rt.res, exps.logs)
+		rt.logs = newBatcher(rt.converter.export, rt.cfg.LogQueueSize, rt.cfg.LogBatchSize, rt.cfg.LogScheduleDelay, rt.cfg.LogExportTimeout)
 		rt.logs.lossTick, rt.logs.onLoss = lossInterval, rt.lossReporter("log records")
 		rt.logs.start()
-		rt.lp = sdklog.NewLoggerProvider(sdklog.WithResource(rt.res), sdklog.WithProcessor(logProcessor{rt.logs}))
-		export = otelslog.NewHandler(ScopeName, otelslog.WithLoggerProvider(rt.lp))
+		rt.lp = sdklog.NewLoggerProvider(sdklog.WithResource(rt.res), sdklog.WithProcessor(apiProcessor{rt.logs}))
 	}
 	if exps.spans != nil {
 		rt.spans = newBatcher(exps.spans.ExportSpans, rt.cfg.SpanQueueSize, rt.cfg.SpanBatchSize, rt.cfg.SpanScheduleDelay, rt.cfg.SpanExportTimeout)
@@ -257,22 +253,28 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 	// Store the new pipeline before draining the early buffer: a record
 	// that finds the buffer closed reloads and finds the export path.
 	rt.gen++
-	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console, export: export})
+	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console, export: rt.logs})
 	rt.state.Store(int32(StateTelemetry))
 	early := rt.early.drain()
-	if export == nil {
+	if rt.logs == nil {
 		rt.early.countReplayed(0, len(early))
 		return nil
 	}
 	for _, e := range early {
-		ctx := trace.ContextWithSpanContext(context.Background(), e.span)
-		if len(e.fields) > 0 {
-			ctx = WithFields(ctx, e.fields...)
-		}
-		exportRecord(ctx, e.chain.apply(export), e.record)
+		rt.logs.add(e)
 	}
 	rt.early.countReplayed(len(early), 0)
 	return nil
+}
+
+// notice logs one of ffitel's own lifecycle lines (configuration warnings,
+// the resolved configuration, why export is off). They bypass LOG_LEVEL:
+// an operator who sets LOG_LEVEL=error still learns that export is off.
+func (rt *Runtime) notice(level slog.Level, msg string, attrs ...slog.Attr) {
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(attrs...)
+	r.AddAttrs(slog.String("component", "ffitel"))
+	_ = rt.handler.Handle(context.Background(), r)
 }
 
 // consoleOnly enters phase 2 without exporting. Caller holds rt.mu.
@@ -347,6 +349,9 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	_ = rt.mp.Shutdown(ctx)
 	if rt.lp != nil {
 		_ = rt.lp.Shutdown(ctx)
+	}
+	if rt.converter != nil {
+		_ = rt.converter.lp.Shutdown(ctx)
 	}
 	return errors.Join(errs[0], errs[1], errs[2])
 }

@@ -727,3 +727,29 @@ func TestPhaseOneCountsAndOpenSpansCarryIntoPhaseTwo(t *testing.T) {
 		t.Errorf("exported spans %q, want the one started in phase 1 and ended in phase 2", spans)
 	}
 }
+
+func TestLifecycleLinesShowEvenAtLogLevelError(t *testing.T) {
+	rt, out, _ := newTestRuntime(t, map[string]string{"LOG_LEVEL": "error", "FFITEL_EARLY_BUFFER": "abc"})
+	if err := rt.InitTelemetry(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rt.Logger().Info("ordinary info is filtered")
+	var sawWarning, sawConfig, sawOff bool
+	for _, l := range out.lines(t) {
+		msg, _ := l["msg"].(string)
+		switch {
+		case strings.Contains(msg, "FFITEL_EARLY_BUFFER"):
+			sawWarning = true
+		case msg == "ffitel telemetry configuration":
+			sawConfig = true
+		case strings.Contains(msg, "stays console-only"):
+			sawOff = true
+		case msg == "ordinary info is filtered":
+			t.Errorf("LOG_LEVEL=error let an INFO record through")
+		}
+	}
+	if !sawWarning || !sawConfig || !sawOff {
+		t.Errorf("lifecycle lines hidden by LOG_LEVEL=error: warning %v, config %v, console-only %v:\n%s",
+			sawWarning, sawConfig, sawOff, out.String())
+	}
+}

@@ -1,0 +1,148 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/contrib/bridges/otelslog"
+	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// logItem is a record waiting in the early buffer or the export queue. The
+// host thread only clones the slog record and notes its logger chain and
+// context; turning it into an OTLP record happens on the export goroutine,
+// so the host pays for a copy, not for the conversion.
+type logItem struct {
+	record slog.Record
+	chain  *chain
+	span   trace.SpanContext
+	fields []slog.Attr
+	// otel is set instead for records emitted through the OpenTelemetry
+	// log API (the global LoggerProvider) by other Go code.
+	otel *sdklog.Record
+}
+
+func newLogItem(ctx context.Context, c *chain, r slog.Record) logItem {
+	return logItem{record: r.Clone(), chain: c, span: trace.SpanContextFromContext(ctx), fields: Fields(ctx)}
+}
+
+// maxCachedChains bounds the converter's cache of derived bridge handlers;
+// a program that makes a logger per request must not grow it forever.
+const maxCachedChains = 4096
+
+// logConverter runs on the export goroutine only. It converts queued items
+// to OTLP records through the otelslog bridge, which emits into a private
+// LoggerProvider whose processor collects them into the batch.
+type logConverter struct {
+	exporter sdklog.Exporter
+	bridge   slog.Handler
+	lp       *sdklog.LoggerProvider
+	collect  *collectProcessor
+	handlers map[*chain]slog.Handler
+}
+
+func newLogConverter(res *resource.Resource, exporter sdklog.Exporter) *logConverter {
+	c := &logConverter{exporter: exporter, collect: &collectProcessor{}, handlers: map[*chain]slog.Handler{}}
+	c.lp = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(c.collect))
+	c.bridge = otelslog.NewHandler(ScopeName, otelslog.WithLoggerProvider(c.lp))
+	return c
+}
+
+func (c *logConverter) handlerFor(ch *chain) slog.Handler {
+	if ch == nil {
+		return c.bridge
+	}
+	if h, ok := c.handlers[ch]; ok {
+		return h
+	}
+	if len(c.handlers) >= maxCachedChains {
+		clear(c.handlers)
+	}
+	h := ch.apply(c.bridge)
+	c.handlers[ch] = h
+	return h
+}
+
+// export converts items and hands the batch to the exporter.
+func (c *logConverter) export(ctx context.Context, items []logItem) error {
+	c.collect.batch = c.collect.batch[:0]
+	for i := range items {
+		it := &items[i]
+		if it.otel != nil {
+			c.collect.batch = append(c.collect.batch, *it.otel)
+			continue
+		}
+		c.collect.fields = it.fields
+		ictx := context.Background()
+		if it.span.IsValid() {
+			ictx = trace.ContextWithSpanContext(ictx, it.span)
+		}
+		_ = c.handlerFor(it.chain).Handle(ictx, it.record)
+	}
+	c.collect.fields = nil
+	err := c.exporter.Export(ctx, c.collect.batch)
+	clear(c.collect.batch)
+	return err
+}
+
+// collectProcessor appends what the bridge emits to the current batch, with
+// the record's context fields as top-level attributes (as on the console).
+// Only the export goroutine emits into its provider.
+type collectProcessor struct {
+	batch  []sdklog.Record
+	fields []slog.Attr
+}
+
+func (p *collectProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
+func (p *collectProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
+	rec := r.Clone()
+	for _, f := range p.fields {
+		rec.AddAttributes(attribute.KeyValue{Key: attribute.Key(f.Key), Value: logValue(f.Value)})
+	}
+	p.batch = append(p.batch, rec)
+	return nil
+}
+func (p *collectProcessor) Shutdown(context.Context) error   { return nil }
+func (p *collectProcessor) ForceFlush(context.Context) error { return nil }
+
+// logValue converts a context field's value to an OpenTelemetry log value.
+func logValue(v slog.Value) attribute.Value {
+	switch v.Kind() {
+	case slog.KindString:
+		return attribute.StringValue(v.String())
+	case slog.KindInt64:
+		return attribute.Int64Value(v.Int64())
+	case slog.KindUint64:
+		return attribute.Int64Value(int64(v.Uint64()))
+	case slog.KindFloat64:
+		return attribute.Float64Value(v.Float64())
+	case slog.KindBool:
+		return attribute.BoolValue(v.Bool())
+	case slog.KindDuration:
+		return attribute.Int64Value(int64(v.Duration()))
+	case slog.KindTime:
+		return attribute.StringValue(v.Time().Format(time.RFC3339Nano))
+	case slog.KindLogValuer:
+		return logValue(v.Resolve())
+	}
+	return attribute.StringValue(fmt.Sprint(v.Any()))
+}
+
+// apiProcessor queues records that other Go code emits through the
+// OpenTelemetry log API (the global LoggerProvider set in phase 2), so they
+// share the accounted export queue.
+type apiProcessor struct{ queue *batcher[logItem] }
+
+func (p apiProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
+func (p apiProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
+	rec := r.Clone()
+	p.queue.add(logItem{otel: &rec})
+	return nil
+}
+func (p apiProcessor) Shutdown(context.Context) error       { return nil }
+func (p apiProcessor) ForceFlush(ctx context.Context) error { return p.queue.flush(ctx) }
