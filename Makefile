@@ -58,8 +58,13 @@ test-c: $(BUILD)/test_abi
 	  $(BUILD)/test_abi 2>$(BUILD)/test_abi.valgrind.log || { grep -v '^time=' $(BUILD)/test_abi.valgrind.log | head -50; exit 1; }
 	@echo "valgrind memcheck: no errors"
 
-bench: collector build
-	$(GO) test -run '^$$' -bench . -benchmem ./bootstrap/
+$(BUILD)/bench_abi: tests/c/bench_abi.c $(BUILD)/ffitel.h
+	$(CC) -O2 -Wall -I$(BUILD) -o $@ $< -ldl
+
+# Benchmarks print side-by-side numbers; docs/PERFORMANCE.md records a run.
+bench: collector build $(BUILD)/bench_abi
+	$(GO) test -run '^$$' -bench . -benchmem ./bootstrap/ ./cshim/
+	$(GO) run ./e2e/cmd/withcollector -- $(BUILD)/bench_abi $(LIB) 200000
 
 demo: collector
 	$(GO) run ./e2e/cmd/demo

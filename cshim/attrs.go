@@ -34,13 +34,19 @@ var errBadAttrs = errors.New("attributes are not a JSON object of strings, numbe
 // It returns the attributes decoded so far, whether anything was truncated,
 // and errBadAttrs (wrapped with detail) for malformed input.
 func decodeAttrs(s string) (attrs []slog.Attr, truncated bool, err error) {
+	return decodeAttrsInto(nil, s)
+}
+
+// decodeAttrsInto is decodeAttrs appending to buf, so that the hot path can
+// decode into a stack array.
+func decodeAttrsInto(buf []slog.Attr, s string) (attrs []slog.Attr, truncated bool, err error) {
 	if len(s) > maxAttrsJSONBytes {
-		return nil, true, errors.New("attributes document exceeds 1 MiB")
+		return buf, true, errors.New("attributes document exceeds 1 MiB")
 	}
-	d := attrDecoder{s: s}
+	d := attrDecoder{s: s, out: buf}
 	d.ws()
 	if d.i == len(d.s) {
-		return nil, false, nil // empty means none
+		return buf, false, nil // empty means none
 	}
 	if err := d.object("", 0); err != nil {
 		return d.out, d.truncated, err

@@ -65,7 +65,10 @@ func (in *input) text(what string, p *C.char, n C.size_t, limit int) string {
 }
 
 // attrs decodes an attributes document argument.
-func (in *input) attrs(p *C.char, n C.size_t) []slog.Attr {
+func (in *input) attrs(p *C.char, n C.size_t) []slog.Attr { return in.attrsInto(nil, p, n) }
+
+// attrsInto decodes an attributes document argument, appending to buf.
+func (in *input) attrsInto(buf []slog.Attr, p *C.char, n C.size_t) []slog.Attr {
 	if n == 0 {
 		return nil
 	}
@@ -82,7 +85,7 @@ func (in *input) attrs(p *C.char, n C.size_t) []slog.Attr {
 	// The bytes are only read during decoding; strings that survive are
 	// copied by the decoder's builder or are substrings of this copy.
 	doc := C.GoStringN(p, C.int(n))
-	attrs, truncated, err := decodeAttrs(doc)
+	attrs, truncated, err := decodeAttrsInto(buf, doc)
 	if truncated {
 		in.truncated = true
 	}

@@ -38,7 +38,8 @@ func ffitelgo_log(severity C.int32_t, msg *C.char, msgLen C.size_t, attrsJSON *C
 		in.problem(codeInvalid, "ffitel_log: unknown severity; logged as INFO")
 	}
 	text := in.text("msg", msg, msgLen, maxMessageBytes)
-	attrs := in.attrs(attrsJSON, attrsLen)
+	var buf [8]slog.Attr
+	attrs := in.attrsInto(buf[:0], attrsJSON, attrsLen)
 	if span != 0 {
 		if s, ok := spans.get(uint64(span)); ok {
 			ctx = trace.ContextWithSpan(ctx, s)
