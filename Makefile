@@ -41,10 +41,19 @@ $(BUILD)/ffitel.h: cshim/include/ffitel.h
 	@mkdir -p $(BUILD)
 	cp $< $@
 
+$(BUILD)/test_environ: tests/c/test_environ.c $(BUILD)/ffitel.h
+	$(CC) -O1 -g -Wall -I$(BUILD) -o $@ $< -ldl
+
 $(BUILD)/test_abi: tests/c/test_abi.c $(LIB) $(BUILD)/ffitel.h
 	$(CC) -O1 -g -Wall -Wextra -I$(BUILD) -o $@ $< -L$(BUILD) -lffitel -Wl,-rpath,'$$ORIGIN' -lpthread -lm
 
-test: deps collector build test-go test-c
+test: deps collector build test-go test-c test-python test-ruby
+
+test-python: build collector
+	python3 -m pytest -q python/tests
+
+test-ruby: build collector
+	ruby/run-tests.sh
 
 test-go:
 	$(GO) vet ./...
@@ -52,7 +61,8 @@ test-go:
 
 # The C ABI test, plain and under valgrind memcheck (errors fail the run).
 # The library's own console output goes to build/test_abi.log.
-test-c: $(BUILD)/test_abi
+test-c: $(BUILD)/test_abi $(BUILD)/test_environ
+	env -u FFITEL_WORKER_ID $(BUILD)/test_environ $(LIB)
 	$(BUILD)/test_abi 2>$(BUILD)/test_abi.log
 	valgrind -q --error-exitcode=99 --suppressions=tests/c/go-runtime.supp \
 	  $(BUILD)/test_abi 2>$(BUILD)/test_abi.valgrind.log || { grep -v '^time=' $(BUILD)/test_abi.valgrind.log | head -50; exit 1; }
@@ -62,11 +72,13 @@ $(BUILD)/bench_abi: tests/c/bench_abi.c $(BUILD)/ffitel.h
 	$(CC) -O2 -Wall -I$(BUILD) -o $@ $< -ldl
 
 # Benchmarks print side-by-side numbers; docs/PERFORMANCE.md records a run.
-bench: collector build $(BUILD)/bench_abi
+bench: deps collector build $(BUILD)/bench_abi
 	$(GO) test -run '^$$' -bench . -benchmem ./bootstrap/ ./cshim/
 	$(GO) run ./e2e/cmd/withcollector -- $(BUILD)/bench_abi $(LIB) 200000
+	python/bench/run.sh
+	FFITEL_LIBRARY=$(LIB) ruby -Iruby/lib ruby/bench/bench_logging.rb
 
-demo: collector
+demo: deps collector build
 	$(GO) run ./e2e/cmd/demo
 
 clean:

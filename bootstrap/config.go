@@ -29,7 +29,7 @@ type Config struct {
 
 	Level     slog.Level
 	LogFormat string // auto, text, json
-	LogOutput string // stderr, stdout
+	LogOutput string // stderr, stdout, none (OTLP only)
 	NoColor   bool
 
 	EarlyBuffer     int
@@ -118,7 +118,7 @@ func LoadConfig(getenv func(string) string) (Config, []string) {
 	c.Level = r.level("LOG_LEVEL", defaultLevel)
 
 	c.LogFormat = r.oneOf("FFITEL_LOG_FORMAT", "auto", "auto", "text", "json")
-	c.LogOutput = r.oneOf("FFITEL_LOG_OUTPUT", "stderr", "stderr", "stdout")
+	c.LogOutput = r.oneOf("FFITEL_LOG_OUTPUT", "stderr", "stderr", "stdout", "none")
 	c.NoColor = getenv("NO_COLOR") != ""
 
 	c.EarlyBuffer = r.integer("FFITEL_EARLY_BUFFER", 1024, 0, 1<<20)

@@ -156,6 +156,7 @@ func TestLoadConfigConsoleSettings(t *testing.T) {
 			warn: []string{"FFITEL_LOG_FORMAT", "xml", "using auto"}},
 		{name: "output default stderr", env: nil, got: output, want: "stderr"},
 		{name: "output stdout", env: map[string]string{"FFITEL_LOG_OUTPUT": "stdout"}, got: output, want: "stdout"},
+		{name: "output none", env: map[string]string{"FFITEL_LOG_OUTPUT": "none"}, got: output, want: "none"},
 		{name: "bad output warns", env: map[string]string{"FFITEL_LOG_OUTPUT": "/var/log/x"}, got: output, want: "stderr",
 			warn: []string{"FFITEL_LOG_OUTPUT", "/var/log/x", "using stderr"}},
 		{name: "NO_COLOR", env: map[string]string{"NO_COLOR": "1"}, got: func(c Config) any { return c.NoColor }, want: true},

@@ -86,7 +86,7 @@ type Runtime struct {
 	gen      uint64
 	pipeline atomic.Pointer[pipeline]
 
-	console  *ConsoleHandler
+	console  slog.Handler // the ConsoleHandler, or a discarding one for FFITEL_LOG_OUTPUT=none
 	internal *slog.Logger // console only: loss reports, exporter errors
 	early    *EarlyBuffer
 	handler  *Handler
@@ -151,15 +151,24 @@ func (rt *Runtime) InitConsoleOnly() error {
 		format = ResolveConsoleFormat(format, nil, true)
 	}
 	rt.out = out
-	rt.console = NewConsoleHandler(out, &ConsoleOptions{Level: rt.cfg.Level, Format: format})
-	rt.internal = slog.New(rt.console).With(slog.String("component", "ffitel"))
+	console := NewConsoleHandler(out, &ConsoleOptions{Level: rt.cfg.Level, Format: format})
+	rt.console = console
+	if rt.cfg.LogOutput == "none" && rt.opts.Output == nil {
+		// Records go to OTLP only; ffitel's own warnings (loss reports,
+		// exporter errors) still reach stderr.
+		rt.console = slog.DiscardHandler
+		rt.out = io.Discard
+		console = NewConsoleHandler(os.Stderr, &ConsoleOptions{Level: slog.LevelWarn, Format: format})
+	}
+	rt.internal = slog.New(console).With(slog.String("component", "ffitel"))
 	rt.early = newEarlyBuffer(rt.cfg.EarlyBuffer)
 	rt.handler = &Handler{rt: rt}
 	rt.logger = slog.New(rt.handler)
 
 	rt.res = newResource(rt.cfg)
 	rt.propagator = newPropagator(rt.cfg)
-	rt.tp = sdktrace.NewTracerProvider(sdktrace.WithResource(rt.res), sdktrace.WithSampler(newSampler(rt.cfg)))
+	rt.tp = sdktrace.NewTracerProvider(sdktrace.WithResource(rt.res), sdktrace.WithSampler(newSampler(rt.cfg)),
+		sdktrace.WithIDGenerator(newIDGenerator()))
 	rt.reader = sdkmetric.NewManualReader()
 	rt.mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(rt.res), sdkmetric.WithReader(rt.reader))
 

@@ -753,3 +753,20 @@ func TestLifecycleLinesShowEvenAtLogLevelError(t *testing.T) {
 			sawWarning, sawConfig, sawOff, out.String())
 	}
 }
+
+func TestLogOutputNoneSendsRecordsToExportOnly(t *testing.T) {
+	rt := New(Options{Getenv: mapEnv(map[string]string{"FFITEL_LOG_OUTPUT": "none", "TELEMETRY_ENABLED": "true"}),
+		testExporters: &exporters{logs: &fakeLogExporter{}}})
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
+	if err := rt.InitTelemetry(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if rt.console != slog.DiscardHandler {
+		t.Fatalf("console handler is %T, want slog.DiscardHandler", rt.console)
+	}
+	rt.Logger().Info("only exported")
+	flush(t, rt)
+	if st := rt.Stats(); st.Logs.Exported < 1 {
+		t.Errorf("record not exported with FFITEL_LOG_OUTPUT=none: %+v", st.Logs)
+	}
+}

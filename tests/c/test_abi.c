@@ -160,8 +160,16 @@ static void test_not_yet(void) {
 static void test_stats(void) {
     int need = ffitel_stats_json(NULL, 0);
     CHECK(need > 0, "stats length %d", need);
-    char *buf = malloc(need + 1);
-    CHECK(ffitel_stats_json(buf, need + 1) == need, "stats written");
+    /* The document changes between calls (captured_at): retry until it fits,
+     * as the buffer convention says. */
+    char *buf = NULL;
+    int got = need, tries = 0;
+    do {
+        need = got;
+        buf = realloc(buf, need + 1);
+        got = ffitel_stats_json(buf, need + 1);
+    } while (got > need && ++tries < 5);
+    CHECK(got <= need && strlen(buf) == (size_t)got, "stats written: %d of %d", got, need);
     CHECK(strstr(buf, "\"pipeline\"") && strstr(buf, "\"input_errors\"") && strstr(buf, "\"worker_id\""),
           "stats document: %s", buf);
     free(buf);
@@ -198,8 +206,16 @@ static void test_threads(void) {
 }
 
 static void test_fork(void) {
+    /* The child reports through a pipe rather than its exit status, which a
+     * checker like valgrind may override. */
+    int fds[2];
+    if (pipe(fds) != 0) {
+        CHECK(0, "pipe");
+        return;
+    }
     pid_t pid = fork();
     if (pid == 0) {
+        close(fds[0]);
         alarm(10); /* a hang kills the child, and the parent sees it */
         int rc = 0;
         if (ffitel_log(FFITEL_INFO, S("from the child"), NULL, 0, 0) != FFITEL_E_FORKED) rc |= 1;
@@ -211,13 +227,18 @@ static void test_fork(void) {
         ffitel_last_error(b, sizeof b);
         if (strstr(b, "fork") == NULL) rc |= 32;
         if (strcmp(ffitel_version(), FFITEL_VERSION) != 0) rc |= 64;
-        _exit(rc);
+        unsigned char report = (unsigned char)rc;
+        if (write(fds[1], &report, 1) != 1) _exit(1);
+        _exit(0);
     }
+    close(fds[1]);
+    unsigned char report = 0xff;
+    ssize_t n = read(fds[0], &report, 1); /* EOF without a byte: the child hung (alarm) or crashed */
+    close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status), "child did not exit normally (signal %d: hung or crashed)",
-          WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child checks failed: bits %d", WEXITSTATUS(status));
+    CHECK(n == 1, "child sent no report (signal %d: hung or crashed)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    CHECK(n == 1 && report == 0, "child checks failed: bits %d", report);
     CHECK(ffitel_log(FFITEL_INFO, S("parent still works after fork"), NULL, 0, 0) == FFITEL_OK, "parent after fork");
 }
 

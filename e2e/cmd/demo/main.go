@@ -45,13 +45,21 @@ func run() error {
 	defer col.Stop()
 	fmt.Printf("== Collector listening on %s, writing to %s\n", col.GRPCEndpoint, dir)
 
-	workers := []worker{{name: "goworker", cmd: []string{"go", "run", "./examples/goworker"}}}
+	// The Python and Ruby workers load the library `make build` produced.
+	workers := []worker{
+		{name: "goworker", cmd: []string{"go", "run", "./examples/goworker"}},
+		{name: "cworker", cmd: []string{"sh", "-c", "cc -Ibuild -o build/cworker examples/c/worker.c -Lbuild -lffitel -Wl,-rpath,$PWD/build && build/cworker >/dev/null"}},
+		{name: "pyworker", cmd: []string{"python3", "examples/pyworker/worker.py"}},
+		{name: "rbworker", cmd: []string{"ruby", "-Iruby/lib", "examples/rbworker/main.rb"}},
+	}
 	for _, w := range workers {
 		fmt.Printf("\n== running %s (%s)\n", w.name, strings.Join(w.cmd, " "))
 		cmd := exec.Command(w.cmd[0], w.cmd[1:]...)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), col.Env()...)
-		cmd.Env = append(cmd.Env, "OTEL_SERVICE_NAME="+w.name, "FFITEL_LOG_FORMAT=text")
+		cmd.Env = append(cmd.Env, "OTEL_SERVICE_NAME="+w.name, "FFITEL_LOG_FORMAT=text",
+			"FFITEL_LIBRARY="+filepath.Join(root, "build", "libffitel.so"),
+			"PYTHONPATH="+filepath.Join(root, "python", "src"))
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("%s: %w", w.name, err)

@@ -1,0 +1,73 @@
+"""ffitel: two-phase telemetry for Python workers, on the libffitel core.
+
+    import ffitel
+    ffitel.init_console()                      # phase 1: console logging only
+    ffitel.info("wiring up", step=1)
+    ffitel.init_telemetry()                    # phase 2: OTLP logs, traces, metrics
+    with ffitel.span("charge", kind="client", attributes={"amount": 5}) as s:
+        ffitel.info("charged card", order_id=42)
+    ffitel.shutdown()                          # also registered with atexit
+
+Importing this package loads nothing: libffitel.so is loaded on first use
+(found through FFITEL_LIBRARY, the copy installed with the package, or the
+build tree), so a pre-forking master may import it and fork workers that each
+load their own copy. The library reads its configuration from the
+environment once, when it is loaded.
+"""
+
+from ._core import (
+    Span,
+    counter_add,
+    critical,
+    current_fields,
+    current_span,
+    debug,
+    error,
+    fields,
+    histogram_record,
+    info,
+    init_console,
+    init_telemetry,
+    inject,
+    log,
+    phase,
+    shutdown,
+    span,
+    stats,
+    trace,
+    version,
+    warning,
+)
+from ._handler import LoggingHandler, severity_of
+from ._native import Error, ForkedError, library_path
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Error",
+    "ForkedError",
+    "LoggingHandler",
+    "Span",
+    "counter_add",
+    "critical",
+    "current_fields",
+    "current_span",
+    "debug",
+    "error",
+    "fields",
+    "histogram_record",
+    "info",
+    "init_console",
+    "init_telemetry",
+    "inject",
+    "library_path",
+    "log",
+    "phase",
+    "severity_of",
+    "shutdown",
+    "span",
+    "stats",
+    "trace",
+    "version",
+    "warning",
+]

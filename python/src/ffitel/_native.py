@@ -1,0 +1,161 @@
+"""Finding libffitel.so and describing its C ABI to ctypes.
+
+Nothing here runs at import time: ``load()`` is called on first use, so a
+pre-forking master can import ffitel and fork before any Go runtime exists.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+from pathlib import Path
+from typing import Optional
+
+OK = 0
+E_INVALID = -1
+E_STATE = -2
+E_FORKED = -3
+E_HANDLE = -4
+E_FULL = -5
+E_INTERNAL = -6
+
+_CODE_NAMES = {
+    E_INVALID: "FFITEL_E_INVALID",
+    E_STATE: "FFITEL_E_STATE",
+    E_FORKED: "FFITEL_E_FORKED",
+    E_HANDLE: "FFITEL_E_HANDLE",
+    E_FULL: "FFITEL_E_FULL",
+    E_INTERNAL: "FFITEL_E_INTERNAL",
+}
+
+LIBRARY_NAME = "libffitel.so"
+
+
+class Error(Exception):
+    """An error reported by libffitel; ``code`` is the FFITEL_E_* value."""
+
+    def __init__(self, message: str, code: int = E_INTERNAL) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ForkedError(Error):
+    """The library was loaded before this process was forked from its parent."""
+
+
+def code_name(code: int) -> str:
+    return _CODE_NAMES.get(code, str(code))
+
+
+def library_path() -> str:
+    """FFITEL_LIBRARY, else the copy installed with the package, else the build tree."""
+    env = os.environ.get("FFITEL_LIBRARY")
+    if env:
+        if not os.path.exists(env):
+            raise Error(f"FFITEL_LIBRARY={env!r} does not exist", E_INVALID)
+        return env
+    here = Path(__file__).resolve().parent
+    installed = here / "lib" / LIBRARY_NAME
+    if installed.exists():
+        return str(installed)
+    # src/ffitel -> src -> python -> repository root
+    built = here.parents[2] / "build" / LIBRARY_NAME
+    if built.exists():
+        return str(built)
+    raise Error(
+        f"{LIBRARY_NAME} not found: set FFITEL_LIBRARY, install the package after "
+        f"`make build`, or run `make build` (looked in {installed} and {built})",
+        E_STATE,
+    )
+
+
+_c = ctypes
+_SIGNATURES = {
+    "ffitel_version": ((), _c.c_char_p),
+    "ffitel_init_console": ((), _c.c_int),
+    "ffitel_init_telemetry": ((), _c.c_int),
+    "ffitel_shutdown": ((_c.c_int32,), _c.c_int),
+    "ffitel_phase": ((), _c.c_int),
+    "ffitel_last_error": ((_c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_log": (
+        (_c.c_int32, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_uint64),
+        _c.c_int,
+    ),
+    "ffitel_log_enabled": ((_c.c_int32,), _c.c_int),
+    "ffitel_span_start": (
+        (_c.c_char_p, _c.c_size_t, _c.c_uint64, _c.c_char_p, _c.c_size_t,
+         _c.c_char_p, _c.c_size_t, _c.c_int32),
+        _c.c_uint64,
+    ),
+    "ffitel_span_set_attributes": ((_c.c_uint64, _c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_span_add_event": (
+        (_c.c_uint64, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_span_end": ((_c.c_uint64, _c.c_int32, _c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_span_traceparent": ((_c.c_uint64, _c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_counter_add": (
+        (_c.c_char_p, _c.c_size_t, _c.c_double, _c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_histogram_record": (
+        (_c.c_char_p, _c.c_size_t, _c.c_double, _c.c_char_p, _c.c_size_t,
+         _c.c_char_p, _c.c_size_t),
+        _c.c_int,
+    ),
+    "ffitel_stats_json": ((_c.c_char_p, _c.c_size_t), _c.c_int),
+}
+
+
+class Native:
+    """The loaded library: one attribute per ffitel_* function, argtypes set.
+
+    ctypes.CDLL releases the GIL around every call, so a call that waits
+    (shutdown) never stops other Python threads or signal handlers.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.dll = ctypes.CDLL(path)
+        for name, (argtypes, restype) in _SIGNATURES.items():
+            fn = getattr(self.dll, name)
+            fn.argtypes = argtypes
+            fn.restype = restype
+            setattr(self, name[len("ffitel_"):], fn)
+        # The hot path: ffitel_log without argtypes. ctypes' per-argument
+        # from_param conversion costs ~1 us per call with argtypes set, more
+        # than the call itself; untyped, Python ints travel as C int, which
+        # libffi widens to the full register on x86-64 and arm64, so they
+        # are only used for severities, lengths and handles below 2**31 (see
+        # _core._emit). Elsewhere the typed functions are used.
+        self.log_untyped = None
+        if platform.machine() in ("x86_64", "AMD64", "aarch64", "arm64"):
+            raw = ctypes.CDLL(path).ffitel_log  # a separate function object
+            raw.restype = ctypes.c_int
+            self.log_untyped = raw
+        v: Optional[bytes] = self.dll.ffitel_version()
+        self.version_string = v.decode() if v else ""
+
+    def read_buffer(self, fn, *args, initial: int = 4096) -> str:  # type: ignore[no-untyped-def]
+        """Calls fn(*args, buf, cap) following the buffer convention: retry bigger."""
+        cap = initial
+        while True:
+            buf = ctypes.create_string_buffer(cap)
+            n = fn(*args, buf, cap)
+            if n < 0:
+                raise self.error(n, fn.__name__)
+            if n < cap:
+                return buf.raw[:n].decode("utf-8", "replace")
+            cap = n + 1
+
+    def error_message(self) -> str:
+        """The calling thread's last error (ffitel_last_error)."""
+        buf = ctypes.create_string_buffer(1024)
+        n = self.last_error(buf, len(buf))
+        return buf.raw[: max(0, min(n, len(buf) - 1))].decode("utf-8", "replace")
+
+    def error(self, code: int, what: str) -> Error:
+        msg = self.error_message() or f"{what} failed"
+        cls = ForkedError if code == E_FORKED else Error
+        return cls(f"{msg} ({code_name(code)})", code)
+
+
+def load() -> Native:
+    return Native(library_path())

@@ -1,0 +1,140 @@
+# frozen_string_literal: true
+
+require "ffi"
+require "json"
+
+module Ffitel
+  # The C ABI of libffitel.so (cshim/include/ffitel.h), attached once.
+  # Loaded by Ffitel.load_library, never by `require "ffitel"`.
+  #
+  # Strings go in as :pointer + explicit byte length: ruby-ffi passes a
+  # String's bytes to a :pointer argument without copying or checking for
+  # NUL, and the library never retains them.
+  module Native
+    extend FFI::Library
+
+    OK = 0
+    E_INVALID = -1
+    E_STATE = -2
+    E_FORKED = -3
+    E_HANDLE = -4
+    E_FULL = -5
+    E_INTERNAL = -6
+
+    # Blocks +signals+ in the calling thread while the Go runtime starts, so
+    # the threads Go creates inherit a mask that keeps them out of signal
+    # delivery: SIGINT/SIGTERM then always land on a Ruby thread. See
+    # Ffitel.load_library.
+    module LibC
+      extend FFI::Library
+      ffi_lib FFI::Library::LIBC
+      SIG_BLOCK = 0
+      SIG_SETMASK = 2
+      SIGSET_BYTES = 128
+      attach_function :sigemptyset, [:pointer], :int
+      attach_function :sigaddset, [:pointer, :int], :int
+      attach_function :pthread_sigmask, [:int, :pointer, :pointer], :int
+      attach_function :sigaction, [:int, :pointer, :pointer], :int
+
+      SA_ONSTACK = 0x08000000
+      # glibc's struct sigaction on Linux (x86_64, aarch64): handler,
+      # sa_mask (128 bytes), int sa_flags, sa_restorer.
+      SIGACTION_BYTES = 152
+      SA_FLAGS_OFFSET = 8 + SIGSET_BYTES
+    end
+
+    # Adds SA_ONSTACK to the handler Ruby installed for +signo+. Go requires
+    # it of every non-Go handler: without it a signal that lands on a thread
+    # running Go code runs Ruby's handler on a small goroutine stack and
+    # corrupts it (measured: "traceback did not unwind completely", SIGSEGV).
+    # With it the handler runs on the thread's alternate signal stack, which
+    # Ruby and Go set up for every thread.
+    def self.handler_on_altstack(signo)
+      return unless RUBY_PLATFORM.include?("linux")
+
+      act = FFI::MemoryPointer.new(LibC::SIGACTION_BYTES)
+      return unless LibC.sigaction(signo, nil, act).zero?
+      return if act.get_pointer(0).address <= 1 # SIG_DFL / SIG_IGN
+
+      flags = act.get_int32(LibC::SA_FLAGS_OFFSET)
+      return if (flags & LibC::SA_ONSTACK) != 0
+
+      act.put_int32(LibC::SA_FLAGS_OFFSET, flags | LibC::SA_ONSTACK)
+      LibC.sigaction(signo, act, nil)
+    end
+
+    def self.with_signals_blocked(names)
+      set = FFI::MemoryPointer.new(LibC::SIGSET_BYTES)
+      old = FFI::MemoryPointer.new(LibC::SIGSET_BYTES)
+      LibC.sigemptyset(set)
+      names.each do |name|
+        num = Signal.list[name]
+        LibC.sigaddset(set, num) if num
+      end
+      blocked = LibC.pthread_sigmask(LibC::SIG_BLOCK, set, old).zero?
+      begin
+        yield
+      ensure
+        LibC.pthread_sigmask(LibC::SIG_SETMASK, old, nil) if blocked
+      end
+    end
+
+    def self.load(path)
+      ffi_lib path
+
+      attach_function :ffitel_version, [], :string
+      attach_function :ffitel_init_console, [], :int
+      attach_function :ffitel_init_telemetry, [], :int
+      attach_function :ffitel_shutdown, [:int32], :int, blocking: true
+      attach_function :ffitel_phase, [], :int
+      attach_function :ffitel_last_error, [:pointer, :size_t], :int
+
+      attach_function :ffitel_log, [:int32, :pointer, :size_t, :pointer, :size_t, :uint64], :int
+      attach_function :ffitel_log_enabled, [:int32], :int
+
+      attach_function :ffitel_span_start,
+                      [:pointer, :size_t, :uint64, :pointer, :size_t, :pointer, :size_t, :int32], :uint64
+      attach_function :ffitel_span_set_attributes, [:uint64, :pointer, :size_t], :int
+      attach_function :ffitel_span_add_event, [:uint64, :pointer, :size_t, :pointer, :size_t], :int
+      attach_function :ffitel_span_end, [:uint64, :int32, :pointer, :size_t], :int
+      attach_function :ffitel_span_traceparent, [:uint64, :pointer, :size_t], :int
+
+      attach_function :ffitel_counter_add, [:pointer, :size_t, :double, :pointer, :size_t], :int
+      attach_function :ffitel_histogram_record,
+                      [:pointer, :size_t, :double, :pointer, :size_t, :pointer, :size_t], :int
+
+      # Waits up to timeout_ms: released from the GVL.
+      attach_function :ffitel_event_poll, [:uint64, :int32, :pointer, :size_t], :int, blocking: true
+
+      attach_function :ffitel_stats_json, [:pointer, :size_t], :int
+    end
+
+    # The calling thread's last error message.
+    def self.last_error
+      buf = FFI::MemoryPointer.new(1024)
+      n = ffitel_last_error(buf, 1024)
+      return "" if n <= 0
+
+      if n >= 1024
+        buf = FFI::MemoryPointer.new(n + 1)
+        n = ffitel_last_error(buf, n + 1)
+      end
+      buf.read_bytes(n).force_encoding(Encoding::UTF_8)
+    end
+
+    # Calls a function following the buffer convention (returns the length it
+    # needed) and returns the output as a String, or the negative code.
+    def self.read_buffer(initial = 256)
+      cap = initial
+      2.times do
+        buf = FFI::MemoryPointer.new(cap)
+        n = yield(buf, cap)
+        return n if n.negative?
+        return buf.read_bytes(n).force_encoding(Encoding::UTF_8) if n < cap
+
+        cap = n + 1
+      end
+      E_INTERNAL
+    end
+  end
+end
