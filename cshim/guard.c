@@ -6,6 +6,7 @@
  * ffitel_last_error never enter Go.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -66,6 +67,23 @@ const char *ffitel_version(void) { return FFITEL_VERSION; }
 int ffitel_last_error(char *buf, size_t cap) {
     ffitel_shim_copy_out(buf, cap, err_buf, err_len);
     return (int)err_len;
+}
+
+int ffitel_signal_onstack(int32_t signum) {
+    static const char bad[] = "ffitel_signal_onstack: not a signal number, or sigaction failed";
+    struct sigaction act;
+    if (signum <= 0 || signum >= NSIG || sigaction(signum, NULL, &act) != 0) {
+        ffitel_shim_set_error(bad, sizeof bad - 1);
+        return FFITEL_E_INVALID;
+    }
+    if (!(act.sa_flags & SA_SIGINFO) && (act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN)) return FFITEL_OK;
+    if (act.sa_flags & SA_ONSTACK) return FFITEL_OK;
+    act.sa_flags |= SA_ONSTACK;
+    if (sigaction(signum, &act, NULL) != 0) {
+        ffitel_shim_set_error(bad, sizeof bad - 1);
+        return FFITEL_E_INVALID;
+    }
+    return FFITEL_OK;
 }
 
 int ffitel_init_console(void) { (void)in_forked_child_strict(); GUARD_INT(); return ffitelgo_init_console(); }

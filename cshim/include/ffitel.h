@@ -128,6 +128,16 @@ int ffitel_phase(void);
  * enters Go; safe in a forked child. */
 int ffitel_last_error(char *buf, size_t cap);
 
+/* Adds SA_ONSTACK to the handler currently installed for signal signum, so
+ * that it runs on the thread's alternate signal stack. The Go runtime
+ * requires this of every non-Go signal handler: a handler without it that
+ * fires on a thread running Go code corrupts the goroutine stack. Call it
+ * after installing a handler if your runtime does not set SA_ONSTACK itself
+ * (CPython does; Ruby's trap does not). Default and ignored dispositions are
+ * left alone. Never enters Go; safe in a forked child. Returns FFITEL_OK or
+ * FFITEL_E_INVALID. */
+int ffitel_signal_onstack(int32_t signum);
+
 /* ---- logs ------------------------------------------------------------------ */
 
 /* Logs msg at severity (1..24) with attributes, to the console and, in phase

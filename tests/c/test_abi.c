@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,21 @@ static void test_not_yet(void) {
     CHECK(ffitel_event_unsubscribe(1) == FFITEL_E_STATE, "event_unsubscribe");
 }
 
+static void on_usr1(int sig) { (void)sig; }
+
+static void test_signal_onstack(void) {
+    struct sigaction act, got;
+    memset(&act, 0, sizeof act);
+    act.sa_handler = on_usr1;
+    sigaction(SIGUSR1, &act, NULL);
+    CHECK(ffitel_signal_onstack(SIGUSR1) == FFITEL_OK, "signal_onstack: %s", last_error());
+    sigaction(SIGUSR1, NULL, &got);
+    CHECK((got.sa_flags & SA_ONSTACK) && got.sa_handler == on_usr1, "SA_ONSTACK added, handler kept");
+    CHECK(ffitel_signal_onstack(0) == FFITEL_E_INVALID, "signal 0");
+    CHECK(ffitel_signal_onstack(100000) == FFITEL_E_INVALID, "signal 100000");
+    CHECK(raise(SIGUSR1) == 0, "the handler still runs");
+}
+
 static void test_stats(void) {
     int need = ffitel_stats_json(NULL, 0);
     CHECK(need > 0, "stats length %d", need);
@@ -267,6 +283,7 @@ int main(void) {
     test_metrics();
     test_not_yet();
     test_stats();
+    test_signal_onstack();
     test_threads();
     test_fork();
     test_phase2_and_shutdown();

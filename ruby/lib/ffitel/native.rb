@@ -34,13 +34,6 @@ module Ffitel
       attach_function :sigemptyset, [:pointer], :int
       attach_function :sigaddset, [:pointer, :int], :int
       attach_function :pthread_sigmask, [:int, :pointer, :pointer], :int
-      attach_function :sigaction, [:int, :pointer, :pointer], :int
-
-      SA_ONSTACK = 0x08000000
-      # glibc's struct sigaction on Linux (x86_64, aarch64): handler,
-      # sa_mask (128 bytes), int sa_flags, sa_restorer.
-      SIGACTION_BYTES = 152
-      SA_FLAGS_OFFSET = 8 + SIGSET_BYTES
     end
 
     # Adds SA_ONSTACK to the handler Ruby installed for +signo+. Go requires
@@ -48,19 +41,10 @@ module Ffitel
     # running Go code runs Ruby's handler on a small goroutine stack and
     # corrupts it (measured: "traceback did not unwind completely", SIGSEGV).
     # With it the handler runs on the thread's alternate signal stack, which
-    # Ruby and Go set up for every thread.
+    # Ruby and Go set up for every thread. ffitel_signal_onstack does it in C,
+    # without entering Go and without Ruby knowing struct sigaction's layout.
     def self.handler_on_altstack(signo)
-      return unless RUBY_PLATFORM.include?("linux")
-
-      act = FFI::MemoryPointer.new(LibC::SIGACTION_BYTES)
-      return unless LibC.sigaction(signo, nil, act).zero?
-      return if act.get_pointer(0).address <= 1 # SIG_DFL / SIG_IGN
-
-      flags = act.get_int32(LibC::SA_FLAGS_OFFSET)
-      return if (flags & LibC::SA_ONSTACK) != 0
-
-      act.put_int32(LibC::SA_FLAGS_OFFSET, flags | LibC::SA_ONSTACK)
-      LibC.sigaction(signo, act, nil)
+      ffitel_signal_onstack(signo)
     end
 
     def self.with_signals_blocked(names)
@@ -88,6 +72,7 @@ module Ffitel
       attach_function :ffitel_shutdown, [:int32], :int, blocking: true
       attach_function :ffitel_phase, [], :int
       attach_function :ffitel_last_error, [:pointer, :size_t], :int
+      attach_function :ffitel_signal_onstack, [:int32], :int
 
       attach_function :ffitel_log, [:int32, :pointer, :size_t, :pointer, :size_t, :uint64], :int
       attach_function :ffitel_log_enabled, [:int32], :int
