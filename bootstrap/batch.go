@@ -15,7 +15,9 @@ import (
 // the batch as failed, and whatever shutdown cannot send in time is counted
 // as dropped. Emitted = Exported + Dropped + Failed + Pending at all times.
 //
-// Adding never blocks on the network: it takes a mutex and appends.
+// Adding never blocks on the network: it takes a mutex and stores the item
+// in the tail chunk. The queue is a list of fixed chunks of maxBatch items,
+// so a deep queue never copies itself to grow, and drained chunks are reused.
 type batcher[T any] struct {
 	export   func(context.Context, []T) error
 	maxQueue int
@@ -26,14 +28,15 @@ type batcher[T any] struct {
 	lossTick time.Duration
 
 	mu       sync.Mutex
-	queue    []T
-	inflight int // taken by the worker, not yet finished
+	chunks   [][]T // full chunks, then the tail being filled; each has cap maxBatch
+	queued   int   // items in chunks
+	inflight int   // taken by the worker, not yet finished
+	free     [][]T // drained chunks kept for reuse
 	closed   bool
 	lastErr  error
 
-	// Owned by the worker goroutine.
-	local []T
-	off   int
+	// Owned by the worker goroutine: chunks taken from the queue.
+	local [][]T
 
 	wake    chan struct{}
 	stop    chan context.Context
@@ -75,17 +78,32 @@ func newBatcher[T any](export func(context.Context, []T) error, maxQueue, maxBat
 
 func (b *batcher[T]) start() { go b.run() }
 
+// maxFreeChunks bounds the drained chunks kept for reuse.
+const maxFreeChunks = 8
+
 // add queues item; it reports false when the item was dropped.
 func (b *batcher[T]) add(item T) bool {
 	b.emitted.Add(1)
 	b.mu.Lock()
-	if b.closed || len(b.queue)+b.inflight >= b.maxQueue {
+	if b.closed || b.queued+b.inflight >= b.maxQueue {
 		b.mu.Unlock()
 		b.dropped.Add(1)
 		return false
 	}
-	b.queue = append(b.queue, item)
-	full := len(b.queue) >= b.maxBatch
+	n := len(b.chunks)
+	if n == 0 || len(b.chunks[n-1]) == b.maxBatch {
+		var c []T
+		if f := len(b.free); f > 0 {
+			c, b.free = b.free[f-1], b.free[:f-1]
+		} else {
+			c = make([]T, 0, b.maxBatch)
+		}
+		b.chunks = append(b.chunks, c)
+		n++
+	}
+	b.chunks[n-1] = append(b.chunks[n-1], item)
+	b.queued++
+	full := len(b.chunks[n-1]) == b.maxBatch
 	b.mu.Unlock()
 	if full {
 		select {
@@ -107,31 +125,34 @@ func (b *batcher[T]) stats() metrics.SignalStats {
 	return s
 }
 
-// take returns the next batch of at most maxBatch items. The worker swaps
-// the whole queue out at once and walks it, so taking costs no copying
-// however deep the queue is. Only the worker goroutine calls take.
+// take returns the next batch (one chunk). The worker takes all queued
+// chunks at once and walks them. Only the worker goroutine calls take.
 func (b *batcher[T]) take() []T {
-	if b.off >= len(b.local) {
-		clear(b.local)
+	if len(b.local) == 0 {
 		b.mu.Lock()
-		b.local, b.queue = b.queue, b.local[:0]
-		b.inflight = len(b.local)
+		b.local, b.chunks = b.chunks, b.local[:0]
+		b.inflight += b.queued
+		b.queued = 0
 		b.mu.Unlock()
-		b.off = 0
 		if len(b.local) == 0 {
 			return nil
 		}
 	}
-	end := min(b.off+b.maxBatch, len(b.local))
-	batch := b.local[b.off:end:end]
-	b.off = end
+	batch := b.local[0]
+	b.local[0] = nil
+	b.local = b.local[1:]
 	return batch
 }
 
-// done marks n taken items as finished, making room in the queue.
-func (b *batcher[T]) finished(n int) {
+// finished marks a taken batch as done, making room in the queue, and
+// keeps its chunk for reuse.
+func (b *batcher[T]) finished(batch []T) {
+	clear(batch)
 	b.mu.Lock()
-	b.inflight -= n
+	b.inflight -= len(batch)
+	if len(b.free) < maxFreeChunks {
+		b.free = append(b.free, batch[:0])
+	}
 	b.mu.Unlock()
 }
 
@@ -147,8 +168,7 @@ func (b *batcher[T]) exportBatch(ctx context.Context, batch []T) {
 	} else {
 		b.exported.Add(uint64(len(batch)))
 	}
-	clear(batch)
-	b.finished(len(batch))
+	b.finished(batch)
 }
 
 // drain exports until the queue is empty or ctx ends.
@@ -196,8 +216,11 @@ func (b *batcher[T]) run() {
 			cancel()
 			// What could not be sent in time is lost: count it.
 			b.mu.Lock()
-			left := len(b.queue) + len(b.local) - b.off
-			b.queue, b.local = nil, nil
+			left := b.queued
+			for _, c := range b.local {
+				left += len(c)
+			}
+			b.chunks, b.local, b.queued = nil, nil, 0
 			b.mu.Unlock()
 			b.dropped.Add(uint64(left))
 			return
