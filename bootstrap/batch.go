@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,6 +185,25 @@ func (b *batcher[T]) drain(ctx context.Context) {
 
 func (b *batcher[T]) run() {
 	defer close(b.done)
+	defer func() {
+		// A panic here would kill the host process: count what is left
+		// as dropped and stop exporting instead.
+		if r := recover(); r != nil {
+			b.mu.Lock()
+			b.closed = true
+			left := b.queued
+			for _, c := range b.local {
+				left += len(c)
+			}
+			b.chunks, b.local, b.queued = nil, nil, 0
+			b.lastErr = fmt.Errorf("export worker stopped: %v", r)
+			b.mu.Unlock()
+			b.dropped.Add(uint64(left))
+			if b.onLoss != nil {
+				b.onLoss(uint64(left), 0, fmt.Errorf("export worker stopped: %v", r))
+			}
+		}
+	}()
 	timer := time.NewTimer(b.delay)
 	defer timer.Stop()
 	loss := time.NewTicker(b.lossTick)
@@ -256,6 +276,12 @@ func (b *batcher[T]) shutdown(ctx context.Context) error {
 	}
 	b.closed = true
 	b.mu.Unlock()
+	// The grace for counting leftovers comes out of the caller's budget.
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-shutdownGrace))
+		defer cancel()
+	}
 	b.stop <- ctx
 	select {
 	case <-b.done:

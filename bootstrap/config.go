@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -164,7 +165,15 @@ func LoadConfig(getenv func(string) string) (Config, []string) {
 	c.MetricExportTimeout = r.millis("OTEL_METRIC_EXPORT_TIMEOUT", 30*time.Second)
 
 	// Validate what the exporters will read themselves, so a bad value is
-	// reported once here rather than failing silently later.
+	// reported once here rather than failing silently later. Header values
+	// are secrets: a warning names the variable, never the value.
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+		"OTEL_EXPORTER_OTLP_LOGS_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS"} {
+		if v := getenv(k); v != "" && !validHeaders(v) {
+			r.warnings = append(r.warnings, fmt.Sprintf(
+				"invalid %s (value not shown): entries must be name=value separated by commas; malformed entries are ignored by the exporters", k))
+		}
+	}
 	for _, k := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
 		"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"} {
 		if v := strings.TrimSpace(getenv(k)); v != "" {
@@ -260,16 +269,99 @@ func LevelName(l slog.Level) string {
 }
 
 // RedactHeaders keeps the header names of an OTEL_EXPORTER_OTLP_HEADERS value
-// and replaces every value.
+// and replaces every value. An entry that is not name=value with a valid
+// header name (say "Authorization: Bearer x", HTTP syntax by mistake) is
+// shown as MALFORMED, never echoed.
 func RedactHeaders(h string) string {
 	var names []string
 	for _, part := range strings.Split(h, ",") {
-		name, _, _ := strings.Cut(part, "=")
-		if name = strings.TrimSpace(name); name != "" {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		name, _, ok := strings.Cut(part, "=")
+		if name = strings.TrimSpace(name); ok && isHeaderToken(name) {
 			names = append(names, name+"=REDACTED")
+		} else {
+			names = append(names, "MALFORMED")
 		}
 	}
 	return strings.Join(names, ",")
+}
+
+func validHeaders(h string) bool {
+	for _, part := range strings.Split(h, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		name, _, ok := strings.Cut(part, "=")
+		if !ok || !isHeaderToken(strings.TrimSpace(name)) {
+			return false
+		}
+	}
+	return true
+}
+
+// isHeaderToken reports whether s is an HTTP header name (RFC 9110 token).
+func isHeaderToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// secretValues returns the raw values that must never appear in output:
+// header values of every OTLP headers variable and passwords of URLs. The
+// error handler ffitel installs for the OpenTelemetry SDK redacts them.
+func (c Config) secretValues() []string {
+	var out []string
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+		"OTEL_EXPORTER_OTLP_LOGS_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS"} {
+		v := c.getenv(k)
+		if v == "" {
+			continue
+		}
+		out = append(out, v)
+		for _, part := range strings.Split(v, ",") {
+			name, val, ok := strings.Cut(part, "=")
+			if ok {
+				out = append(out, strings.TrimSpace(val))
+			} else {
+				out = append(out, strings.TrimSpace(name))
+			}
+		}
+	}
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+		"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "FFITEL_EVENTS_DURABLE_URL"} {
+		if u, err := url.Parse(c.getenv(k)); err == nil && u.User != nil {
+			if p, ok := u.User.Password(); ok && p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	kept := out[:0]
+	for _, v := range out {
+		if len(v) >= 3 { // never redact a trivially short string everywhere
+			kept = append(kept, v)
+		}
+	}
+	// Longest first, so a whole value is replaced before its parts.
+	slices.SortFunc(kept, func(a, b string) int { return len(b) - len(a) })
+	return kept
+}
+
+// redactSecrets replaces every secret value in s.
+func redactSecrets(s string, secrets []string) string {
+	for _, v := range secrets {
+		s = strings.ReplaceAll(s, v, "REDACTED")
+	}
+	return s
 }
 
 // RedactURL replaces the password of a URL (and any query value) so that it
@@ -365,8 +457,10 @@ func (r *resolver) integer(key string, def, min, max int) int {
 	return n
 }
 
+// millis reads a positive duration in milliseconds: a zero interval would
+// make a ticker panic or an export loop spin.
 func (r *resolver) millis(key string, def time.Duration) time.Duration {
-	ms := r.integer(key, int(def/time.Millisecond), 0, 24*60*60*1000)
+	ms := r.integer(key, int(def/time.Millisecond), 1, 24*60*60*1000)
 	return time.Duration(ms) * time.Millisecond
 }
 

@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -392,5 +393,50 @@ func TestConfigLogAttrsNeverShowSecrets(t *testing.T) {
 				t.Errorf("%s: configuration line lacks %q: %s", format, want, out)
 			}
 		}
+	}
+}
+
+func TestRedactHeadersNeverEchoesMalformedEntries(t *testing.T) {
+	got := RedactHeaders("Authorization: Bearer s3cret,x-api-key=abc123,token-only")
+	if strings.Contains(got, "s3cret") || strings.Contains(got, "abc123") || strings.Contains(got, "token-only") {
+		t.Fatalf("secret in %q", got)
+	}
+	if got != "MALFORMED,x-api-key=REDACTED,MALFORMED" {
+		t.Errorf("got %q", got)
+	}
+}
+
+// The OTLP exporters quote a malformed headers variable in their own error
+// reports; ffitel routes those through a redacting handler.
+func TestSDKDiagnosticsAboutMalformedHeadersAreRedacted(t *testing.T) {
+	for _, proto := range []string{"grpc", "http/protobuf"} {
+		t.Run(proto, func(t *testing.T) {
+			env := map[string]string{
+				"TELEMETRY_ENABLED":           "true",
+				"OTEL_EXPORTER_OTLP_PROTOCOL": proto,
+				"OTEL_EXPORTER_OTLP_HEADERS":  "Authorization: Bearer s3cr3t-token-value,x-key=%zz-other-secret",
+				"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1",
+			}
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			out := &syncBuffer{}
+			rt := New(Options{Getenv: mapEnv(env), Output: out, testRouteDiagnostics: true})
+			if err := rt.InitTelemetry(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = rt.Shutdown(ctx)
+			text := out.String()
+			for _, secret := range []string{"s3cr3t-token-value", "other-secret"} {
+				if strings.Contains(text, secret) {
+					t.Errorf("secret %q reached the console:\n%s", secret, text)
+				}
+			}
+			if !strings.Contains(text, "invalid OTEL_EXPORTER_OTLP_HEADERS (value not shown)") {
+				t.Errorf("no warning about the malformed headers:\n%s", text)
+			}
+		})
 	}
 }

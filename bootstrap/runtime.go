@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ffitel/ffitel/metrics"
+	"github.com/go-logr/logr/funcr"
 )
 
 // State is a lifecycle phase. The numbers are those of ffitel_phase.
@@ -71,6 +73,9 @@ type Options struct {
 	// testExporters, when set, replaces the exporters phase 2 builds from
 	// the environment (in-package tests: fakes without a network).
 	testExporters *exporters
+	// testRouteDiagnostics routes the SDK's diagnostics (a process-wide
+	// setting) without setting the provider globals.
+	testRouteDiagnostics bool
 }
 
 // Runtime is one ffitel lifecycle. Most programs use the package-level
@@ -89,6 +94,7 @@ type Runtime struct {
 	console  slog.Handler // the ConsoleHandler, or a discarding one for FFITEL_LOG_OUTPUT=none
 	internal *slog.Logger // console only: loss reports, exporter errors
 	early    *EarlyBuffer
+	spanEnds *spanRouter
 	handler  *Handler
 	logger   *slog.Logger
 
@@ -162,13 +168,14 @@ func (rt *Runtime) InitConsoleOnly() error {
 	}
 	rt.internal = slog.New(console).With(slog.String("component", "ffitel"))
 	rt.early = newEarlyBuffer(rt.cfg.EarlyBuffer)
+	rt.spanEnds = newSpanRouter(rt.cfg.EarlyBuffer)
 	rt.handler = &Handler{rt: rt}
 	rt.logger = slog.New(rt.handler)
 
 	rt.res = newResource(rt.cfg)
 	rt.propagator = newPropagator(rt.cfg)
 	rt.tp = sdktrace.NewTracerProvider(sdktrace.WithResource(rt.res), sdktrace.WithSampler(newSampler(rt.cfg)),
-		sdktrace.WithIDGenerator(newIDGenerator()))
+		sdktrace.WithIDGenerator(newIDGenerator()), sdktrace.WithSpanProcessor(rt.spanEnds))
 	rt.reader = sdkmetric.NewManualReader()
 	rt.mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(rt.res), sdkmetric.WithReader(rt.reader))
 
@@ -209,6 +216,9 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		rt.notice(slog.LevelInfo, "telemetry export is off; phase 2 stays console-only", slog.String("reason", reason))
 		return nil
 	}
+	if rt.opts.SetGlobals || rt.opts.testRouteDiagnostics {
+		rt.routeSDKDiagnostics()
+	}
 	exps, err := exporters{}, error(nil)
 	if rt.opts.testExporters != nil {
 		exps = *rt.opts.testExporters
@@ -240,7 +250,9 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		rt.spans = newBatcher(exps.spans.ExportSpans, rt.cfg.SpanQueueSize, rt.cfg.SpanBatchSize, rt.cfg.SpanScheduleDelay, rt.cfg.SpanExportTimeout)
 		rt.spans.lossTick, rt.spans.onLoss = lossInterval, rt.lossReporter("spans")
 		rt.spans.start()
-		rt.tp.RegisterSpanProcessor(spanProcessor{rt.spans})
+		rt.spanEnds.upgrade(rt.spans)
+	} else {
+		rt.spanEnds.upgrade(nil)
 	}
 	if exps.metrics != nil {
 		rt.pump = &metricPump{reader: rt.reader, exporter: exps.metrics, interval: rt.cfg.MetricExportInterval,
@@ -254,9 +266,6 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		if rt.lp != nil {
 			global.SetLoggerProvider(rt.lp)
 		}
-		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-			rt.internal.Warn("opentelemetry error", slog.String("error", err.Error()))
-		}))
 	}
 
 	// Store the new pipeline before draining the early buffer: a record
@@ -269,11 +278,28 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		rt.early.countReplayed(0, len(early))
 		return nil
 	}
+	replayed := 0
 	for _, e := range early {
-		rt.logs.add(e)
+		if rt.logs.add(e) { // a refused record is counted as dropped
+			replayed++
+		}
 	}
-	rt.early.countReplayed(len(early), 0)
+	rt.early.countReplayed(replayed, 0)
 	return nil
+}
+
+// routeSDKDiagnostics sends the OpenTelemetry SDK's errors and internal log
+// lines to ffitel's console warnings, with header values and URL passwords
+// replaced. It runs before the exporters are built, because they report a
+// malformed OTEL_EXPORTER_OTLP_HEADERS by quoting it.
+func (rt *Runtime) routeSDKDiagnostics() {
+	secrets := rt.cfg.secretValues()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		rt.internal.Warn("opentelemetry error", slog.String("error", redactSecrets(err.Error(), secrets)))
+	}))
+	otel.SetLogger(funcr.New(func(prefix, args string) {
+		rt.internal.Warn("opentelemetry", slog.String("detail", redactSecrets(strings.TrimSpace(prefix+" "+args), secrets)))
+	}, funcr.Options{}))
 }
 
 // notice logs one of ffitel's own lifecycle lines (configuration warnings,
@@ -294,6 +320,7 @@ func (rt *Runtime) consoleOnly(reason string) {
 	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console})
 	rt.state.Store(int32(StateTelemetry))
 	rt.early.countReplayed(0, len(rt.early.drain()))
+	rt.spanEnds.upgrade(nil)
 }
 
 func (rt *Runtime) lossReporter(what string) func(dropped, failed uint64, lastErr error) {
@@ -333,6 +360,7 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	rt.state.Store(int32(StateShutdown))
 	if prev == StateConsole {
 		rt.early.countReplayed(0, len(rt.early.drain()))
+		rt.spanEnds.upgrade(nil)
 	}
 
 	// End the spans ended so far into the queue, then drain all signals
@@ -349,7 +377,7 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	}
 	if rt.pump != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); rt.pump.shutdown(ctx) }()
+		go func() { defer wg.Done(); errs[2] = rt.pump.shutdown(ctx) }()
 	}
 	wg.Wait()
 	// Exporter shutdown closes connections; bounded by what is left.
@@ -437,6 +465,7 @@ func (rt *Runtime) Stats() metrics.PipelineStats {
 	}
 	if early != nil {
 		s.Early = early.stats()
+		s.Early.SpansBuffered, s.Early.SpansOverflowed, s.Early.SpansReplayed, s.Early.SpansDiscarded = rt.spanEnds.stats()
 	}
 	return s
 }

@@ -770,3 +770,46 @@ func TestLogOutputNoneSendsRecordsToExportOnly(t *testing.T) {
 		t.Errorf("record not exported with FFITEL_LOG_OUTPUT=none: %+v", st.Logs)
 	}
 }
+
+func TestSpansEndedInPhaseOneAreExportedAfterUpgrade(t *testing.T) {
+	rt, _, f := newTestRuntime(t, map[string]string{"TELEMETRY_ENABLED": "true", "FFITEL_EARLY_BUFFER": "2"})
+	_ = rt.InitConsoleOnly()
+	tr := rt.TracerProvider().Tracer("test")
+	for _, name := range []string{"first", "second", "third"} {
+		_, s := tr.Start(context.Background(), name)
+		s.End()
+	}
+	if err := rt.InitTelemetry(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, s := tr.Start(context.Background(), "phase two")
+	s.End()
+	flush(t, rt)
+	names := f.spans.all()
+	if strings.Join(names, ",") != "second,third,phase two" {
+		t.Errorf("exported spans %v, want the last 2 phase-1 spans then the phase-2 one", names)
+	}
+	st := rt.Stats()
+	if st.Early.SpansReplayed != 2 || st.Early.SpansOverflowed != 1 {
+		t.Errorf("early span stats %+v, want 2 replayed and 1 overflowed", st.Early)
+	}
+	if st.Spans.Emitted != 3 || st.Spans.Exported != 3 {
+		t.Errorf("span stats %+v", st.Spans)
+	}
+}
+
+func TestSpansEndedInPhaseOneAreCountedWhenExportIsOff(t *testing.T) {
+	rt, _, f := newTestRuntime(t, nil)
+	_ = rt.InitConsoleOnly()
+	_, s := rt.TracerProvider().Tracer("test").Start(context.Background(), "early")
+	s.End()
+	if err := rt.InitTelemetry(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := rt.Stats(); st.Early.SpansDiscarded != 1 {
+		t.Errorf("early span stats %+v, want 1 discarded", st.Early)
+	}
+	if len(f.spans.all()) != 0 {
+		t.Errorf("exported spans with export off")
+	}
+}

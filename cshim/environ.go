@@ -16,9 +16,8 @@ import (
 // process was exec'd with (it finds it past argv on the initial stack), not
 // from the C library's current environ. A host that adds variables before
 // loading the library (Python's os.environ, Ruby's ENV) changes only the
-// latter. Copy the C environment into Go when the library is loaded, so that
-// "read once, at load" means the host's environment at load.
-func init() { syncEnvironFromC() }
+// latter. The first ffitel call copies the C environment into Go (see rt in
+// main.go), so "read once, at load" means the host's environment then.
 
 func syncEnvironFromC() {
 	current := map[string]bool{}

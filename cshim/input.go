@@ -50,7 +50,8 @@ func (in *input) text(what string, p *C.char, n C.size_t, limit int) string {
 	}
 	size := int(n)
 	if n > C.size_t(limit) {
-		size = limit + utf8.UTFMax // room to cut on a rune boundary
+		// Room to cut on a rune boundary, never past the caller's bytes.
+		size = min(int(n), limit+utf8.UTFMax)
 		in.truncated = true
 	}
 	s := C.GoStringN(p, C.int(size))

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -35,7 +36,15 @@ const (
 	codeInternal = -6
 )
 
-func rt() *bootstrap.Runtime { return bootstrap.Default() }
+var environOnce sync.Once
+
+// rt returns the process-wide Runtime. The first call copies the host's
+// environment into Go (see environ.go); it runs on a host thread inside an
+// ffitel call, not concurrently with the host as a package init would.
+func rt() *bootstrap.Runtime {
+	environOnce.Do(syncEnvironFromC)
+	return bootstrap.Default()
+}
 
 // setError sets the calling thread's ffitel_last_error. cgo runs an
 // exported Go function on the calling C thread, so the thread-local buffer

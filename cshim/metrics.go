@@ -58,6 +58,11 @@ func ffitelgo_counter_add(name *C.char, nameLen C.size_t, value C.double, attrsJ
 		return in.result()
 	}
 	attrs := in.attrs(attrsJSON, attrsLen)
+	if in.badAttrs {
+		// Recording with half the attributes would make a new series, and a
+		// host that retries would count twice: record nothing.
+		return in.result()
+	}
 	c, ok := counters.Load(n)
 	if !ok {
 		created, err := meter().Float64Counter(n)
@@ -87,6 +92,9 @@ func ffitelgo_histogram_record(name *C.char, nameLen C.size_t, value C.double, u
 	}
 	u := in.text("unit", unit, unitLen, 63)
 	attrs := in.attrs(attrsJSON, attrsLen)
+	if in.badAttrs {
+		return in.result()
+	}
 	h, ok := histograms.Load(n)
 	if !ok {
 		created, err := meter().Float64Histogram(n, metric.WithUnit(u))

@@ -30,6 +30,11 @@ type EarlyStats struct {
 	Replayed uint64 `json:"replayed"`
 	// Discarded counts records released because phase 2 does not export.
 	Discarded uint64 `json:"discarded"`
+	// The same for spans ended in phase 1.
+	SpansBuffered   uint64 `json:"spans_buffered"`
+	SpansOverflowed uint64 `json:"spans_overflowed"`
+	SpansReplayed   uint64 `json:"spans_replayed"`
+	SpansDiscarded  uint64 `json:"spans_discarded"`
 }
 
 // PipelineStats is the snapshot of the telemetry pipeline.

@@ -147,7 +147,9 @@ int ffitel_signal_onstack(int32_t signum);
  * unknown severity is logged as INFO with ffitel.invalid_severity; bad JSON
  * or UTF-8 is logged as described above); FFITEL_E_HANDLE for an unknown
  * span (the record is logged without ids). A record below LOG_LEVEL is
- * discarded and FFITEL_OK returned. */
+ * discarded and FFITEL_OK returned. A record the full export queue refuses
+ * is counted as dropped (pipeline.logs.dropped, with a periodic warning) and
+ * FFITEL_OK is returned: the log path does not report backpressure. */
 int ffitel_log(int32_t severity, const char *msg, size_t msg_len,
                const char *attrs_json, size_t attrs_len, uint64_t span);
 
@@ -194,13 +196,14 @@ int ffitel_span_traceparent(uint64_t span, char *buf, size_t cap);
 /* Adds value (>= 0, finite) to the monotonic counter name (an OpenTelemetry
  * instrument name: a letter, then letters, digits, '_', '.', '-', '/'; at
  * most 255 bytes). Counts made in phase 1 are exported from phase 2 on.
- * FFITEL_OK or FFITEL_E_INVALID (nothing recorded). */
+ * FFITEL_OK or FFITEL_E_INVALID (nothing recorded, also for malformed
+ * attrs_json). */
 int ffitel_counter_add(const char *name, size_t name_len, double value,
                        const char *attrs_json, size_t attrs_len);
 
 /* Records value (finite) in the histogram name with the given UCUM unit
  * ("ms", "s", "By", "{item}"; may be empty). A name is bound to the unit of
- * its first use. FFITEL_OK or FFITEL_E_INVALID. */
+ * its first use. FFITEL_OK or FFITEL_E_INVALID (nothing recorded). */
 int ffitel_histogram_record(const char *name, size_t name_len, double value,
                             const char *unit, size_t unit_len,
                             const char *attrs_json, size_t attrs_len);
