@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -83,6 +84,22 @@ static void test_logs(void) {
     memcpy(big + 6 + mid, "\"}", 2);
     CHECK(ffitel_log(FFITEL_INFO, S("long value"), big, mid + 8, 0) == FFITEL_OK, "long value: %s", last_error());
     free(big);
+
+    /* A message just over the 64 KiB limit ending at an unmapped page: the
+     * library must not read past the caller's bytes while truncating. */
+    long page = sysconf(_SC_PAGESIZE);
+    size_t span_len = (size_t)((65536 / page + 2) * page);
+    char *region = mmap(NULL, span_len + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (region != MAP_FAILED && mprotect(region + span_len, page, PROT_NONE) == 0) {
+        size_t n = 65537;
+        char *m = region + span_len - n;
+        memset(m, 'z', n);
+        CHECK(ffitel_log(FFITEL_INFO, m, n, NULL, 0, 0) == FFITEL_OK, "message at a guard page: %s", last_error());
+        memset(region + span_len - 64, 'u', 64);
+        CHECK(ffitel_histogram_record(S("guard.page"), 1, region + span_len - 64, 64, NULL, 0) == FFITEL_OK,
+              "64-byte unit at a guard page is cut, not over-read: %s", last_error());
+        munmap(region, span_len + page);
+    }
 
     CHECK(ffitel_log_enabled(FFITEL_ERROR) == 1, "ERROR enabled");
     CHECK(ffitel_log_enabled(FFITEL_TRACE) == 0, "TRACE disabled at the default level");
