@@ -50,6 +50,9 @@ func MeterProvider() metric.MeterProvider { return Default().MeterProvider() }
 // Propagator returns the process-wide propagator.
 func Propagator() propagation.TextMapPropagator { return Default().Propagator() }
 
+// Tasks returns the process-wide job instrumentation.
+func Tasks() *metrics.Tasks { return Default().Tasks() }
+
 // Stats returns the process-wide pipeline accounting.
 func Stats() metrics.PipelineStats { return Default().Stats() }
 

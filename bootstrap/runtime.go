@@ -95,6 +95,7 @@ type Runtime struct {
 	internal *slog.Logger // console only: loss reports, exporter errors
 	early    *EarlyBuffer
 	spanEnds *spanRouter
+	tasks    *metrics.Tasks
 	handler  *Handler
 	logger   *slog.Logger
 
@@ -178,6 +179,14 @@ func (rt *Runtime) InitConsoleOnly() error {
 		sdktrace.WithIDGenerator(newIDGenerator()), sdktrace.WithSpanProcessor(rt.spanEnds))
 	rt.reader = sdkmetric.NewManualReader()
 	rt.mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(rt.res), sdkmetric.WithReader(rt.reader))
+	// RED metrics from spans that ask for them (metric_name attribute).
+	rt.tp.RegisterSpanProcessor(metrics.NewSpanMetrics(rt.mp, ScopeName))
+	mode, _ := metrics.ParsePropagation(rt.cfg.TaskPropagation) // validated by LoadConfig
+	tasks, err := metrics.NewTasks(rt.tp, rt.mp, rt.propagator, mode, ScopeName)
+	if err != nil {
+		return err
+	}
+	rt.tasks = tasks
 
 	rt.gen++
 	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console, early: rt.early})
@@ -429,6 +438,13 @@ func (rt *Runtime) LoggerProvider() otellog.LoggerProvider {
 		return global.GetLoggerProvider()
 	}
 	return rt.lp
+}
+
+// Tasks returns the job instrumentation: producer spans, per-attempt
+// consumer spans and the messaging metrics.
+func (rt *Runtime) Tasks() *metrics.Tasks {
+	_ = rt.InitConsoleOnly()
+	return rt.tasks
 }
 
 // Propagator returns the configured text-map propagator (OTEL_PROPAGATORS).

@@ -144,23 +144,11 @@ func ffitelgo_stats_json(buf *C.char, capacity C.size_t) (rc C.int) {
 	return copyOut(buf, capacity, string(b))
 }
 
-// Job telemetry and domain events are not built yet; their entry points
-// exist so that the ABI is complete and hosts get a clear error.
+// Domain events are not built yet; their entry points exist so that the ABI
+// is complete and hosts get a clear error.
 
 func notYet(fn string) C.int {
 	return fail(codeState, "%s is not available in this version of libffitel (%s)", fn, bootstrap.Version)
-}
-
-//export ffitelgo_task_start
-func ffitelgo_task_start(a *C.char, an C.size_t, b *C.char, bn C.size_t, c *C.char, cn C.size_t, d C.int32_t,
-	e *C.char, en C.size_t, f *C.char, fn C.size_t, g C.int32_t) C.uint64_t {
-	notYet("ffitel_task_start")
-	return 0
-}
-
-//export ffitelgo_task_end
-func ffitelgo_task_end(task C.uint64_t, ok C.int32_t, et *C.char, etn C.size_t) C.int {
-	return notYet("ffitel_task_end")
 }
 
 //export ffitelgo_event_publish

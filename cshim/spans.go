@@ -17,56 +17,81 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ffitel/ffitel/bootstrap"
+	"github.com/ffitel/ffitel/metrics"
 )
 
 // maxOpenSpans bounds the handle table: a host that forgets to end spans
 // gets FFITEL_E_FULL instead of unbounded memory.
 const maxOpenSpans = 1 << 16
 
-// spanTable maps handles to open spans. Handles are never reused.
+// spanTable maps handles to open spans and task attempts. Handles are never
+// reused. A task handle works wherever a span handle does (logs inside a
+// task carry its ids).
 type spanTable struct {
 	mu   sync.RWMutex
 	next uint64
-	open map[uint64]trace.Span
+	open map[uint64]spanEntry
 }
 
-var spans = &spanTable{open: map[uint64]trace.Span{}}
+type spanEntry struct {
+	span trace.Span
+	task *metrics.Task // set for ffitel_task_start handles
+}
 
-func (t *spanTable) add(s trace.Span) (uint64, bool) {
+var spans = &spanTable{open: map[uint64]spanEntry{}}
+
+func (t *spanTable) put(e spanEntry) (uint64, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.open) >= maxOpenSpans {
 		return 0, false
 	}
 	t.next++
-	t.open[t.next] = s
+	t.open[t.next] = e
 	return t.next, true
+}
+
+func (t *spanTable) add(s trace.Span) (uint64, bool) { return t.put(spanEntry{span: s}) }
+
+func (t *spanTable) addTask(k *metrics.Task) (uint64, bool) {
+	return t.put(spanEntry{span: k.Span(), task: k})
 }
 
 func (t *spanTable) get(h uint64) (trace.Span, bool) {
 	t.mu.RLock()
-	s, ok := t.open[h]
+	e, ok := t.open[h]
 	t.mu.RUnlock()
-	return s, ok
+	return e.span, ok
 }
 
-func (t *spanTable) remove(h uint64) (trace.Span, bool) {
+func (t *spanTable) removeEntry(h uint64) (spanEntry, bool) {
 	t.mu.Lock()
-	s, ok := t.open[h]
+	e, ok := t.open[h]
 	delete(t.open, h)
 	t.mu.Unlock()
-	return s, ok
+	return e, ok
 }
 
-// endAll ends every open span (at shutdown) and reports how many.
+// restore puts back an entry removed by mistake (same handle).
+func (t *spanTable) restore(h uint64, e spanEntry) {
+	t.mu.Lock()
+	t.open[h] = e
+	t.mu.Unlock()
+}
+
+// endAll ends every open span and task (at shutdown) and reports how many.
 func (t *spanTable) endAll() int {
 	t.mu.Lock()
 	open := t.open
-	t.open = map[uint64]trace.Span{}
+	t.open = map[uint64]spanEntry{}
 	t.mu.Unlock()
-	for _, s := range open {
-		s.SetAttributes(attribute.Bool("ffitel.ended_at_shutdown", true))
-		s.End()
+	for _, e := range open {
+		e.span.SetAttributes(attribute.Bool("ffitel.ended_at_shutdown", true))
+		if e.task != nil {
+			e.task.End("ffitel.ended_at_shutdown", "the host never ended this task")
+		} else {
+			e.span.End()
+		}
 	}
 	return len(open)
 }
@@ -189,17 +214,28 @@ func ffitelgo_span_add_event(span C.uint64_t, name *C.char, nameLen C.size_t, at
 //export ffitelgo_span_end
 func ffitelgo_span_end(span C.uint64_t, ok C.int32_t, errText *C.char, errLen C.size_t) (rc C.int) {
 	defer recoverInto(&rc)
-	s, found := spans.remove(uint64(span))
+	e, found := spans.removeEntry(uint64(span))
 	if !found {
 		return fail(codeHandle, "ffitel_span_end: unknown or already ended span handle")
 	}
 	var in input
+	msg := ""
 	if ok == 0 {
-		msg := in.text("error", errText, errLen, maxMessageBytes)
-		s.AddEvent("exception", trace.WithAttributes(attribute.String("exception.message", msg)))
-		s.SetStatus(codes.Error, msg)
+		msg = in.text("error", errText, errLen, maxMessageBytes)
 	}
-	s.End()
+	if e.task != nil { // a task ended through the span call: same outcome
+		errorType := ""
+		if ok == 0 {
+			errorType = "_OTHER"
+		}
+		e.task.End(errorType, msg)
+		return in.result()
+	}
+	if ok == 0 {
+		e.span.AddEvent("exception", trace.WithAttributes(attribute.String("exception.message", msg)))
+		e.span.SetStatus(codes.Error, msg)
+	}
+	e.span.End()
 	return in.result()
 }
 

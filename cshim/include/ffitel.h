@@ -210,18 +210,38 @@ int ffitel_histogram_record(const char *name, size_t name_len, double value,
 
 /* ---- tasks (job consumer telemetry) ------------------------------------- */
 
-/* Starts a CONSUMER span for one task attempt. propagation: -1 the
- * FFITEL_TASK_PROPAGATION default, 0 child, 1 link, 2 none.
- * Not available in this version: returns 0 with FFITEL_E_STATE in
- * ffitel_last_error. */
+/* Starts one attempt of a background task (job) on the consumer side and
+ * returns its handle (0 on failure). It opens a CONSUMER span named
+ * "process <task_type>" with the messaging attributes of the OpenTelemetry
+ * semantic conventions (messaging.system=ffitel, messaging.operation.name=
+ * process, messaging.destination.name=<task_type>,
+ * messaging.consumer.group.name=<worker>, messaging.message.id=<task_id>,
+ * ffitel.task.attempt). traceparent/tracestate are what the producer
+ * injected when it enqueued the job (ffitel_span_traceparent of its PRODUCER
+ * span, e.g. "send <task_type>"); both may be empty.
+ * propagation: -1 the FFITEL_TASK_PROPAGATION default (auto: child on
+ * attempt 1, link on retries), 0 child (the task span is a child of the
+ * producer's span), 1 link (a new trace linked to it), 2 none (the carrier
+ * is ignored). A malformed traceparent starts a new trace and is counted
+ * (metric ffitel.task.malformed_carriers); it is never an error. attempt < 1
+ * is taken as 1 (FFITEL_E_INVALID in ffitel_last_error, the task starts).
+ * The handle works wherever a span handle does (ffitel_log,
+ * ffitel_span_add_event, ffitel_span_traceparent...). Every task must be
+ * ended with ffitel_task_end; shutdown ends forgotten ones as failed. */
 uint64_t ffitel_task_start(const char *task_type, size_t type_len,
                            const char *worker, size_t worker_len,
                            const char *task_id, size_t id_len, int32_t attempt,
                            const char *traceparent, size_t tp_len,
                            const char *tracestate, size_t ts_len, int32_t propagation);
 
-/* Ends a task started by ffitel_task_start. Not available in this version:
- * returns FFITEL_E_STATE. */
+/* Ends a task attempt: ok != 0 for success; otherwise error_type (e.g. the
+ * exception class name; empty means "_OTHER") becomes the span's error
+ * status and the error.type attribute of its metrics. Records
+ * messaging.client.consumed.messages (+1) and messaging.process.duration
+ * (seconds, buckets 0.005 .. 600) labelled by messaging.system,
+ * messaging.operation.name, messaging.destination.name,
+ * messaging.consumer.group.name and error.type -- never the task id.
+ * FFITEL_OK, or FFITEL_E_HANDLE for an unknown, ended or non-task handle. */
 int ffitel_task_end(uint64_t task, int32_t ok, const char *error_type, size_t et_len);
 
 /* ---- domain events ------------------------------------------------------------ */

@@ -164,11 +164,35 @@ static void test_metrics(void) {
     CHECK(ffitel_histogram_record(S("batch.size"), INFINITY, S("{item}"), NULL, 0) == FFITEL_E_INVALID, "inf histogram");
 }
 
+static void test_tasks(void) {
+    uint64_t send = ffitel_span_start(S("send SendReport"), 0, NULL, 0, NULL, 0, FFITEL_KIND_PRODUCER);
+    char tp[64];
+    CHECK(ffitel_span_traceparent(send, tp, sizeof tp) == 55, "producer traceparent");
+    uint64_t t = ffitel_task_start(S("SendReport"), S("report-worker"), S("task-1"), 1, tp, 55, NULL, 0, -1);
+    CHECK(t != 0, "task_start: %s", last_error());
+    char tp_task[64];
+    CHECK(ffitel_span_traceparent(t, tp_task, sizeof tp_task) == 55, "task handle works as a span handle");
+    CHECK(strncmp(tp, tp_task, 35) == 0, "attempt 1 joins the producer's trace: %s vs %s", tp, tp_task);
+    CHECK(ffitel_log(FFITEL_INFO, S("inside task"), NULL, 0, t) == FFITEL_OK, "log inside task");
+    CHECK(ffitel_task_end(t, 0, S("TimeoutError")) == FFITEL_OK, "task_end failed: %s", last_error());
+    CHECK(ffitel_task_end(t, 1, NULL, 0) == FFITEL_E_HANDLE, "task_end twice");
+    CHECK(ffitel_task_end(send, 1, NULL, 0) == FFITEL_E_HANDLE, "task_end on a span handle");
+    CHECK(ffitel_span_end(send, 1, NULL, 0) == FFITEL_OK, "the span handle survived task_end's refusal");
+
+    uint64_t retry = ffitel_task_start(S("SendReport"), S("report-worker"), S("task-1"), 2, tp, 55, NULL, 0, -1);
+    char tp_retry[64];
+    ffitel_span_traceparent(retry, tp_retry, sizeof tp_retry);
+    CHECK(strncmp(tp, tp_retry, 35) != 0, "a retry starts a new trace (auto): %s vs %s", tp, tp_retry);
+    CHECK(ffitel_task_end(retry, 1, NULL, 0) == FFITEL_OK, "retry end");
+
+    uint64_t bad = ffitel_task_start(S("SendReport"), NULL, 0, NULL, 0, 0, S("garbage"), NULL, 0, 7);
+    CHECK(bad != 0, "malformed carrier, attempt 0 and propagation 7 still start a task");
+    CHECK(ffitel_task_end(bad, 1, NULL, 0) == FFITEL_OK, "bad end");
+    CHECK(ffitel_task_start(NULL, 0, NULL, 0, NULL, 0, 1, NULL, 0, NULL, 0, -1) == 0, "empty task type");
+}
+
 static void test_not_yet(void) {
     char id[64];
-    CHECK(ffitel_task_start(S("T"), S("w"), S("1"), 1, NULL, 0, NULL, 0, -1) == 0, "task_start not available");
-    CHECK(strstr(last_error(), "not available") != NULL, "clear message: %s", errbuf);
-    CHECK(ffitel_task_end(1, 1, NULL, 0) == FFITEL_E_STATE, "task_end");
     CHECK(ffitel_event_publish(S("a.b"), S("{}"), S("{}"), 1, id, sizeof id) == FFITEL_E_STATE, "event_publish");
     CHECK(ffitel_event_subscribe(S("*")) == 0, "event_subscribe");
     CHECK(ffitel_event_poll(1, 0, id, sizeof id) == FFITEL_E_STATE, "event_poll");
@@ -298,6 +322,7 @@ int main(void) {
     test_logs();
     test_spans();
     test_metrics();
+    test_tasks();
     test_not_yet();
     test_stats();
     test_signal_onstack();
