@@ -84,6 +84,12 @@ module Ffitel
       attach_function :ffitel_span_end, [:uint64, :int32, :pointer, :size_t], :int
       attach_function :ffitel_span_traceparent, [:uint64, :pointer, :size_t], :int
 
+      # Tasks: a CONSUMER span per attempt plus the messaging metrics.
+      attach_function :ffitel_task_start,
+                      [:pointer, :size_t, :pointer, :size_t, :pointer, :size_t, :int32,
+                       :pointer, :size_t, :pointer, :size_t, :int32], :uint64
+      attach_function :ffitel_task_end, [:uint64, :int32, :pointer, :size_t], :int
+
       attach_function :ffitel_counter_add, [:pointer, :size_t, :double, :pointer, :size_t], :int
       attach_function :ffitel_histogram_record,
                       [:pointer, :size_t, :double, :pointer, :size_t, :pointer, :size_t], :int
