@@ -23,7 +23,7 @@ type taskFixture struct {
 	tp     *sdktrace.TracerProvider
 }
 
-func newTaskFixture(t *testing.T, mode Propagation) *taskFixture {
+func newTaskFixture(t testing.TB, mode Propagation) *taskFixture {
 	t.Helper()
 	rec := tracetest.NewSpanRecorder()
 	reader := sdkmetric.NewManualReader()

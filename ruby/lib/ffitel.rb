@@ -46,6 +46,9 @@ module Ffitel
                  error: ERROR, fatal: FATAL }.freeze
   SPAN_KINDS = { internal: 0, server: 1, client: 2, producer: 3, consumer: 4 }.freeze
   PHASES = %i[none console telemetry shutdown].freeze
+  # Ffitel.task's propagation: (nil/:auto = FFITEL_TASK_PROPAGATION, whose
+  # default auto is child on attempt 1 and link on retries).
+  TASK_PROPAGATIONS = { auto: -1, child: 0, link: 1, none: 2 }.freeze
 
   # Asynchronous signals a Ruby process may trap. They are blocked while the
   # Go runtime starts, so the threads Go creates never receive them and the
@@ -59,6 +62,7 @@ module Ffitel
   autoload :Attributes, File.expand_path("ffitel/attributes", __dir__)
   autoload :Span, File.expand_path("ffitel/span", __dir__)
   autoload :NullSpan, File.expand_path("ffitel/span", __dir__)
+  autoload :Task, File.expand_path("ffitel/task", __dir__)
   autoload :Logger, File.expand_path("ffitel/logger", __dir__)
   autoload :Native, File.expand_path("ffitel/native", __dir__)
 
@@ -291,6 +295,77 @@ module Ffitel
       carrier
     end
 
+    # ---- tasks (background jobs) ------------------------------------------
+
+    # Producer side: runs the block in a PRODUCER span "send <task_type>"
+    # with the messaging attributes (messaging.system=ffitel,
+    # messaging.operation.name/type=send, messaging.destination.name=
+    # <task_type>) plus +attributes+. Call Ffitel.inject inside it and store
+    # the carrier with the job. Returns the block's value.
+    #
+    #   carrier = Ffitel.send_task("SendReport") { Ffitel.inject }
+    def send_task(task_type, **attributes, &block)
+      raise ArgumentError, "Ffitel.send_task needs a block" unless block
+
+      task_type = task_type.to_s
+      attrs = attributes.merge("messaging.system" => "ffitel", "messaging.operation.name" => "send",
+                               "messaging.operation.type" => "send", "messaging.destination.name" => task_type)
+      span("send #{task_type}", kind: :producer, attributes: attrs, &block)
+    end
+
+    # Consumer side: runs the block as one attempt of a task, in a CONSUMER
+    # span "process <task_type>" (the current span inside the block, so logs
+    # and spans there carry its ids) that records the messaging metrics when
+    # it ends. +carrier+ is the Hash Ffitel.inject returned at the producer
+    # ("traceparent", "tracestate"; String or Symbol keys). +propagation+:
+    # nil/:auto (FFITEL_TASK_PROPAGATION; its default is child on attempt 1
+    # and a new trace linked to the producer on retries), :child, :link or
+    # :none. A malformed carrier starts a new trace and is counted, never an
+    # error. An exception ends the attempt failed (an "exception" event,
+    # error.type = its class name) and is re-raised unchanged. Returns the
+    # block's value. In a forked child or without the library it just runs
+    # the block (yielding a no-op span).
+    def task(task_type, worker: "", task_id: "", attempt: 1, carrier: nil, propagation: nil)
+      raise ArgumentError, "Ffitel.task needs a block" unless block_given?
+
+      task = start_task(task_type, worker: worker, task_id: task_id, attempt: attempt, carrier: carrier,
+                                   propagation: propagation)
+      t = Thread.current
+      previous = t[SPAN_KEY]
+      t[SPAN_KEY] = task
+      begin
+        yield task
+      rescue Exception => e # rubocop:disable Lint/RescueException
+        task.finish(error: e)
+        raise
+      ensure
+        task.finish # break/throw/next: a normal end; no-op after an error
+        t[SPAN_KEY] = previous
+      end
+    end
+
+    # Starts a task attempt without making it current; end it with
+    # task.finish (or task.finish(error: exception)). For job frameworks
+    # whose hooks cannot wrap a block.
+    def start_task(task_type, worker: "", task_id: "", attempt: 1, carrier: nil, propagation: nil)
+      task_type = task_type.to_s
+      mode = task_propagation(propagation)
+      attempt = Integer(attempt)
+      return NullSpan.new("process #{task_type}") unless usable?
+
+      worker = worker.to_s
+      task_id = task_id.to_s
+      tp = carrier_value(carrier, "traceparent")
+      ts = tp ? carrier_value(carrier, "tracestate") : nil
+      handle = Native.ffitel_task_start(task_type, task_type.bytesize, worker, worker.bytesize,
+                                        task_id, task_id.bytesize, attempt.clamp(-2**31, 2**31 - 1),
+                                        tp, tp ? tp.bytesize : 0, ts, ts ? ts.bytesize : 0, mode)
+      return Task.new(task_type, attempt, handle) if handle.nonzero?
+      return NullSpan.new("process #{task_type}") if forked_now?
+
+      raise Error.new(Native.last_error, nil)
+    end
+
     # ---- metrics ----------------------------------------------------------
 
     # Adds +value+ (>= 0) to the counter +name+. Returns true; false in a
@@ -327,6 +402,22 @@ module Ffitel
     end
 
     private
+
+    def task_propagation(propagation)
+      return -1 if propagation.nil?
+
+      TASK_PROPAGATIONS.fetch(propagation.to_s.to_sym) do
+        raise ArgumentError, "unknown task propagation #{propagation.inspect} (:auto, :child, :link, :none)"
+      end
+    end
+
+    def carrier_value(carrier, key)
+      return nil if carrier.nil?
+
+      value = carrier[key] || carrier[key.to_sym]
+      value = value&.to_s
+      value.nil? || value.empty? ? nil : value
+    end
 
     # The hot path: one level check, JSON only when there are attributes or
     # fields, one FFI call. Never raises.

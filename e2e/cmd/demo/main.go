@@ -51,6 +51,9 @@ func run() error {
 		{name: "cworker", cmd: []string{"sh", "-c", "cc -Ibuild -o build/cworker examples/c/worker.c -Lbuild -lffitel -Wl,-rpath,$PWD/build && build/cworker >/dev/null"}},
 		{name: "pyworker", cmd: []string{"python3", "examples/pyworker/worker.py"}},
 		{name: "rbworker", cmd: []string{"ruby", "-Iruby/lib", "examples/rbworker/main.rb"}},
+		// A job crossing languages: enqueued by Python, processed by Ruby.
+		{name: "py-producer", cmd: []string{"python3", "examples/jobs/producer.py", filepath.Join(dir, "jobs.jsonl")}},
+		{name: "rb-consumer", cmd: []string{"ruby", "-Iruby/lib", "examples/jobs/consumer.rb", filepath.Join(dir, "jobs.jsonl")}},
 	}
 	for _, w := range workers {
 		fmt.Printf("\n== running %s (%s)\n", w.name, strings.Join(w.cmd, " "))

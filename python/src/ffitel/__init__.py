@@ -6,6 +6,11 @@
     ffitel.init_telemetry()                    # phase 2: OTLP logs, traces, metrics
     with ffitel.span("charge", kind="client", attributes={"amount": 5}) as s:
         ffitel.info("charged card", order_id=42)
+    with ffitel.send("SendReport"):            # producer: enqueue a job
+        job = {"carrier": ffitel.inject()}
+    with ffitel.task("SendReport", worker="w", task_id="t-1", attempt=1,
+                     carrier=job["carrier"]):  # consumer: one attempt
+        ffitel.info("working")
     ffitel.shutdown()                          # also registered with atexit
 
 Importing this package loads nothing: libffitel.so is loaded on first use
@@ -31,9 +36,11 @@ from ._core import (
     inject,
     log,
     phase,
+    send,
     shutdown,
     span,
     stats,
+    task,
     trace,
     version,
     warning,
@@ -63,10 +70,12 @@ __all__ = [
     "library_path",
     "log",
     "phase",
+    "send",
     "severity_of",
     "shutdown",
     "span",
     "stats",
+    "task",
     "trace",
     "version",
     "warning",

@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 import threading
+import traceback
 from contextvars import ContextVar
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union, cast
 
@@ -32,7 +33,7 @@ __all__ = [
     "Error", "ForkedError", "Span",
     "init_console", "init_telemetry", "shutdown", "phase", "version",
     "log", "trace", "debug", "info", "warning", "error", "critical",
-    "span", "current_span", "fields", "inject",
+    "span", "current_span", "fields", "inject", "task", "send",
     "counter_add", "histogram_record", "stats",
 ]
 
@@ -632,6 +633,217 @@ def inject(carrier: Optional[Dict[str, str]] = None) -> Dict[str, str]:
         if tp:
             out["traceparent"] = tp
     return out
+
+
+# --- background tasks (jobs) ----------------------------------------------------
+
+_PROPAGATIONS = {"auto": -1, "child": 0, "link": 1, "none": 2}
+_INT32_MAX = 2**31 - 1
+_task_warned = False
+
+
+def _propagation_of(propagation: Union[str, int, None]) -> int:
+    if propagation is None:
+        return -1
+    if isinstance(propagation, str):
+        try:
+            return _PROPAGATIONS[propagation.lower()]
+        except KeyError:
+            pass
+    elif isinstance(propagation, int) and not isinstance(propagation, bool) \
+            and -1 <= propagation <= 2:
+        return propagation
+    raise ValueError(f"unknown task propagation {propagation!r}; one of None, "
+                     f"{', '.join(repr(k) for k in _PROPAGATIONS)}")
+
+
+def _carrier_value(carrier: Optional[Mapping[str, Any]], key: str) -> Optional[bytes]:
+    """carrier[key] as bytes, the key matched case-insensitively (HTTP-style headers)."""
+    if not carrier:
+        return None
+    value = carrier.get(key)
+    if value is None:
+        for k, v in carrier.items():
+            if isinstance(k, str) and k.lower() == key:
+                value = v
+                break
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode("utf-8", "replace")
+
+
+def _text(value: Any) -> bytes:
+    return ("" if value is None else str(value)).encode("utf-8", "surrogatepass")
+
+
+def _warn_task_once(message: str, **attrs: Any) -> None:
+    global _task_warned
+    if not _task_warned:
+        _task_warned = True
+        _emit(WARN, message, attrs)
+
+
+def _start_task(task_type: str, worker: Any, task_id: Any, attempt: int,
+                carrier: Optional[Mapping[str, Any]], propagation: int) -> Span:
+    """Starts one task attempt; a no-op span when the library cannot trace it.
+
+    Never raises: telemetry must not stop a job from running.
+    """
+    name = "process " + task_type
+    _check_forked_pid()
+    try:
+        lib = _load()
+    except Exception as exc:  # the library cannot be found or loaded
+        _warn_task_once("ffitel.task: the library is unavailable; tasks run without "
+                        "telemetry", error=str(exc))
+        return Span(name, 0)
+    if lib is None:
+        _warn_forked()
+        return Span(name, 0)
+    t, w, i = _text(task_type), _text(worker), _text(task_id)
+    tp = _carrier_value(carrier, "traceparent")
+    ts = _carrier_value(carrier, "tracestate")
+    attempt = max(-_INT32_MAX, min(int(attempt), _INT32_MAX))
+    handle = lib.task_start(t, len(t), w, len(w), i, len(i), attempt,
+                            tp, len(tp) if tp else 0, ts, len(ts) if ts else 0, propagation)
+    if handle == 0:
+        message = lib.error_message()
+        rc = lib.phase()
+        if rc == E_FORKED:
+            _enter_forked_mode()
+            _warn_forked()
+        elif rc != 3:  # after shutdown a task is silently a no-op, like a span
+            _warn_task_once("ffitel.task: the task span could not be started; the task "
+                            "runs without it", error=message, task_type=task_type)
+        return Span(name, 0)
+    fields = _fields_get()
+    if fields:  # as span() does: the current fields go on the span
+        lib.span_set_attributes(handle, fields[1], len(fields[1]))
+    return Span(name, handle)
+
+
+def _exception_attributes(exc: BaseException) -> Dict[str, Any]:
+    from ._handler import _qualified_name
+    try:
+        message = str(exc)
+    except Exception:  # a broken __str__ must not replace the task's exception
+        message = ""
+    try:
+        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception:
+        stack = ""
+    return {"exception.type": _qualified_name(type(exc)), "exception.message": message,
+            "exception.stacktrace": stack}
+
+
+def _end_task(s: Span, exc: Optional[BaseException]) -> None:
+    handle, s._handle, s._arg = s._handle, 0, 0
+    lib = _lib
+    if not handle or lib is None or _forked:
+        return
+    if exc is None:
+        s._check(lib.task_end(handle, 1, None, 0), "ffitel_task_end")
+        return
+    # Failure: never raise here, the handler's exception must propagate unchanged.
+    try:
+        attrs = _exception_attributes(exc)
+        a = _encode(attrs)
+        lib.span_add_event(handle, b"exception", 9, a, len(a))
+        et = attrs["exception.type"].encode("utf-8", "replace")
+        if lib.task_end(handle, 0, et, len(et)) == E_FORKED:
+            _enter_forked_mode()
+    except Exception:  # pragma: no cover - defensive
+        pass
+
+
+class task:  # noqa: N801 - used like a function
+    """One attempt of a background task (job), on the consumer side.
+
+    A context manager (``with ffitel.task(...) as t``, t is a Span) and a
+    decorator (plain and ``async def`` functions). It opens the CONSUMER span
+    ``process <task_type>`` with the messaging attributes, makes it the
+    current span (logs and spans inside carry its ids) and, on exit, records
+    the messaging.client.consumed.messages and messaging.process.duration
+    metrics of the attempt.
+
+    ``carrier`` is the dict ``ffitel.inject()`` returned where the job was
+    enqueued (inside ``ffitel.send``). ``propagation``: None (the
+    FFITEL_TASK_PROPAGATION default, auto: child on attempt 1, a new linked
+    trace on retries), "child", "link" or "none". An exception ends the
+    attempt as failed (exception event, error status, ``error.type`` = the
+    exception class's qualified name on the metrics) and propagates
+    unchanged. Without the library (a forked child, not found) the body still
+    runs; a task never raises because of telemetry.
+    """
+
+    __slots__ = ("_type", "_worker", "_task_id", "_attempt", "_carrier", "_propagation",
+                 "_span", "_token")
+
+    def __init__(self, task_type: str, *, worker: str = "", task_id: Any = "",
+                 attempt: int = 1, carrier: Optional[Mapping[str, Any]] = None,
+                 propagation: Union[str, int, None] = None) -> None:
+        if not isinstance(task_type, str) or not task_type:
+            raise ValueError(f"task_type must be a non-empty string, not {task_type!r}")
+        self._type = task_type
+        self._worker = worker
+        self._task_id = task_id
+        self._attempt = int(attempt)
+        self._carrier = carrier
+        self._propagation = _propagation_of(propagation)
+        self._span: Optional[Span] = None
+        self._token: Any = None
+
+    def __enter__(self) -> Span:
+        s = _start_task(self._type, self._worker, self._task_id, self._attempt,
+                        self._carrier, self._propagation)
+        self._span = s
+        self._token = _span_var.set(s)
+        return s
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
+        _span_var.reset(self._token)
+        s, self._span = self._span, None
+        if s is not None:
+            _end_task(s, exc)
+        return False
+
+    def _fresh(self) -> "task":
+        t = task.__new__(task)
+        t._type, t._worker, t._task_id = self._type, self._worker, self._task_id
+        t._attempt, t._carrier, t._propagation = self._attempt, self._carrier, self._propagation
+        t._span, t._token = None, None
+        return t
+
+    def __call__(self, fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self._fresh():
+                    return await fn(*args, **kwargs)
+            return cast(F, async_wrapper)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self._fresh():
+                return fn(*args, **kwargs)
+        return cast(F, wrapper)
+
+
+def send(task_type: str, /, **attributes: Any) -> span:
+    """The PRODUCER span ``send <task_type>`` around enqueueing a job.
+
+    ``with ffitel.send("SendReport") as s: job["carrier"] = ffitel.inject()``
+    -- the carrier then holds this span's context, which ``ffitel.task`` on
+    the consumer side continues. Also a decorator, like span().
+    """
+    attrs = {**attributes,
+             "messaging.system": "ffitel",
+             "messaging.operation.name": "send",
+             "messaging.operation.type": "send",
+             "messaging.destination.name": task_type}
+    return span("send " + task_type, kind="producer", attributes=attrs)
 
 
 # --- metrics and stats ----------------------------------------------------------

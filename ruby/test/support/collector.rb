@@ -111,7 +111,10 @@ class Collector
           ss.fetch("spans", []).map do |s|
             { "name" => s["name"], "trace_id" => s["traceId"], "span_id" => s["spanId"],
               "parent_span_id" => s["parentSpanId"].to_s, "kind" => s["kind"], "attrs" => attr_hash(s["attributes"]),
-              "status" => s["status"] || {}, "events" => s["events"] || [], "service" => service }
+              "status" => s["status"] || {}, "events" => s["events"] || [], "service" => service,
+              "links" => (s["links"] || []).map do |l|
+                { "trace_id" => l["traceId"], "span_id" => l["spanId"], "attrs" => attr_hash(l["attributes"]) }
+              end }
           end
         end
       end
@@ -119,7 +122,7 @@ class Collector
   end
 
   # Metric data points: Hashes with "name", "unit", "value" (sum) or
-  # "count"/"sum" (histogram), "attrs", "service".
+  # "count"/"sum"/"bounds" (histogram), "attrs", "service".
   def metric_points
     docs("metrics.jsonl").flat_map do |doc|
       doc.fetch("resourceMetrics", []).flat_map do |rm|
@@ -134,7 +137,7 @@ class Collector
             elsif m["histogram"]
               m["histogram"].fetch("dataPoints", []).map do |p|
                 { "name" => m["name"], "unit" => m["unit"], "count" => p["count"].to_i, "sum" => p["sum"],
-                  "attrs" => attr_hash(p["attributes"]), "service" => service }
+                  "bounds" => p["explicitBounds"] || [], "attrs" => attr_hash(p["attributes"]), "service" => service }
               end
             else
               []
