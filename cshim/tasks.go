@@ -75,7 +75,8 @@ func ffitelgo_task_end(task C.uint64_t, ok C.int32_t, errorType *C.char, etLen C
 		if et == "" {
 			et = "_OTHER" // semconv's fallback error.type
 		}
-		e.task.End(et, et)
+		// The binding records the exception event (with its stack trace).
+		e.task.End(et, "")
 	} else {
 		e.task.End("", "")
 	}

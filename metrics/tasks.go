@@ -198,7 +198,9 @@ func (t *Tasks) Start(ctx context.Context, info TaskInfo) (context.Context, *Tas
 }
 
 // End ends the attempt. errorType is empty on success; on failure it is the
-// error's type name (semconv error.type), and message describes it.
+// error's type name (semconv error.type), and message describes it. With a
+// message, End records the exception event; a host binding that recorded a
+// richer one itself (with the stack trace) passes an empty message.
 func (k *Task) End(errorType, message string) {
 	if k.ended {
 		return
@@ -208,9 +210,13 @@ func (k *Task) End(errorType, message string) {
 	if errorType != "" {
 		attrs = append(attrs[:len(attrs):len(attrs)], semconv.ErrorTypeKey.String(errorType))
 		k.span.SetAttributes(semconv.ErrorTypeKey.String(errorType))
-		k.span.AddEvent("exception", trace.WithAttributes(semconv.ExceptionTypeKey.String(errorType),
-			semconv.ExceptionMessageKey.String(message)))
-		k.span.SetStatus(codes.Error, message)
+		description := errorType
+		if message != "" {
+			k.span.AddEvent("exception", trace.WithAttributes(semconv.ExceptionTypeKey.String(errorType),
+				semconv.ExceptionMessageKey.String(message)))
+			description = message
+		}
+		k.span.SetStatus(codes.Error, description)
 	}
 	elapsed := time.Since(k.start).Seconds()
 	set := metric.WithAttributeSet(attribute.NewSet(attrs...))

@@ -236,7 +236,10 @@ uint64_t ffitel_task_start(const char *task_type, size_t type_len,
 
 /* Ends a task attempt: ok != 0 for success; otherwise error_type (e.g. the
  * exception class name; empty means "_OTHER") becomes the span's error
- * status and the error.type attribute of its metrics. Records
+ * status and the error.type attribute of its metrics. It records no
+ * exception event: add one first with ffitel_span_add_event(task,
+ * "exception", {"exception.type":..., "exception.message":...,
+ * "exception.stacktrace":...}) as the bindings do. Records
  * messaging.client.consumed.messages (+1) and messaging.process.duration
  * (seconds, buckets 0.005 .. 600) labelled by messaging.system,
  * messaging.operation.name, messaging.destination.name,

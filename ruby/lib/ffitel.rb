@@ -350,8 +350,8 @@ module Ffitel
     def start_task(task_type, worker: "", task_id: "", attempt: 1, carrier: nil, propagation: nil)
       task_type = task_type.to_s
       mode = task_propagation(propagation)
-      attempt = Integer(attempt)
-      return NullSpan.new("process #{task_type}") unless usable?
+      attempt = attempt.nil? ? 1 : Integer(attempt)
+      return NullSpan.new("process #{task_type}") unless task_usable?
 
       worker = worker.to_s
       task_id = task_id.to_s
@@ -402,6 +402,15 @@ module Ffitel
     end
 
     private
+
+    # Like usable?, but a library that cannot load is not the job's failure:
+    # the handler runs without telemetry (the load error is logged once by
+    # the fallback logger on the next record).
+    def task_usable?
+      usable?
+    rescue Error
+      false
+    end
 
     def task_propagation(propagation)
       return -1 if propagation.nil?
