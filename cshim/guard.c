@@ -118,6 +118,10 @@ int ffitel_span_end(uint64_t span, int32_t ok, const char *error, size_t error_l
     GUARD_INT();
     return ffitelgo_span_end(span, ok, (char *)error, error_len);
 }
+int ffitel_span_inject(uint64_t span, char *buf, size_t cap) {
+    GUARD_INT();
+    return ffitelgo_span_inject(span, buf, cap);
+}
 int ffitel_span_traceparent(uint64_t span, char *buf, size_t cap) {
     GUARD_INT();
     return ffitelgo_span_traceparent(span, buf, cap);
@@ -142,7 +146,17 @@ uint64_t ffitel_task_start(const char *task_type, size_t type_len,
                            const char *traceparent, size_t tp_len,
                            const char *tracestate, size_t ts_len, int32_t propagation) {
     GUARD_HANDLE();
-    return ffitelgo_task_start((char *)task_type, type_len, (char *)worker, worker_len,
+    return ffitelgo_task_start(0, (char *)task_type, type_len, (char *)worker, worker_len,
+                               (char *)task_id, id_len, attempt, (char *)traceparent, tp_len,
+                               (char *)tracestate, ts_len, propagation);
+}
+uint64_t ffitel_task_start_in(uint64_t current, const char *task_type, size_t type_len,
+                              const char *worker, size_t worker_len,
+                              const char *task_id, size_t id_len, int32_t attempt,
+                              const char *traceparent, size_t tp_len,
+                              const char *tracestate, size_t ts_len, int32_t propagation) {
+    GUARD_HANDLE();
+    return ffitelgo_task_start(current, (char *)task_type, type_len, (char *)worker, worker_len,
                                (char *)task_id, id_len, attempt, (char *)traceparent, tp_len,
                                (char *)tracestate, ts_len, propagation);
 }

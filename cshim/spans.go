@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"sync"
 
@@ -237,6 +238,22 @@ func ffitelgo_span_end(span C.uint64_t, ok C.int32_t, errText *C.char, errLen C.
 	}
 	e.span.End()
 	return in.result()
+}
+
+//export ffitelgo_span_inject
+func ffitelgo_span_inject(span C.uint64_t, buf *C.char, capacity C.size_t) (rc C.int) {
+	defer recoverInto(&rc)
+	s, ok := spans.get(uint64(span))
+	if !ok {
+		return fail(codeHandle, "ffitel_span_inject: unknown or ended span handle")
+	}
+	carrier := propagation.MapCarrier{}
+	rt().Propagator().Inject(trace.ContextWithSpan(context.Background(), s), carrier)
+	b, err := json.Marshal(carrier)
+	if err != nil {
+		return fail(codeInternal, "ffitel_span_inject: %v", err)
+	}
+	return copyOut(buf, capacity, string(b))
 }
 
 //export ffitelgo_span_traceparent

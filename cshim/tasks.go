@@ -9,15 +9,26 @@ import "C"
 import (
 	"context"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ffitel/ffitel/metrics"
 )
 
 //export ffitelgo_task_start
-func ffitelgo_task_start(taskType *C.char, typeLen C.size_t, worker *C.char, workerLen C.size_t,
+func ffitelgo_task_start(current C.uint64_t, taskType *C.char, typeLen C.size_t, worker *C.char, workerLen C.size_t,
 	taskID *C.char, idLen C.size_t, attempt C.int32_t, traceparent *C.char, tpLen C.size_t,
 	tracestate *C.char, tsLen C.size_t, propagation C.int32_t) (h C.uint64_t) {
 	defer recoverHandle(&h)
 	var in input
+	ctx := context.Background()
+	if current != 0 {
+		// The host's current span: linked when the carrier gives a remote parent.
+		if s, ok := spans.get(uint64(current)); ok {
+			ctx = trace.ContextWithSpan(ctx, s)
+		} else {
+			in.problem(codeHandle, "ffitel_task_start_in: unknown or ended current span handle; ignored")
+		}
+	}
 	info := metrics.TaskInfo{
 		Type:        in.text("task_type", taskType, typeLen, 256),
 		Worker:      in.text("worker", worker, workerLen, 256),
@@ -46,7 +57,7 @@ func ffitelgo_task_start(taskType *C.char, typeLen C.size_t, worker *C.char, wor
 			info.Carrier["tracestate"] = in.text("tracestate", tracestate, tsLen, 512)
 		}
 	}
-	_, task := rt().Tasks().Start(context.Background(), info)
+	_, task := rt().Tasks().Start(ctx, info)
 	handle, ok := spans.addTask(task)
 	if !ok {
 		task.End("ffitel.span_table_full", "too many open spans")

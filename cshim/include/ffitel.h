@@ -191,6 +191,13 @@ int ffitel_span_end(uint64_t span, int32_t ok, const char *error, size_t error_l
  * FFITEL_E_HANDLE for an unknown span. */
 int ffitel_span_traceparent(uint64_t span, char *buf, size_t cap);
 
+/* Writes the span's propagation carrier as a JSON object of header names and
+ * values, as the configured propagators (OTEL_PROPAGATORS) inject them:
+ * {"traceparent":"00-...","tracestate":"..."} (tracestate and baggage only
+ * when present). Store it with a job, or copy it into outgoing request
+ * headers. Returns its length (buffer convention), or FFITEL_E_HANDLE. */
+int ffitel_span_inject(uint64_t span, char *buf, size_t cap);
+
 /* ---- metrics -------------------------------------------------------------- */
 
 /* Adds value (>= 0, finite) to the monotonic counter name (an OpenTelemetry
@@ -233,6 +240,17 @@ uint64_t ffitel_task_start(const char *task_type, size_t type_len,
                            const char *task_id, size_t id_len, int32_t attempt,
                            const char *traceparent, size_t tp_len,
                            const char *tracestate, size_t ts_len, int32_t propagation);
+
+/* ffitel_task_start with the host's current span (0 for none): when the
+ * carrier gives the task a remote parent, the current span (say a "poll
+ * queue" span) is added to the task span as a link, so neither trace loses
+ * the other. An unknown current handle is ignored (FFITEL_E_HANDLE in
+ * ffitel_last_error; the task starts). */
+uint64_t ffitel_task_start_in(uint64_t current, const char *task_type, size_t type_len,
+                              const char *worker, size_t worker_len,
+                              const char *task_id, size_t id_len, int32_t attempt,
+                              const char *traceparent, size_t tp_len,
+                              const char *tracestate, size_t ts_len, int32_t propagation);
 
 /* Ends a task attempt: ok != 0 for success; otherwise error_type (e.g. the
  * exception class name; empty means "_OTHER") becomes the span's error

@@ -185,6 +185,20 @@ static void test_tasks(void) {
     CHECK(strncmp(tp, tp_retry, 35) != 0, "a retry starts a new trace (auto): %s vs %s", tp, tp_retry);
     CHECK(ffitel_task_end(retry, 1, NULL, 0) == FFITEL_OK, "retry end");
 
+    /* The host's current span becomes a link when the carrier gives a parent. */
+    uint64_t poll = ffitel_span_start(S("poll queue"), 0, NULL, 0, NULL, 0, FFITEL_KIND_CONSUMER);
+    uint64_t in_poll = ffitel_task_start_in(poll, S("SendReport"), S("w"), S("task-2"), 1, tp, 55, NULL, 0, -1);
+    CHECK(in_poll != 0, "task_start_in: %s", last_error());
+    char carrier[256];
+    int clen = ffitel_span_inject(in_poll, carrier, sizeof carrier);
+    CHECK(clen > 0 && strstr(carrier, "\"traceparent\":\"00-") != NULL, "span_inject: %d %s", clen, carrier);
+    CHECK(ffitel_task_end(in_poll, 1, NULL, 0) == FFITEL_OK, "end in_poll");
+    CHECK(ffitel_span_end(poll, 1, NULL, 0) == FFITEL_OK, "end poll");
+    uint64_t orphan = ffitel_task_start_in(987654, S("T"), NULL, 0, NULL, 0, 1, NULL, 0, NULL, 0, -1);
+    CHECK(orphan != 0, "unknown current handle is ignored");
+    CHECK(ffitel_task_end(orphan, 1, NULL, 0) == FFITEL_OK, "end orphan");
+    CHECK(ffitel_span_inject(424242, carrier, sizeof carrier) == FFITEL_E_HANDLE, "inject unknown span");
+
     uint64_t bad = ffitel_task_start(S("SendReport"), NULL, 0, NULL, 0, 0, S("garbage"), NULL, 0, 7);
     CHECK(bad != 0, "malformed carrier, attempt 0 and propagation 7 still start a task");
     CHECK(ffitel_task_end(bad, 1, NULL, 0) == FFITEL_OK, "bad end");
