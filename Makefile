@@ -73,12 +73,14 @@ $(BUILD)/bench_abi: tests/c/bench_abi.c $(BUILD)/ffitel.h
 
 # Benchmarks print side-by-side numbers; docs/PERFORMANCE.md records a run.
 bench: deps collector build $(BUILD)/bench_abi
-	$(GO) test -run '^$$' -bench . -benchmem ./bootstrap/ ./cshim/
+	$(GO) test -run '^$$' -bench . -benchmem ./bootstrap/ ./cshim/ ./metrics/
 	$(GO) test -run '^$$' -bench Sustained -benchtime 100000x ./e2e/
 	$(GO) run ./e2e/cmd/withcollector -- $(BUILD)/bench_abi $(LIB) 200000
 	FFITEL_LOG_OUTPUT=none $(GO) run ./e2e/cmd/withcollector -- $(BUILD)/bench_abi $(LIB) 200000
 	python/bench/run.sh
 	FFITEL_LIBRARY=$(LIB) ruby -Iruby/lib ruby/bench/bench_logging.rb
+	FFITEL_LOG_OUTPUT=none $(GO) run ./e2e/cmd/withcollector -- env FFITEL_LIBRARY=$(LIB) python3 python/bench/bench_tasks.py 20000
+	FFITEL_LOG_OUTPUT=none $(GO) run ./e2e/cmd/withcollector -- env FFITEL_LIBRARY=$(LIB) ruby -Iruby/lib ruby/bench/bench_tasks.rb 20000
 
 demo: deps collector build
 	$(GO) run ./e2e/cmd/demo
