@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
@@ -61,6 +64,8 @@ var ProcessDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 // enqueued, a CONSUMER span per attempt where it runs, and the two messaging
 // metrics per attempt. It is safe for concurrent use.
 type Tasks struct {
+	sets        sync.Map // metric attribute set per type, worker and error type
+	nsets       atomic.Int32
 	tracer      trace.Tracer
 	propagator  propagation.TextMapPropagator
 	consumed    metric.Int64Counter
@@ -129,11 +134,13 @@ type TaskInfo struct {
 
 // Task is one running attempt.
 type Task struct {
-	tasks   *Tasks
-	span    trace.Span
-	start   time.Time
-	metrics []attribute.KeyValue
-	ended   bool
+	tasks    *Tasks
+	span     trace.Span
+	start    time.Time
+	metrics  []attribute.KeyValue
+	taskType string
+	worker   string
+	ended    bool
 }
 
 // Span returns the attempt's CONSUMER span.
@@ -155,8 +162,10 @@ func (t *Tasks) Start(ctx context.Context, info TaskInfo) (context.Context, *Tas
 		}
 	}
 	var remote trace.SpanContext
+	var remoteCtx context.Context
 	if len(info.Carrier) > 0 && mode != PropagationNone {
-		remote = trace.SpanContextFromContext(t.propagator.Extract(context.Background(), propagation.MapCarrier(info.Carrier)))
+		remoteCtx = t.propagator.Extract(context.Background(), propagation.MapCarrier(info.Carrier))
+		remote = trace.SpanContextFromContext(remoteCtx)
 		if !remote.IsValid() {
 			t.malformed.Add(ctx, 1, metric.WithAttributes(semconv.MessagingDestinationNameKey.String(info.Type)))
 		}
@@ -165,8 +174,12 @@ func (t *Tasks) Start(ctx context.Context, info TaskInfo) (context.Context, *Tas
 	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
 	switch {
 	case remote.IsValid() && mode == PropagationChild:
-		// Baggage and tracestate come along with the remote parent.
-		ctx = t.propagator.Extract(ctx, propagation.MapCarrier(info.Carrier))
+		// The remote parent (with its tracestate) and the baggage replace
+		// what ctx carried; the ambient span becomes a link below.
+		ctx = trace.ContextWithRemoteSpanContext(ctx, remote)
+		if b := baggage.FromContext(remoteCtx); b.Len() > 0 {
+			ctx = baggage.ContextWithBaggage(ctx, b)
+		}
 		if ambient.IsValid() {
 			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: ambient,
 				Attributes: []attribute.KeyValue{attribute.String("ffitel.link", "ambient")}}))
@@ -177,14 +190,7 @@ func (t *Tasks) Start(ctx context.Context, info TaskInfo) (context.Context, *Tas
 	case len(info.Carrier) > 0 && !remote.IsValid() && mode != PropagationNone:
 		opts = append(opts, trace.WithNewRoot())
 	}
-	metricAttrs := []attribute.KeyValue{
-		semconv.MessagingSystemKey.String(MessagingSystem),
-		semconv.MessagingOperationNameKey.String("process"),
-		semconv.MessagingDestinationNameKey.String(info.Type),
-	}
-	if info.Worker != "" {
-		metricAttrs = append(metricAttrs, semconv.MessagingConsumerGroupNameKey.String(info.Worker))
-	}
+	metricAttrs := t.metricAttrs(info.Type, info.Worker)
 	spanAttrs := append([]attribute.KeyValue{
 		semconv.MessagingOperationTypeKey.String("process"),
 		attribute.Int("ffitel.task.attempt", info.Attempt),
@@ -194,7 +200,42 @@ func (t *Tasks) Start(ctx context.Context, info TaskInfo) (context.Context, *Tas
 	}
 	opts = append(opts, trace.WithAttributes(spanAttrs...))
 	ctx, span := t.tracer.Start(ctx, "process "+info.Type, opts...)
-	return ctx, &Task{tasks: t, span: span, start: time.Now(), metrics: metricAttrs}
+	return ctx, &Task{tasks: t, span: span, start: time.Now(), metrics: metricAttrs, taskType: info.Type, worker: info.Worker}
+}
+
+func (t *Tasks) metricAttrs(taskType, worker string) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{
+		semconv.MessagingSystemKey.String(MessagingSystem),
+		semconv.MessagingOperationNameKey.String("process"),
+		semconv.MessagingDestinationNameKey.String(taskType),
+	}
+	if worker != "" {
+		attrs = append(attrs, semconv.MessagingConsumerGroupNameKey.String(worker))
+	}
+	return attrs
+}
+
+// maxCachedSets bounds the attribute-set cache; task types, workers and
+// error types are few by design, but a host could pass ids by mistake.
+const maxCachedSets = 1024
+
+// metricSet returns the metric attributes of one outcome, cached.
+func (t *Tasks) metricSet(k *Task, errorType string) attribute.Set {
+	key := k.taskType + "\x00" + k.worker + "\x00" + errorType
+	if s, ok := t.sets.Load(key); ok {
+		return s.(attribute.Set)
+	}
+	attrs := k.metrics
+	if errorType != "" {
+		attrs = append(attrs[:len(attrs):len(attrs)], semconv.ErrorTypeKey.String(errorType))
+	}
+	set := attribute.NewSet(attrs...)
+	if t.nsets.Load() < maxCachedSets {
+		if _, loaded := t.sets.LoadOrStore(key, set); !loaded {
+			t.nsets.Add(1)
+		}
+	}
+	return set
 }
 
 // End ends the attempt. errorType is empty on success; on failure it is the
@@ -206,9 +247,7 @@ func (k *Task) End(errorType, message string) {
 		return
 	}
 	k.ended = true
-	attrs := k.metrics
 	if errorType != "" {
-		attrs = append(attrs[:len(attrs):len(attrs)], semconv.ErrorTypeKey.String(errorType))
 		k.span.SetAttributes(semconv.ErrorTypeKey.String(errorType))
 		description := errorType
 		if message != "" {
@@ -219,7 +258,7 @@ func (k *Task) End(errorType, message string) {
 		k.span.SetStatus(codes.Error, description)
 	}
 	elapsed := time.Since(k.start).Seconds()
-	set := metric.WithAttributeSet(attribute.NewSet(attrs...))
+	set := metric.WithAttributeSet(k.tasks.metricSet(k, errorType))
 	ctx := context.Background()
 	k.tasks.consumed.Add(ctx, 1, set)
 	k.tasks.duration.Record(ctx, elapsed, set)
