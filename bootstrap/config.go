@@ -164,6 +164,10 @@ func LoadConfig(getenv func(string) string) (Config, []string) {
 	c.MetricExportInterval = r.millis("OTEL_METRIC_EXPORT_INTERVAL", 60*time.Second)
 	c.MetricExportTimeout = r.millis("OTEL_METRIC_EXPORT_TIMEOUT", 30*time.Second)
 
+	if c.MetricsExporter == "prometheus" && c.MetricsAddr == "" {
+		r.warnings = append(r.warnings, "OTEL_METRICS_EXPORTER=prometheus needs FFITEL_METRICS_ADDR (where /metrics is served); metrics are not exported")
+	}
+
 	// Validate what the exporters will read themselves, so a bad value is
 	// reported once here rather than failing silently later. Header values
 	// are secrets: a warning names the variable, never the value.

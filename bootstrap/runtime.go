@@ -24,6 +24,7 @@ import (
 
 	"github.com/ffitel/ffitel/metrics"
 	"github.com/go-logr/logr/funcr"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // State is a lifecycle phase. The numbers are those of ffitel_phase.
@@ -96,8 +97,11 @@ type Runtime struct {
 	early    *EarlyBuffer
 	spanEnds *spanRouter
 	tasks    *metrics.Tasks
-	handler  *Handler
-	logger   *slog.Logger
+
+	promRegistry *prometheus.Registry // set when /metrics is served
+	endpoint     *metricsEndpoint
+	handler      *Handler
+	logger       *slog.Logger
 
 	res        *resource.Resource
 	tp         *sdktrace.TracerProvider
@@ -178,7 +182,14 @@ func (rt *Runtime) InitConsoleOnly() error {
 	rt.tp = sdktrace.NewTracerProvider(sdktrace.WithResource(rt.res), sdktrace.WithSampler(newSampler(rt.cfg)),
 		sdktrace.WithIDGenerator(newIDGenerator()), sdktrace.WithSpanProcessor(rt.spanEnds))
 	rt.reader = sdkmetric.NewManualReader()
-	rt.mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(rt.res), sdkmetric.WithReader(rt.reader))
+	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(rt.res), sdkmetric.WithReader(rt.reader)}
+	if prom, reg, err := promReader(rt.cfg); err != nil {
+		rt.warnings = append(rt.warnings, "prometheus exporter could not be built: "+err.Error())
+	} else if prom != nil {
+		mpOpts = append(mpOpts, sdkmetric.WithReader(prom))
+		rt.promRegistry = reg
+	}
+	rt.mp = sdkmetric.NewMeterProvider(mpOpts...)
 	// RED metrics from spans that ask for them (metric_name attribute).
 	rt.tp.RegisterSpanProcessor(metrics.NewSpanMetrics(rt.mp, ScopeName))
 	mode, _ := metrics.ParsePropagation(rt.cfg.TaskPropagation) // validated by LoadConfig
@@ -219,6 +230,18 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		return ErrShutdown
 	}
 	defer rt.notice(slog.LevelInfo, "ffitel telemetry configuration", slog.Any("config", slog.GroupValue(rt.cfg.LogAttrs()...)))
+
+	// The endpoint serves stats and Prometheus even when OTLP export is off.
+	if rt.cfg.MetricsAddr != "" {
+		ep, err := rt.startEndpoint(rt.cfg.MetricsAddr, rt.promRegistry)
+		if err != nil {
+			rt.notice(slog.LevelWarn, "metrics endpoint not started", slog.String("addr", rt.cfg.MetricsAddr),
+				slog.String("error", err.Error()))
+		} else {
+			rt.endpoint = ep
+			rt.notice(slog.LevelInfo, "serving /metrics, /metrics/events and /healthz", slog.String("addr", ep.addr))
+		}
+	}
 
 	if reason := rt.cfg.ExportReason(); reason != "" {
 		rt.consoleOnly(reason)
@@ -391,6 +414,7 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	// Exporter shutdown closes connections; bounded by what is left.
 	rt.exporters.shutdown(ctx)
+	rt.endpoint.shutdown(ctx)
 	_ = rt.tp.Shutdown(ctx)
 	_ = rt.mp.Shutdown(ctx)
 	if rt.lp != nil {
