@@ -219,7 +219,9 @@ func TestLoadConfigExporters(t *testing.T) {
 	runConfigCases(t, []configCase{
 		{name: "default otlp", env: nil, got: all, want: [3]string{"otlp", "otlp", "otlp"}},
 		{name: "per signal", env: map[string]string{"OTEL_TRACES_EXPORTER": "console", "OTEL_LOGS_EXPORTER": "none",
-			"OTEL_METRICS_EXPORTER": "prometheus"}, got: all, want: [3]string{"console", "none", "prometheus"}},
+			"OTEL_METRICS_EXPORTER": "prometheus", "FFITEL_METRICS_ADDR": "9464"}, got: all, want: [3]string{"console", "none", "prometheus"}},
+		{name: "prometheus without an address warns", env: map[string]string{"OTEL_METRICS_EXPORTER": "prometheus"},
+			got: all, want: [3]string{"otlp", "otlp", "prometheus"}, warn: []string{"OTEL_METRICS_EXPORTER=prometheus needs FFITEL_METRICS_ADDR"}},
 		{name: "prometheus is for metrics only", env: map[string]string{"OTEL_TRACES_EXPORTER": "prometheus"},
 			got: all, want: [3]string{"otlp", "otlp", "otlp"}, warn: []string{"OTEL_TRACES_EXPORTER", "prometheus", "using otlp"}},
 		{name: "unknown exporter warns", env: map[string]string{"OTEL_LOGS_EXPORTER": "zipkin"},

@@ -193,6 +193,35 @@ def test_carrier_keys_are_case_insensitive() -> None:
         assert t.trace_id == trace_of(carrier)
 
 
+def test_inject_returns_the_whole_carrier_with_tracestate() -> None:
+    assert ffitel.inject() == {}
+    carrier = producer_carrier()
+    assert isinstance(carrier, dict) and set(carrier) == {"traceparent"}
+    with ffitel.task("SendReport", carrier={**carrier, "tracestate": "vendor=abc,other=1"}) as t:
+        headers = ffitel.inject()
+        assert isinstance(headers, dict)
+        assert headers == {"traceparent": f"00-{t.trace_id}-{t.span_id}-01",
+                           "tracestate": "vendor=abc,other=1"}
+        filled = {"x-request-id": "r-1"}
+        assert ffitel.inject(filled) is filled
+        assert filled == {"x-request-id": "r-1", **headers}
+    assert ffitel.inject() == {}
+
+
+def test_task_inside_an_open_span_takes_the_carrier_as_its_parent() -> None:
+    # The link to the open span is only visible in the export: see the
+    # Collector test ("poll queue"). Here: the carrier still wins the parent.
+    carrier = producer_carrier()
+    with ffitel.span("poll queue") as poll:
+        assert poll.trace_id != trace_of(carrier)
+        with ffitel.task("SendReport", attempt=1, carrier=carrier) as t:
+            assert t.trace_id == trace_of(carrier)
+            assert ffitel.current_span() is t
+        assert ffitel.current_span() is poll
+        with ffitel.task("SendReport", attempt=1, carrier=carrier, propagation="link") as t:
+            assert t.trace_id not in (trace_of(carrier), poll.trace_id)
+
+
 @pytest.mark.parametrize("carrier", [
     {"traceparent": "garbage"}, {"traceparent": ""}, {"tracestate": "k=v"}, {}, None,
 ])
@@ -306,6 +335,7 @@ def test_producer_to_consumer_through_the_collector(collector: Collector, tmp_pa
         with ffitel.span("request", kind="server"):
             with ffitel.send("SendReport") as s:
                 carrier = ffitel.inject()
+        assert isinstance(carrier, dict) and carrier["traceparent"].startswith("00-"), carrier
         with open({str(job_file)!r}, "w") as f:
             json.dump({{"task_id": "t-1", "carrier": carrier}}, f)
         assert ffitel.shutdown(timeout=5.0)
@@ -328,6 +358,12 @@ def test_producer_to_consumer_through_the_collector(collector: Collector, tmp_pa
                 raise ValueError("no such report")
         except ValueError as exc:
             print("re-raised:", exc)
+        # polled inside a span of the consumer's own: the task's parent is
+        # still the send span, and the poll span becomes a link
+        with ffitel.span("poll queue"):
+            with ffitel.task("SendReport", worker="report-worker", task_id="t-3",
+                             attempt=1, carrier=carrier):
+                ffitel.info("polled")
         assert ffitel.shutdown(timeout=5.0)
     """, env={**collector.env(), "OTEL_SERVICE_NAME": consumer_service})
 
@@ -337,8 +373,9 @@ def test_producer_to_consumer_through_the_collector(collector: Collector, tmp_pa
         request = [s for s in collector.spans(producer_service) if s["name"] == "request"]
         tasks = [s for s in collector.spans(consumer_service)
                  if s["name"] == "process SendReport"]
-        if send and request and len(tasks) >= 3:
-            return {"send": send[0], "request": request[0], "tasks": tasks}
+        poll = [s for s in collector.spans(consumer_service) if s["name"] == "poll queue"]
+        if send and request and poll and len(tasks) >= 4:
+            return {"send": send[0], "request": request[0], "poll": poll[0], "tasks": tasks}
         return None
 
     got = wait_for(spans_arrived)
@@ -354,7 +391,8 @@ def test_producer_to_consumer_through_the_collector(collector: Collector, tmp_pa
     by_key = {(s["attrs"]["messaging.message.id"], s["attrs"]["ffitel.task.attempt"]): s
               for s in got["tasks"]}
     first, retry, failed = by_key[("t-1", 1)], by_key[("t-1", 2)], by_key[("t-2", 1)]
-    for s in (first, retry, failed):
+    polled = by_key[("t-3", 1)]
+    for s in (first, retry, failed, polled):
         assert s["kind"] == 5  # OTLP CONSUMER
         assert s["attrs"]["messaging.system"] == "ffitel"
         assert s["attrs"]["messaging.operation.name"] == "process"
@@ -367,6 +405,17 @@ def test_producer_to_consumer_through_the_collector(collector: Collector, tmp_pa
     assert retry["traceId"] != send["traceId"] and not retry.get("parentSpanId")
     assert [(lk["traceId"], lk["spanId"]) for lk in retry.get("links", [])] == \
         [(send["traceId"], send["spanId"])]
+    # a task started inside the "poll queue" span: still a child of the send
+    # span, and linked to the poll span (issue 6's link-to-ambient rule)
+    poll = got["poll"]
+    assert poll["traceId"] != send["traceId"] and not poll.get("parentSpanId")
+    assert polled["traceId"] == send["traceId"] and polled["parentSpanId"] == send["spanId"]
+    links = {(lk["traceId"], lk["spanId"]): lk for lk in polled.get("links", [])}
+    assert (poll["traceId"], poll["spanId"]) in links, polled.get("links")
+    assert {kv["key"]: kv["value"].get("stringValue")
+            for kv in links[(poll["traceId"], poll["spanId"])].get("attributes", [])} \
+        == {"ffitel.link": "ambient"}
+    assert not first.get("links"), "no current span: no ambient link"
     # the failure: error status, error.type, our exception event with the stack
     assert failed["status"]["code"] == 2
     assert failed["attrs"]["error.type"] == "ValueError"
@@ -398,7 +447,7 @@ def test_producer_to_consumer_through_the_collector(collector: Collector, tmp_pa
         consumed = _latest_points(ms, "messaging.client.consumed.messages", "sum")
         duration = _latest_points(ms, "messaging.process.duration", "histogram")
         ok = [p for p in consumed if "error.type" not in p["attrs"]]
-        if ok and _point_value(ok[0]) >= 2 and len(duration) >= 2 and len(consumed) >= 2:
+        if ok and _point_value(ok[0]) >= 3 and len(duration) >= 2 and len(consumed) >= 2:
             return {"consumed": consumed, "duration": duration}
         return None
 
@@ -417,10 +466,10 @@ def test_producer_to_consumer_through_the_collector(collector: Collector, tmp_pa
             assert "messaging.message.id" not in p["attrs"]
     consumed_ok = [p for p in points["consumed"] if "error.type" not in p["attrs"]][0]
     consumed_bad = [p for p in points["consumed"] if "error.type" in p["attrs"]][0]
-    assert _point_value(consumed_ok) == 2 and _point_value(consumed_bad) == 1
+    assert _point_value(consumed_ok) == 3 and _point_value(consumed_bad) == 1
     for p in points["duration"]:
         assert p["explicitBounds"] == PROCESS_BUCKETS
-    assert sum(int(p["count"]) for p in points["duration"]) == 3
+    assert sum(int(p["count"]) for p in points["duration"]) == 4
     units = {m["name"]: m.get("unit") for m in collector.metrics(consumer_service)}
     assert units["messaging.process.duration"] == "s"
     assert units["messaging.client.consumed.messages"] == "{message}"

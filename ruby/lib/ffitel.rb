@@ -287,11 +287,22 @@ module Ffitel
       raise Error.new(Native.last_error, nil)
     end
 
-    # Headers that carry the current span to another process:
-    # {"traceparent" => "00-..."}, or {} outside any span.
+    # Headers that carry the current span to another process, as the
+    # configured propagators (OTEL_PROPAGATORS) write them:
+    # {"traceparent" => "00-...", "tracestate" => "..."} (tracestate and
+    # baggage only when present), or {} outside any span (and in a forked
+    # child). With a Hash, fills it in and returns it.
     def inject(carrier = {})
-      tp = current_span&.traceparent
-      carrier["traceparent"] = tp if tp
+      span = current_span
+      return carrier if span.nil? || span.handle.zero? || span.ended?
+
+      out = Native.read_buffer(256) { |buf, cap| Native.ffitel_span_inject(span.handle, buf, cap) }
+      unless out.is_a?(String)
+        check_span_call(out) # a forked child: nothing to inject
+        return carrier
+      end
+      headers = JSON.parse(out)
+      headers.each { |key, value| carrier[key] = value if value.is_a?(String) && !value.empty? } if headers.is_a?(Hash)
       carrier
     end
 
@@ -321,10 +332,13 @@ module Ffitel
     # nil/:auto (FFITEL_TASK_PROPAGATION; its default is child on attempt 1
     # and a new trace linked to the producer on retries), :child, :link or
     # :none. A malformed carrier starts a new trace and is counted, never an
-    # error. An exception ends the attempt failed (an "exception" event,
-    # error.type = its class name) and is re-raised unchanged. Returns the
-    # block's value. In a forked child or without the library it just runs
-    # the block (yielding a no-op span).
+    # error. When the carrier gives the task a remote parent inside another
+    # current span (say Ffitel.span("poll queue")), that span is added to the
+    # task span as a link; with no carrier the task is a child of it. An
+    # exception ends the attempt failed (an "exception" event, error.type =
+    # its class name) and is re-raised unchanged. Returns the block's value.
+    # In a forked child or without the library it just runs the block
+    # (yielding a no-op span).
     def task(task_type, worker: "", task_id: "", attempt: 1, carrier: nil, propagation: nil)
       raise ArgumentError, "Ffitel.task needs a block" unless block_given?
 
@@ -346,8 +360,10 @@ module Ffitel
 
     # Starts a task attempt without making it current; end it with
     # task.finish (or task.finish(error: exception)). For job frameworks
-    # whose hooks cannot wrap a block.
-    def start_task(task_type, worker: "", task_id: "", attempt: 1, carrier: nil, propagation: nil)
+    # whose hooks cannot wrap a block. +current+ is the span the task is
+    # started in (linked when the carrier gives a remote parent).
+    def start_task(task_type, worker: "", task_id: "", attempt: 1, carrier: nil, propagation: nil,
+                   current: current_span)
       task_type = task_type.to_s
       mode = task_propagation(propagation)
       attempt = attempt.nil? ? 1 : Integer(attempt)
@@ -357,9 +373,10 @@ module Ffitel
       task_id = task_id.to_s
       tp = carrier_value(carrier, "traceparent")
       ts = tp ? carrier_value(carrier, "tracestate") : nil
-      handle = Native.ffitel_task_start(task_type, task_type.bytesize, worker, worker.bytesize,
-                                        task_id, task_id.bytesize, attempt.clamp(-2**31, 2**31 - 1),
-                                        tp, tp ? tp.bytesize : 0, ts, ts ? ts.bytesize : 0, mode)
+      current_handle = current && !current.ended? ? current.handle : 0
+      handle = Native.ffitel_task_start_in(current_handle, task_type, task_type.bytesize, worker, worker.bytesize,
+                                           task_id, task_id.bytesize, attempt.clamp(-2**31, 2**31 - 1),
+                                           tp, tp ? tp.bytesize : 0, ts, ts ? ts.bytesize : 0, mode)
       return Task.new(task_type, attempt, handle) if handle.nonzero?
       return NullSpan.new("process #{task_type}") if forked_now?
 

@@ -91,6 +91,35 @@ class TaskTest < Minitest::Test
     assert_raises(ArgumentError) { Ffitel.task("Job") }
   end
 
+  def test_inject_returns_the_whole_carrier_hash_with_tracestate
+    assert_equal({}, Ffitel.inject)
+    carrier = { "traceparent" => PRODUCER_TP, "tracestate" => "vendor=abc,other=1" }
+    Ffitel.task("SendReport", carrier: carrier) do |task|
+      headers = Ffitel.inject
+      assert_kind_of Hash, headers
+      assert_equal({ "traceparent" => task.traceparent, "tracestate" => "vendor=abc,other=1" }, headers)
+      filled = { "x-request-id" => "r-1" }
+      assert_same filled, Ffitel.inject(filled)
+      assert_equal({ "x-request-id" => "r-1" }.merge(headers), filled)
+    end
+    assert_equal({}, Ffitel.inject)
+  end
+
+  def test_task_inside_an_open_span_takes_the_carrier_as_its_parent
+    # The link to the open span only shows in the export: see the Collector
+    # test ("poll queue"). Here: the carrier still gives the parent.
+    Ffitel.span("poll queue") do |poll|
+      refute_equal PRODUCER_TRACE, poll.trace_id
+      Ffitel.task("SendReport", attempt: 1, carrier: { "traceparent" => PRODUCER_TP }) do |task|
+        assert_equal PRODUCER_TRACE, task.trace_id
+        assert_same task, Ffitel.current_span
+      end
+      assert_same poll, Ffitel.current_span
+      linked = Ffitel.task("SendReport", carrier: { "traceparent" => PRODUCER_TP }, propagation: :link, &:trace_id)
+      refute_includes [PRODUCER_TRACE, poll.trace_id], linked
+    end
+  end
+
   def test_malformed_or_missing_carrier_starts_a_new_trace_and_is_no_error
     [nil, {}, { "traceparent" => "garbage" }, { "traceparent" => "" }].each do |carrier|
       value = Ffitel.task("Job", carrier: carrier) do |task|
@@ -172,6 +201,7 @@ class TaskTest < Minitest::Test
       Ffitel.span("request", kind: :server) do
         Ffitel.send_task("SendReport") do
           carrier = Ffitel.inject
+          raise "inject: \#{carrier.inspect}" unless carrier.is_a?(Hash) && carrier["traceparent"].to_s.start_with?("00-")
           File.write(ARGV[0] + ".tmp", JSON.generate(carrier))
           File.rename(ARGV[0] + ".tmp", ARGV[0]) # the durable hand-off
         end
@@ -201,6 +231,14 @@ class TaskTest < Minitest::Test
       rescue ArgumentError => e
         ids[:reraised] = e.message
       end
+      # Polled inside a span of the consumer's own: the task's parent is still
+      # the send span, and the poll span becomes a link.
+      Ffitel.span("poll queue") do |poll|
+        ids[:poll] = [poll.trace_id, poll.span_id]
+        Ffitel.task("SendReport", worker: "report-worker", task_id: "t-3", attempt: 1, carrier: carrier) do |task|
+          ids[:polled] = [task.trace_id, task.span_id]
+        end
+      end
       puts JSON.generate(ids)
       puts Ffitel.shutdown(timeout: 5.0)
     RUBY
@@ -212,7 +250,7 @@ class TaskTest < Minitest::Test
     # Spans: the first attempt is a child of the send span in the request's
     # trace; the retry is a new trace linked to the send span.
     spans = nil
-    assert wait_for { (spans = collector.spans.select { |s| [producer_service, consumer_service].include?(s["service"]) }).size >= 5 },
+    assert wait_for { (spans = collector.spans.select { |s| [producer_service, consumer_service].include?(s["service"]) }).size >= 7 },
            "spans: #{spans}"
     request = spans.find { |s| s["name"] == "request" }
     send_span = spans.find { |s| s["name"] == "send SendReport" }
@@ -238,6 +276,21 @@ class TaskTest < Minitest::Test
     assert_includes retry_["links"].map { |l| [l["trace_id"], l["span_id"]] }, [send_span["trace_id"], send_span["span_id"]],
                     "the retry links to the send span"
     assert_equal 2, retry_["attrs"]["ffitel.task.attempt"]
+    # The task started inside "poll queue": a child of the send span, linked
+    # to the poll span (issue 6's link-to-ambient rule).
+    poll = spans.find { |s| s["name"] == "poll queue" && s["service"] == consumer_service }
+    refute_nil poll
+    assert_equal ids["poll"], [poll["trace_id"], poll["span_id"]]
+    refute_equal send_span["trace_id"], poll["trace_id"]
+    polled = by_span.fetch(ids["polled"][1])
+    assert_equal 5, polled["kind"], "SPAN_KIND_CONSUMER"
+    assert_equal send_span["trace_id"], polled["trace_id"], "still in the producer's trace"
+    assert_equal send_span["span_id"], polled["parent_span_id"], "still a child of the send span"
+    link = polled["links"].find { |l| [l["trace_id"], l["span_id"]] == [poll["trace_id"], poll["span_id"]] }
+    refute_nil link, "the task links to the poll queue span: #{polled['links']}"
+    assert_includes polled["links"].map { |l| l["span_id"] }, poll["span_id"]
+    assert_equal({ "ffitel.link" => "ambient" }, link["attrs"])
+    assert_empty first["links"], "no current span: no ambient link"
     assert_equal 2, failed.dig("status", "code"), "STATUS_CODE_ERROR"
     assert_equal "ArgumentError", failed.dig("attrs", "error.type")
     exception = failed["events"].map { |e| e["attributes"].to_h { |kv| [kv["key"], kv["value"].values.first] } }
@@ -261,7 +314,7 @@ class TaskTest < Minitest::Test
     points = nil
     assert wait_for {
       points = collector.metric_points.select { |p| p["service"] == consumer_service && names.include?(p["name"]) }
-      latest(points, "messaging.client.consumed.messages", nil)&.fetch("value") == 2.0 &&
+      latest(points, "messaging.client.consumed.messages", nil)&.fetch("value") == 3.0 &&
         latest(points, "messaging.process.duration", "ArgumentError")
     }, "metric points: #{points}"
     want = { "messaging.system" => "ffitel", "messaging.operation.name" => "process",
@@ -275,7 +328,7 @@ class TaskTest < Minitest::Test
     assert_equal 1.0, latest(points, "messaging.client.consumed.messages", "ArgumentError")["value"]
     ok_duration = latest(points, "messaging.process.duration", nil)
     failed_duration = latest(points, "messaging.process.duration", "ArgumentError")
-    assert_equal ["s", 2, BUCKETS], ok_duration.values_at("unit", "count", "bounds")
+    assert_equal ["s", 3, BUCKETS], ok_duration.values_at("unit", "count", "bounds")
     assert_equal [1, BUCKETS], failed_duration.values_at("count", "bounds")
   end
 

@@ -621,17 +621,39 @@ def current_span() -> Optional[Span]:
 
 
 def inject(carrier: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """The current span's trace context as headers: {"traceparent": ...}.
+    """The current span's propagation carrier as headers (ffitel_span_inject).
 
-    Empty when there is no current (recording) span. With a carrier, fills
-    it in and returns it.
+    {"traceparent": ...} plus "tracestate" (and "baggage") when present, as
+    the configured propagators (OTEL_PROPAGATORS) write them. Empty when
+    there is no current (recording) span. With a carrier, fills it in and
+    returns it.
     """
     out = carrier if carrier is not None else {}
     s = _span_get()
-    if s is not None:
-        tp = s.traceparent()
-        if tp:
-            out["traceparent"] = tp
+    if s is None:
+        return out
+    lib = _lib
+    handle = s._handle
+    if handle and lib is not None and not _forked:
+        try:
+            text = lib.read_buffer(lib.span_inject, handle, initial=256)
+        except Error as exc:
+            if exc.code != E_FORKED:
+                raise
+            _enter_forked_mode()  # then as below: a cached traceparent or nothing
+        else:
+            headers = json.loads(text)
+            if isinstance(headers, dict):
+                for key, value in headers.items():
+                    if isinstance(key, str) and isinstance(value, str) and value:
+                        out[key] = value
+                tp = headers.get("traceparent")
+                if s._tp is None and isinstance(tp, str) and tp:
+                    s._tp = tp  # as traceparent() caches it: ids stay readable after the end
+            return out
+    tp = s.traceparent()
+    if tp:
+        out["traceparent"] = tp
     return out
 
 
@@ -706,8 +728,12 @@ def _start_task(task_type: str, worker: Any, task_id: Any, attempt: int,
     tp = _carrier_value(carrier, "traceparent")
     ts = _carrier_value(carrier, "tracestate")
     attempt = max(-_INT32_MAX, min(int(attempt), _INT32_MAX))
-    handle = lib.task_start(t, len(t), w, len(w), i, len(i), attempt,
-                            tp, len(tp) if tp else 0, ts, len(ts) if ts else 0, propagation)
+    # The current span (say a "poll queue" span) becomes a link of the task
+    # span when the carrier gives it a remote parent (ffitel_task_start_in).
+    current = _span_get()
+    handle = lib.task_start_in(current._handle if current is not None else 0,
+                               t, len(t), w, len(w), i, len(i), attempt,
+                               tp, len(tp) if tp else 0, ts, len(ts) if ts else 0, propagation)
     if handle == 0:
         message = lib.error_message()
         rc = lib.phase()
@@ -771,7 +797,10 @@ class task:  # noqa: N801 - used like a function
     ``carrier`` is the dict ``ffitel.inject()`` returned where the job was
     enqueued (inside ``ffitel.send``). ``propagation``: None (the
     FFITEL_TASK_PROPAGATION default, auto: child on attempt 1, a new linked
-    trace on retries), "child", "link" or "none". An exception ends the
+    trace on retries), "child", "link" or "none". When the task takes the
+    carrier's span as its remote parent inside another current span (say a
+    ``ffitel.span("poll queue")``), that span is added to it as a link; with
+    no carrier the task is a child of the current span. An exception ends the
     attempt as failed (exception event, error status, ``error.type`` = the
     exception class's qualified name on the metrics) and propagates
     unchanged. Without the library (a forked child, not found) the body still

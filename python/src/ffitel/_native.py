@@ -93,6 +93,7 @@ _SIGNATURES = {
         (_c.c_uint64, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t), _c.c_int),
     "ffitel_span_end": ((_c.c_uint64, _c.c_int32, _c.c_char_p, _c.c_size_t), _c.c_int),
     "ffitel_span_traceparent": ((_c.c_uint64, _c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_span_inject": ((_c.c_uint64, _c.c_char_p, _c.c_size_t), _c.c_int),
     "ffitel_counter_add": (
         (_c.c_char_p, _c.c_size_t, _c.c_double, _c.c_char_p, _c.c_size_t), _c.c_int),
     "ffitel_histogram_record": (
@@ -104,6 +105,12 @@ _SIGNATURES = {
     "ffitel_task_start": (
         (_c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t,
          _c.c_int32, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_int32),
+        _c.c_uint64,
+    ),
+    "ffitel_task_start_in": (
+        (_c.c_uint64, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_char_p,
+         _c.c_size_t, _c.c_int32, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t,
+         _c.c_int32),
         _c.c_uint64,
     ),
     "ffitel_task_end": ((_c.c_uint64, _c.c_int32, _c.c_char_p, _c.c_size_t), _c.c_int),

@@ -83,10 +83,16 @@ module Ffitel
       attach_function :ffitel_span_add_event, [:uint64, :pointer, :size_t, :pointer, :size_t], :int
       attach_function :ffitel_span_end, [:uint64, :int32, :pointer, :size_t], :int
       attach_function :ffitel_span_traceparent, [:uint64, :pointer, :size_t], :int
+      attach_function :ffitel_span_inject, [:uint64, :pointer, :size_t], :int
 
       # Tasks: a CONSUMER span per attempt plus the messaging metrics.
       attach_function :ffitel_task_start,
                       [:pointer, :size_t, :pointer, :size_t, :pointer, :size_t, :int32,
+                       :pointer, :size_t, :pointer, :size_t, :int32], :uint64
+      # ffitel_task_start with the host's current span handle (0 for none),
+      # linked to the task span when the carrier gives it a remote parent.
+      attach_function :ffitel_task_start_in,
+                      [:uint64, :pointer, :size_t, :pointer, :size_t, :pointer, :size_t, :int32,
                        :pointer, :size_t, :pointer, :size_t, :int32], :uint64
       attach_function :ffitel_task_end, [:uint64, :int32, :pointer, :size_t], :int
 
