@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ffitel/ffitel/events"
 	"github.com/ffitel/ffitel/metrics"
 )
 
@@ -52,6 +53,9 @@ func Propagator() propagation.TextMapPropagator { return Default().Propagator() 
 
 // Tasks returns the process-wide job instrumentation.
 func Tasks() *metrics.Tasks { return Default().Tasks() }
+
+// Events returns the process-wide domain-event publisher.
+func Events() *events.Publisher { return Default().Events() }
 
 // Stats returns the process-wide pipeline accounting.
 func Stats() metrics.PipelineStats { return Default().Stats() }

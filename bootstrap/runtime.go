@@ -22,6 +22,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ffitel/ffitel/events"
 	"github.com/ffitel/ffitel/metrics"
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,6 +98,7 @@ type Runtime struct {
 	early    *EarlyBuffer
 	spanEnds *spanRouter
 	tasks    *metrics.Tasks
+	events   *events.Publisher
 
 	promRegistry *prometheus.Registry // set when /metrics is served
 	endpoint     *metricsEndpoint
@@ -198,6 +200,11 @@ func (rt *Runtime) InitConsoleOnly() error {
 		return err
 	}
 	rt.tasks = tasks
+	rt.events, err = events.NewPublisher(events.NewRouter(events.NewBus(0)), rt.tp, rt.mp, rt.propagator,
+		rt.logger, rt.cfg.MetricsNamespace, ScopeName, rt.cfg.WorkerID)
+	if err != nil {
+		return err
+	}
 
 	rt.gen++
 	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console, early: rt.early})
@@ -230,6 +237,17 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		return ErrShutdown
 	}
 	defer rt.notice(slog.LevelInfo, "ffitel telemetry configuration", slog.Any("config", slog.GroupValue(rt.cfg.LogAttrs()...)))
+
+	// The durable event sink connects now, never in phase 1.
+	if url := rt.cfg.EventsDurableURL; url != "" {
+		sink, err := events.OpenSink(ctx, url)
+		if err != nil {
+			rt.notice(slog.LevelWarn, "durable event sink not opened; durable publishes will fail",
+				slog.String("url", RedactURL(url)), slog.String("error", redactSecrets(err.Error(), rt.cfg.secretValues())))
+		} else {
+			rt.events.Router().SetSink(sink)
+		}
+	}
 
 	// The endpoint serves stats and Prometheus even when OTLP export is off.
 	if rt.cfg.MetricsAddr != "" {
@@ -415,6 +433,7 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	// Exporter shutdown closes connections; bounded by what is left.
 	rt.exporters.shutdown(ctx)
 	rt.endpoint.shutdown(ctx)
+	_ = rt.events.Router().Close()
 	_ = rt.tp.Shutdown(ctx)
 	_ = rt.mp.Shutdown(ctx)
 	if rt.lp != nil {
@@ -462,6 +481,20 @@ func (rt *Runtime) LoggerProvider() otellog.LoggerProvider {
 		return global.GetLoggerProvider()
 	}
 	return rt.lp
+}
+
+// Events returns the domain-event publisher (its Router and Bus hold the
+// subscriptions and the durable sink).
+func (rt *Runtime) Events() *events.Publisher {
+	_ = rt.InitConsoleOnly()
+	return rt.events
+}
+
+func (rt *Runtime) eventsIfStarted() *events.Publisher {
+	if rt.Phase() == StateNone {
+		return nil
+	}
+	return rt.events
 }
 
 // Tasks returns the job instrumentation: producer spans, per-attempt
@@ -531,5 +564,9 @@ func (rt *Runtime) ForceFlush(ctx context.Context) error {
 // Snapshot returns the stats document served as /metrics/events and by
 // ffitel_stats_json.
 func (rt *Runtime) Snapshot() metrics.Snapshot {
-	return metrics.Snapshot{CapturedAt: time.Now().UTC(), WorkerID: rt.cfg.WorkerID, Pipeline: rt.Stats()}
+	snap := metrics.Snapshot{CapturedAt: time.Now().UTC(), WorkerID: rt.cfg.WorkerID, Pipeline: rt.Stats()}
+	if ev := rt.eventsIfStarted(); ev != nil {
+		snap.Router, snap.Bus = ev.Router().Stats(), ev.Router().Bus().Stats()
+	}
+	return snap
 }

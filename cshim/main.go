@@ -28,12 +28,13 @@ func main() {}
 
 // Result codes of include/ffitel.h.
 const (
-	codeOK       = 0
-	codeInvalid  = -1
-	codeState    = -2
-	codeHandle   = -4
-	codeFull     = -5
-	codeInternal = -6
+	codeOK          = 0
+	codeInvalid     = -1
+	codeState       = -2
+	codeHandle      = -4
+	codeFull        = -5
+	codeInternal    = -6
+	codeUnavailable = -7
 )
 
 var environOnce sync.Once
@@ -143,33 +144,3 @@ func ffitelgo_stats_json(buf *C.char, capacity C.size_t) (rc C.int) {
 	}
 	return copyOut(buf, capacity, string(b))
 }
-
-// Domain events are not built yet; their entry points exist so that the ABI
-// is complete and hosts get a clear error.
-
-func notYet(fn string) C.int {
-	return fail(codeState, "%s is not available in this version of libffitel (%s)", fn, bootstrap.Version)
-}
-
-//export ffitelgo_event_publish
-func ffitelgo_event_publish(a *C.char, an C.size_t, b *C.char, bn C.size_t, c *C.char, cn C.size_t,
-	d C.int32_t, e *C.char, en C.size_t) C.int {
-	return notYet("ffitel_event_publish")
-}
-
-//export ffitelgo_event_subscribe
-func ffitelgo_event_subscribe(p *C.char, n C.size_t) C.uint64_t {
-	notYet("ffitel_event_subscribe")
-	return 0
-}
-
-//export ffitelgo_event_poll
-func ffitelgo_event_poll(sub C.uint64_t, timeout C.int32_t, buf *C.char, capacity C.size_t) C.int {
-	return notYet("ffitel_event_poll")
-}
-
-//export ffitelgo_event_unsubscribe
-func ffitelgo_event_unsubscribe(sub C.uint64_t) C.int {
-	return notYet("ffitel_event_unsubscribe")
-}
-

@@ -62,7 +62,30 @@ type PipelineStats struct {
 
 // Snapshot is the /metrics/events document.
 type Snapshot struct {
-	CapturedAt time.Time     `json:"captured_at"`
-	WorkerID   string        `json:"worker_id"`
-	Pipeline   PipelineStats `json:"pipeline"`
+	CapturedAt time.Time              `json:"captured_at"`
+	WorkerID   string                 `json:"worker_id"`
+	Router     EventRouterStats       `json:"router"`
+	Bus        InProcessEventBusStats `json:"in_process_bus"`
+	Pipeline   PipelineStats          `json:"pipeline"`
+}
+
+// EventRouterStats counts what the domain-event router did.
+type EventRouterStats struct {
+	TotalRouted        uint64 `json:"total_routed"`
+	DurableRouted      uint64 `json:"durable_routed"`
+	FastRouted         uint64 `json:"fast_routed"`
+	BroadcastRouted    uint64 `json:"broadcast_routed"`
+	FastDeliveryErrors uint64 `json:"fast_delivery_errors"`
+	RoutingErrors      uint64 `json:"routing_errors"`
+}
+
+// InProcessEventBusStats counts what the in-process bus dispatched.
+type InProcessEventBusStats struct {
+	TotalEventsDispatched uint64 `json:"total_events_dispatched"`
+	// GoHandlerDispatches is the reference's rust_handler_dispatches.
+	GoHandlerDispatches  uint64 `json:"go_handler_dispatches"`
+	FFIChannelDispatches uint64 `json:"ffi_channel_dispatches"`
+	HandlerErrors        uint64 `json:"handler_errors"`
+	FFIChannelDrops      uint64 `json:"ffi_channel_drops"`
+	Subscriptions        int    `json:"subscriptions"`
 }

@@ -70,6 +70,7 @@ extern "C" {
 #define FFITEL_E_HANDLE (-4)   /* unknown or already ended handle */
 #define FFITEL_E_FULL (-5)     /* a bounded queue or table refused the item (counted) */
 #define FFITEL_E_INTERNAL (-6) /* a bug in ffitel; the message says what */
+#define FFITEL_E_UNAVAILABLE (-7) /* a downstream refused or is down (the durable event sink); counted */
 
 /* Severity numbers (OpenTelemetry SeverityNumber). Any value 1..24 is
  * accepted; TRACE2..FATAL4 map to the level below the next name. */
@@ -267,24 +268,46 @@ int ffitel_task_end(uint64_t task, int32_t ok, const char *error_type, size_t et
 
 /* ---- domain events ------------------------------------------------------------ */
 
-/* Publishes a domain event; delivery: 0 durable, 1 fast, 2 broadcast. Writes
- * the event id into event_id_out. Not available in this version: returns
- * FFITEL_E_STATE. */
+/* Publishes a domain event and writes its id (a 36-character UUIDv7) into
+ * event_id_out; returns the id's length (buffer convention).
+ * payload_json is any JSON value (empty means {}). metadata_json is a JSON
+ * object: {"namespace": "payments" (required), "correlation_id": "..."
+ * (required), "task_uuid", "step_uuid", "step_name", "fired_by"}; the trace
+ * context of the publishing span and fired_at are filled in.
+ * delivery: 0 durable (the FFITEL_EVENTS_DURABLE_URL sink, PostgreSQL queue
+ * table <namespace>_domain_events or a JSONL file, opened at phase 2), 1 fast
+ * (in-process subscribers), 2 broadcast (both, one event, one id). A
+ * fast-path failure is counted (router.fast_delivery_errors) and does not
+ * fail the publish. Every publish is traced (span publish_domain_event) and
+ * counted (<FFITEL_METRICS_NAMESPACE>_domain_events_published_total /
+ * _failed_total / _publish_duration_milliseconds).
+ * Returns the id length; FFITEL_E_INVALID for a missing name, namespace or
+ * correlation id, bad JSON or an unknown delivery; FFITEL_E_UNAVAILABLE when
+ * the durable path failed (no sink configured, connection lost; counted in
+ * router.routing_errors). */
 int ffitel_event_publish(const char *name, size_t name_len,
                          const char *payload_json, size_t payload_len,
                          const char *metadata_json, size_t metadata_len,
                          int32_t delivery, char *event_id_out, size_t cap);
 
-/* Subscribes to events matching pattern ("payment.*", "*"). Not available in
- * this version: returns 0 with FFITEL_E_STATE in ffitel_last_error. */
+/* Subscribes to in-process events whose name matches pattern: an exact
+ * name, "payment.*" (everything under "payment."), or "*". Events queue for
+ * the subscriber (at most 1024; when full the oldest is dropped and counted
+ * in in_process_bus.ffi_channel_drops) until polled. Returns a handle, or 0
+ * (FFITEL_E_INVALID in ffitel_last_error for a bad pattern). */
 uint64_t ffitel_event_subscribe(const char *pattern, size_t pattern_len);
 
-/* Waits up to timeout_ms for the next event of a subscription and writes it
- * as JSON; 0 means nothing yet. Not available in this version:
- * FFITEL_E_STATE. */
+/* Waits up to timeout_ms (at most 60 s; 0 does not wait) for the next event
+ * of a subscription and writes it as DomainEvent JSON ({"event_id",
+ * "event_name", "event_version", "payload", "metadata"}). Returns its
+ * length, or 0 when nothing arrived. When the return value is >= cap the
+ * event was NOT consumed: call again with a larger buffer to receive it.
+ * May block: bindings release their interpreter lock around it. Returns
+ * FFITEL_E_HANDLE for an unknown or closed subscription. */
 int ffitel_event_poll(uint64_t sub, int32_t timeout_ms, char *buf, size_t cap);
 
-/* Ends a subscription. Not available in this version: FFITEL_E_STATE. */
+/* Ends a subscription; queued events are released. FFITEL_OK or
+ * FFITEL_E_HANDLE. */
 int ffitel_event_unsubscribe(uint64_t sub);
 
 /* ---- stats ---------------------------------------------------------------- */
@@ -292,7 +315,11 @@ int ffitel_event_unsubscribe(uint64_t sub);
 /* Writes the stats document (the /metrics/events JSON) into buf and returns
  * its length: {"captured_at":..., "worker_id":..., "pipeline":{"phase":...,
  * "export_enabled":..., "logs":{"emitted","exported","dropped","failed",
- * "pending"}, "spans":{...}, "early":{...}, "input_errors":..., ...}}.
+ * "pending"}, "spans":{...}, "early":{...}, "input_errors":..., ...},
+ * "router":{"total_routed","durable_routed","fast_routed","broadcast_routed",
+ * "fast_delivery_errors","routing_errors"}, "in_process_bus":{
+ * "total_events_dispatched","go_handler_dispatches","ffi_channel_dispatches",
+ * "handler_errors","ffi_channel_drops","subscriptions"}}.
  * For logs and spans, emitted = exported + dropped + failed + pending. */
 int ffitel_stats_json(char *buf, size_t cap);
 

@@ -205,12 +205,43 @@ static void test_tasks(void) {
     CHECK(ffitel_task_start(NULL, 0, NULL, 0, NULL, 0, 1, NULL, 0, NULL, 0, -1) == 0, "empty task type");
 }
 
-static void test_not_yet(void) {
-    char id[64];
-    CHECK(ffitel_event_publish(S("a.b"), S("{}"), S("{}"), 1, id, sizeof id) == FFITEL_E_STATE, "event_publish");
-    CHECK(ffitel_event_subscribe(S("*")) == 0, "event_subscribe");
-    CHECK(ffitel_event_poll(1, 0, id, sizeof id) == FFITEL_E_STATE, "event_poll");
-    CHECK(ffitel_event_unsubscribe(1) == FFITEL_E_STATE, "event_unsubscribe");
+static void test_events(void) {
+    char id[64], small[8];
+    static const char md[] = "{\"namespace\":\"payments\",\"correlation_id\":\"corr-1\",\"task_uuid\":\"t-1\"}";
+    uint64_t all = ffitel_event_subscribe(S("*"));
+    uint64_t pay = ffitel_event_subscribe(S("payment.*"));
+    CHECK(all != 0 && pay != 0, "subscribe: %s", last_error());
+    CHECK(ffitel_event_subscribe(S("pay*ment")) == 0, "bad pattern");
+    int n = ffitel_event_publish(S("payment.processed"), S("{\"amount\":5}"), md, sizeof md - 1, 1, id, sizeof id);
+    CHECK(n == 36 && strlen(id) == 36 && id[14] == '7', "fast publish returns a UUIDv7: %d %s", n, id);
+    CHECK(ffitel_event_publish(S("order.created"), S("{}"), md, sizeof md - 1, 1, id, sizeof id) == 36, "order");
+    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), md, sizeof md - 1, 0, id, sizeof id) ==
+              FFITEL_E_UNAVAILABLE, "durable without a sink");
+    CHECK(strstr(last_error(), "FFITEL_EVENTS_DURABLE_URL") != NULL, "message names the variable: %s", errbuf);
+    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), S("{\"namespace\":\"p\"}"), 1, id, sizeof id) ==
+              FFITEL_E_INVALID, "missing correlation id");
+    CHECK(ffitel_event_publish(S("x"), S("{oops"), md, sizeof md - 1, 1, id, sizeof id) == FFITEL_E_INVALID, "bad payload");
+    CHECK(ffitel_event_publish(S("x"), S("{}"), md, sizeof md - 1, 9, id, sizeof id) == FFITEL_E_INVALID, "bad delivery");
+
+    char buf[2048];
+    int need = ffitel_event_poll(pay, 1000, small, sizeof small);
+    CHECK(need > (int)sizeof small, "short buffer gets the needed length: %d", need);
+    int got = ffitel_event_poll(pay, 0, buf, sizeof buf);
+    CHECK(got == need && strstr(buf, "\"event_name\":\"payment.processed\"") && strstr(buf, "\"amount\":5") &&
+              strstr(buf, "\"correlation_id\":\"corr-1\""),
+          "the event was kept for the bigger buffer: %s", buf);
+    CHECK(ffitel_event_poll(pay, 10, buf, sizeof buf) == 0, "order.created does not match payment.*");
+    CHECK(ffitel_event_poll(all, 0, buf, sizeof buf) > 0 && strstr(buf, "payment.processed"), "* sees payment");
+    CHECK(ffitel_event_poll(all, 0, buf, sizeof buf) > 0 && strstr(buf, "order.created"), "* sees order");
+    CHECK(ffitel_event_unsubscribe(pay) == FFITEL_OK, "unsubscribe");
+    CHECK(ffitel_event_unsubscribe(pay) == FFITEL_E_HANDLE, "unsubscribe twice");
+    CHECK(ffitel_event_poll(pay, 0, buf, sizeof buf) == FFITEL_E_HANDLE, "poll closed");
+    CHECK(ffitel_event_unsubscribe(all) == FFITEL_OK, "unsubscribe all");
+    char stats[4096];
+    ffitel_stats_json(stats, sizeof stats);
+    CHECK(strstr(stats, "\"fast_routed\":2") && strstr(stats, "\"routing_errors\":1") &&
+              strstr(stats, "\"ffi_channel_dispatches\":3"),
+          "router and bus stats: %s", stats);
 }
 
 static void on_usr1(int sig) { (void)sig; }
@@ -337,7 +368,7 @@ int main(void) {
     test_spans();
     test_metrics();
     test_tasks();
-    test_not_yet();
+    test_events();
     test_stats();
     test_signal_onstack();
     test_threads();
