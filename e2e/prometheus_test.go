@@ -19,6 +19,7 @@ import (
 
 	"github.com/ffitel/ffitel/bootstrap"
 	"github.com/ffitel/ffitel/e2e"
+	"github.com/ffitel/ffitel/events"
 )
 
 func httpGet(t *testing.T, u string) (int, string) {
@@ -131,5 +132,66 @@ func TestMetricsEndpointIsScrapedByPrometheus(t *testing.T) {
 	})
 	if got != "7" {
 		t.Errorf("Prometheus sees e2e_jobs_total{queue=mail} = %q, want 7 (3 in phase 1 + 4 in phase 2)", got)
+	}
+}
+
+// The four PromQL queries the reference documents answer on a healthy
+// worker publishing domain events.
+func TestDomainEventQueriesAnswerInPrometheus(t *testing.T) {
+	env := map[string]string{"FFITEL_METRICS_ADDR": "127.0.0.1:0", "OTEL_SERVICE_NAME": "events-e2e",
+		"FFITEL_EVENTS_DURABLE_URL": "file://" + filepath.Join(t.TempDir(), "events.jsonl")}
+	rt := bootstrap.New(bootstrap.Options{Getenv: func(k string) string { return env[k] }, Output: io.Discard})
+	if err := rt.InitTelemetry(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
+	addr := rt.MetricsEndpoint()
+	if addr == "" {
+		t.Fatal("the metrics endpoint did not start")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { // a healthy worker keeps publishing
+		defer close(done)
+		md := events.Metadata{Namespace: "payments", CorrelationID: "corr-prom", TaskUUID: "t-1"}
+		for ctx.Err() == nil {
+			for _, mode := range []events.DeliveryMode{events.Fast, events.Broadcast} {
+				if _, err := rt.Events().Publish(ctx, "payment.processed", json.RawMessage(`{"amount":5}`), md, mode); err != nil {
+					t.Errorf("publish %v: %v", mode, err)
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	defer func() { cancel(); <-done }()
+
+	_, body := httpGet(t, "http://"+addr+"/metrics")
+	for _, name := range []string{"tasker_domain_events_published_total{", "tasker_domain_events_failed_total{",
+		"tasker_domain_events_publish_duration_milliseconds_bucket{"} {
+		if !strings.Contains(body, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	prom := startPrometheus(t, addr)
+	queries := []string{
+		`sum by (namespace) (rate(tasker_domain_events_published_total[5m]))`,
+		`rate(tasker_domain_events_failed_total[5m]) / rate(tasker_domain_events_published_total[5m])`,
+		`histogram_quantile(0.95, sum by (le) (rate(tasker_domain_events_publish_duration_milliseconds_bucket[5m])))`,
+		`histogram_quantile(0.95, sum by (delivery_mode, le) (rate(tasker_domain_events_publish_duration_milliseconds_bucket[5m])))`,
+	}
+	for _, q := range queries {
+		var got string
+		e2e.WaitFor(30*time.Second, func() bool { got = promQuery(t, prom, q); return got != "" && got != "NaN" })
+		if got == "" || got == "NaN" {
+			t.Errorf("no data for %s (got %q)", q, got)
+		}
+	}
+	if got := promQuery(t, prom, queries[1]); got != "0" {
+		t.Errorf("failure rate on a healthy worker = %q, want 0", got)
+	}
+	if got := promQuery(t, prom, `sum(tasker_domain_events_failed_total)`); got != "0" {
+		t.Errorf("failed total = %q, want 0", got)
 	}
 }
