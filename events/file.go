@@ -108,7 +108,7 @@ func (s *FileSink) Close() error {
 func OpenSink(ctx context.Context, rawURL string) (Sink, error) {
 	i := strings.Index(rawURL, ":")
 	if strings.TrimSpace(rawURL) == "" || i <= 0 {
-		return nil, fmt.Errorf("events: durable sink URL %q has no scheme: want postgres://, postgresql:// or file://", RedactURL(rawURL))
+		return nil, fmt.Errorf("events: durable sink URL %s has no scheme: want postgres://, postgresql:// or file://", quoteURL(rawURL))
 	}
 	scheme := strings.ToLower(rawURL[:i])
 	switch scheme {
@@ -118,7 +118,7 @@ func OpenSink(ctx context.Context, rawURL string) (Sink, error) {
 		return openFileURL(rawURL)
 	default:
 		if !validScheme(scheme) {
-			return nil, fmt.Errorf("events: durable sink URL %q has no scheme: want postgres://, postgresql:// or file://", RedactURL(rawURL))
+			return nil, fmt.Errorf("events: durable sink URL %s has no scheme: want postgres://, postgresql:// or file://", quoteURL(rawURL))
 		}
 		return nil, fmt.Errorf("events: durable sink URL scheme %q is not supported: want postgres://, postgresql:// or file://", scheme)
 	}
@@ -143,7 +143,7 @@ func openFileURL(rawURL string) (Sink, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("events: durable sink URL %q: %v", RedactURL(rawURL), err)
+		return nil, fmt.Errorf("events: durable sink URL %s: %v", quoteURL(rawURL), err)
 	}
 	path := u.Path
 	switch {

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
+	"net"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -82,7 +85,7 @@ func NewPostgresSink(ctx context.Context, url string) (*PostgresSink, error) {
 	pw := passwordOf(url)
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, &redactedError{msg: "events: postgres sink: invalid URL " + RedactURL(url) + ": " + scrub(unwrapParseError(err), pw), err: err}
+		return nil, &redactedError{msg: "events: postgres sink: invalid URL " + quoteURL(url) + ": " + scrub(unwrapParseError(err), pw), err: err}
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		// Bounds a connection attempt even when the caller's context has no deadline.
@@ -140,14 +143,21 @@ func (s *PostgresSink) Enqueue(ctx context.Context, ev DomainEvent) error {
 		if err == nil {
 			return nil
 		}
-		// Retry once when nothing reached the server (a connection found dead
-		// before sending), or when the table vanished since we created it.
+		lost := isConnectionLost(err)
+		if lost {
+			// The server went away (restart, failover, network): every pooled
+			// connection is likely dead, so drop them all and dial afresh.
+			s.pool.Reset()
+		}
+		// Retry once when the statement never ran: nothing reached the server
+		// (a connection found dead before sending), the server had already
+		// terminated the session, or the table vanished since we created it.
 		if attempt > 0 || ctx.Err() != nil {
 			break
 		}
 		if isUndefinedTable(err) {
 			s.forget(table)
-		} else if !pgconn.SafeToRetry(err) {
+		} else if !pgconn.SafeToRetry(err) && !isSessionTerminated(err) {
 			break
 		}
 	}
@@ -237,6 +247,28 @@ func indexName(table, suffix string) string {
 	return table[:keep] + "_" + tag + "_" + suffix
 }
 
+// isSessionTerminated: the server ended the session before running the
+// statement (shutdown, crash recovery, pg_terminate_backend).
+func isSessionTerminated(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03")
+}
+
+// isConnectionLost reports errors after which the pool's connections are
+// probably all dead.
+func isConnectionLost(err error) bool {
+	if isSessionTerminated(err) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return false // the server answered
+	}
+	return isConnectError(err) || pgconn.SafeToRetry(err) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE)
+}
+
 func isUndefinedTable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "42P01"
@@ -247,11 +279,21 @@ func isUndefinedTable(err error) bool {
 func (s *PostgresSink) errorf(err error, format string, args ...any) error {
 	what := fmt.Sprintf(format, args...)
 	reason := err.Error()
+	var pe *pgconn.PgError
 	switch {
+	case errors.As(err, &pe) && strings.HasPrefix(pe.Code, "28"):
+		reason = "authentication failed: " + reason
+	case isSessionTerminated(err):
+		reason = "connection lost (server shutting down or restarting): " + reason
+	case errors.As(err, &pe):
 	case errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err):
 		reason = "timed out: " + reason
+	case errors.Is(err, context.Canceled):
+		reason = "cancelled: " + reason
 	case isConnectError(err):
 		reason = "server unreachable: " + reason
+	case isConnectionLost(err):
+		reason = "connection lost: " + reason
 	}
 	return &redactedError{msg: "events: " + s.String() + ": " + what + ": " + scrub(reason, s.password), err: err}
 }
@@ -319,6 +361,16 @@ func unwrapParseError(err error) string {
 		return pe.Unwrap().Error()
 	}
 	return err.Error()
+}
+
+// quoteURL is rawURL fit for an error message: redacted and quoted when it
+// looks like a URL or a key=value string, else left out (a string of neither
+// shape could be anything, a bare password included).
+func quoteURL(raw string) string {
+	if strings.Contains(raw, "://") || strings.Contains(raw, "=") {
+		return strconv.Quote(RedactURL(raw))
+	}
+	return "(neither a URL nor key=value settings)"
 }
 
 // RedactURL returns raw with its password replaced by "xxxxx"; a string that

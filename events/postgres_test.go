@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -283,6 +284,34 @@ func TestPostgresSinkSurvivesRestart(t *testing.T) {
 		enqueue(t, sink, newEvent(t, "payment.after", "payments", "corr-restart", `{}`))
 	}
 
+	// A restart nobody published through: several pooled connections are
+	// stale, and still every concurrent publish after it succeeds.
+	concurrently := func(name string) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				errs <- sink.Enqueue(ctx, newEvent(t, name, "payments", "corr-restart", `{}`))
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+	}
+	concurrently("payment.after")
+	pg.Stop()
+	pg.Start()
+	concurrently("payment.after")
+
 	conn := connect(t, pg.URL)
 	var before, during, after int
 	if err := conn.QueryRow(context.Background(), `
@@ -292,8 +321,8 @@ func TestPostgresSinkSurvivesRestart(t *testing.T) {
 		FROM payments_domain_events WHERE message->'metadata'->>'correlation_id' = 'corr-restart'`).Scan(&before, &during, &after); err != nil {
 		t.Fatal(err)
 	}
-	if before != 1 || during != 0 || after != 6 {
-		t.Fatalf("rows before/during/after the restart = %d/%d/%d, want 1/0/6", before, during, after)
+	if before != 1 || during != 0 || after != 22 {
+		t.Fatalf("rows before/during/after the restart = %d/%d/%d, want 1/0/22", before, during, after)
 	}
 }
 
@@ -443,5 +472,54 @@ func TestOpenSinkPostgres(t *testing.T) {
 		if err := s.Enqueue(context.Background(), newEvent(t, "payment.processed", "payments", "c", `{}`)); err == nil {
 			t.Fatal("enqueue after Close succeeded")
 		}
+	}
+}
+
+// A server that accepts connections and never answers (a black-holed
+// network, a hung server): Enqueue still returns at the caller's deadline.
+func TestPostgresSinkHonoursDeadlineOnSilentServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+
+	sink := openPostgres(t, fmt.Sprintf("postgres://u:Silent-Pw-123@%s/db?sslmode=disable", l.Addr()))
+	for _, d := range []time.Duration{300 * time.Millisecond, 800 * time.Millisecond} {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		start := time.Now()
+		err := sink.Enqueue(ctx, newEvent(t, "payment.processed", "payments", "c", `{}`))
+		took := time.Since(start)
+		cancel()
+		if err == nil {
+			t.Fatal("enqueue to a silent server succeeded")
+		}
+		if took > d+500*time.Millisecond {
+			t.Fatalf("deadline %s, enqueue returned after %s: %v", d, took, err)
+		}
+		if strings.Contains(err.Error(), "Silent-Pw-123") || !strings.Contains(err.Error(), "timed out") {
+			t.Fatalf("error: %v", err)
+		}
+		t.Logf("silent server, deadline %s, returned after %s: %v", d, took.Round(time.Millisecond), err)
 	}
 }
