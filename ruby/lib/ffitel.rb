@@ -674,3 +674,7 @@ module Ffitel
     end
   end
 end
+
+# Domain events (Ffitel.publish_event, Ffitel.subscribe): plain Ruby, loads
+# nothing.
+require_relative "ffitel/events"

@@ -11,6 +11,10 @@
     with ffitel.task("SendReport", worker="w", task_id="t-1", attempt=1,
                      carrier=job["carrier"]):  # consumer: one attempt
         ffitel.info("working")
+    eid = ffitel.publish_event("payment.processed", {"amount": 5},
+                               namespace="payments", correlation_id="c-1")
+    with ffitel.subscribe("payment.*") as sub:  # in-process (fast) events
+        events = sub.poll(timeout=1.0)         # DomainEvent dicts
     ffitel.shutdown()                          # also registered with atexit
 
 Importing this package loads nothing: libffitel.so is loaded on first use
@@ -45,6 +49,7 @@ from ._core import (
     version,
     warning,
 )
+from ._events import Subscription, publish_event, subscribe
 from ._handler import LoggingHandler, severity_of
 from ._native import Error, ForkedError, library_path
 
@@ -55,6 +60,7 @@ __all__ = [
     "ForkedError",
     "LoggingHandler",
     "Span",
+    "Subscription",
     "counter_add",
     "critical",
     "current_fields",
@@ -70,11 +76,13 @@ __all__ = [
     "library_path",
     "log",
     "phase",
+    "publish_event",
     "send",
     "severity_of",
     "shutdown",
     "span",
     "stats",
+    "subscribe",
     "task",
     "trace",
     "version",

@@ -68,3 +68,37 @@ def encode(attrs: Mapping[str, Any]) -> bytes:
     except (TypeError, ValueError, RecursionError):  # NaN, odd keys, cycles
         text = _careful_encode(attrs)
     return text.encode("utf-8", "surrogatepass")
+
+
+def _careful_key(key: Any) -> str:
+    try:
+        return _escape(key if isinstance(key, str) else str(key))
+    except Exception:
+        return _escape(repr(type(key)))
+
+
+def _careful_value(value: Any, depth: int = 0) -> str:
+    """Any value as JSON, one part at a time, so one bad part cannot spoil the rest."""
+    try:
+        return json.dumps(_finite(value), default=str, ensure_ascii=False,
+                          separators=(",", ":"))
+    except Exception:  # a cycle, odd keys deep down, a __str__ that raises
+        pass
+    if depth < 32:
+        if isinstance(value, Mapping):
+            return "{" + ",".join(_careful_key(k) + ":" + _careful_value(v, depth + 1)
+                                  for k, v in value.items()) + "}"
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return "[" + ",".join(_careful_value(v, depth + 1) for v in value) + "]"
+    return _escape(repr(type(value)))  # a reference cycle, or a __str__ that fails
+
+
+def encode_value(value: Any) -> bytes:
+    """Any value (an event payload) as UTF-8 JSON, with encode()'s care: values
+    JSON cannot write go through str(), non-finite floats become strings, keys
+    become strings; never raises."""
+    try:
+        text = "".join(_fast(value, 0)) if _c_make_encoder is not None else _fast_encode(value)
+    except Exception:  # NaN, odd keys, cycles, a __str__ that raises
+        text = _careful_value(value)
+    return text.encode("utf-8", "surrogatepass")

@@ -19,6 +19,7 @@ E_FORKED = -3
 E_HANDLE = -4
 E_FULL = -5
 E_INTERNAL = -6
+E_UNAVAILABLE = -7
 
 _CODE_NAMES = {
     E_INVALID: "FFITEL_E_INVALID",
@@ -27,6 +28,7 @@ _CODE_NAMES = {
     E_HANDLE: "FFITEL_E_HANDLE",
     E_FULL: "FFITEL_E_FULL",
     E_INTERNAL: "FFITEL_E_INTERNAL",
+    E_UNAVAILABLE: "FFITEL_E_UNAVAILABLE",
 }
 
 LIBRARY_NAME = "libffitel.so"
@@ -114,6 +116,15 @@ _SIGNATURES = {
         _c.c_uint64,
     ),
     "ffitel_task_end": ((_c.c_uint64, _c.c_int32, _c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_event_publish": (
+        (_c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t,
+         _c.c_int32, _c.c_char_p, _c.c_size_t),
+        _c.c_int,
+    ),
+    "ffitel_event_subscribe": ((_c.c_char_p, _c.c_size_t), _c.c_uint64),
+    # May wait: ctypes releases the GIL around it (see Native).
+    "ffitel_event_poll": ((_c.c_uint64, _c.c_int32, _c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_event_unsubscribe": ((_c.c_uint64,), _c.c_int),
 }
 
 
@@ -121,7 +132,7 @@ class Native:
     """The loaded library: one attribute per ffitel_* function, argtypes set.
 
     ctypes.CDLL releases the GIL around every call, so a call that waits
-    (shutdown) never stops other Python threads or signal handlers.
+    (shutdown, event_poll) never stops other Python threads or signal handlers.
     """
 
     def __init__(self, path: str) -> None:

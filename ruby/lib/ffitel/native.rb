@@ -20,6 +20,7 @@ module Ffitel
     E_HANDLE = -4
     E_FULL = -5
     E_INTERNAL = -6
+    E_UNAVAILABLE = -7
 
     # Blocks +signals+ in the calling thread while the Go runtime starts, so
     # the threads Go creates inherit a mask that keeps them out of signal
@@ -100,8 +101,15 @@ module Ffitel
       attach_function :ffitel_histogram_record,
                       [:pointer, :size_t, :double, :pointer, :size_t, :pointer, :size_t], :int
 
+      # Domain events. Publishing to a durable sink may wait on the network:
+      # released from the GVL too.
+      attach_function :ffitel_event_publish,
+                      [:pointer, :size_t, :pointer, :size_t, :pointer, :size_t, :int32, :pointer, :size_t],
+                      :int, blocking: true
+      attach_function :ffitel_event_subscribe, [:pointer, :size_t], :uint64
       # Waits up to timeout_ms: released from the GVL.
       attach_function :ffitel_event_poll, [:uint64, :int32, :pointer, :size_t], :int, blocking: true
+      attach_function :ffitel_event_unsubscribe, [:uint64], :int
 
       attach_function :ffitel_stats_json, [:pointer, :size_t], :int
     end

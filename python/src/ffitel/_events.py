@@ -1,0 +1,243 @@
+"""Domain events: publish_event() and subscribe() on the library's event ABI.
+
+Publishing is not a logging path: every failure raises ffitel.Error with the
+library's message (FFITEL_E_INVALID for a missing namespace, correlation id
+or name; FFITEL_E_UNAVAILABLE when durable delivery failed).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import threading
+import time
+from typing import Any, Dict, List, Optional, Union
+
+from . import _core, _native
+from ._attrs import encode as _encode
+from ._attrs import encode_value as _encode_value
+from ._native import E_FORKED, E_HANDLE, E_INVALID, Error, ForkedError
+
+__all__ = ["publish_event", "subscribe", "Subscription", "DELIVERY_MODES"]
+
+DELIVERY_MODES = {"durable": 0, "fast": 1, "broadcast": 2}
+
+_ID_CAP = 64  # an event id is a 36-character UUIDv7
+_POLL_BUFFER = 4096
+# One ffitel_event_poll waits at most this long, so a Python signal handler
+# (Ctrl-C) runs within a quarter second even during poll(timeout=None).
+_POLL_SLICE_MS = 250
+
+
+def _lib_or_raise(what: str) -> _native.Native:
+    _core._check_forked_pid()
+    lib = _core._load()
+    if lib is None:
+        raise ForkedError(f"ffitel: {what} is unavailable in a child forked after the library "
+                          "was loaded; load ffitel after forking", E_FORKED)
+    return lib
+
+
+def _raise(lib: _native.Native, rc: int, what: str) -> None:
+    if rc == E_FORKED:
+        _core._enter_forked_mode()
+    raise lib.error(rc, what)
+
+
+def _delivery_of(delivery: Union[str, int]) -> int:
+    if isinstance(delivery, str):
+        mode = DELIVERY_MODES.get(delivery.lower())
+        if mode is not None:
+            return mode
+    elif isinstance(delivery, int) and not isinstance(delivery, bool) and 0 <= delivery <= 2:
+        return delivery
+    raise Error(f"ffitel.publish_event: unknown delivery {delivery!r}; one of "
+                f"{', '.join(repr(k) for k in DELIVERY_MODES)} (FFITEL_E_INVALID)", E_INVALID)
+
+
+def publish_event(name: str, payload: Any = None, *, namespace: Optional[str] = None,
+                  correlation_id: Optional[str] = None, task_uuid: Any = "",
+                  step_uuid: Any = None, step_name: Optional[str] = None,
+                  fired_by: Optional[str] = None,
+                  delivery: Union[str, int] = "fast") -> str:
+    """Publishes the domain event ``name`` and returns its id (a UUIDv7).
+
+    ``payload`` is any JSON-serialisable value (None means ``{}``); values JSON
+    cannot carry are written as for log attributes (``str()``, non-finite
+    floats as strings). ``namespace`` and ``correlation_id`` default to the
+    current ``ffitel.fields(...)`` values of those names. The metadata keyword
+    arguments that are None are left out; the library adds ``fired_at``,
+    ``fired_by`` (unless given) and the trace context of its
+    ``publish_domain_event`` span. That span starts its own trace: the C ABI
+    takes no parent, so it is not a child of the current ``ffitel.span``.
+
+    ``delivery``: "fast" (in-process subscribers, including ``subscribe()``),
+    "durable" (the FFITEL_EVENTS_DURABLE_URL sink, opened at init_telemetry)
+    or "broadcast" (both, one event, one id).
+
+    Raises ffitel.Error: code FFITEL_E_INVALID for a missing name, namespace
+    or correlation id or an unknown delivery; FFITEL_E_UNAVAILABLE when the
+    durable path failed (no sink configured, connection lost).
+    """
+    lib = _lib_or_raise("publish_event")
+    mode = _delivery_of(delivery)
+    if namespace is None or correlation_id is None:
+        current = _core._fields_get()
+        if current:
+            if namespace is None:
+                namespace = current[0].get("namespace")
+            if correlation_id is None:
+                correlation_id = current[0].get("correlation_id")
+    metadata: Dict[str, Any] = {}
+    for key, value in (("namespace", namespace), ("correlation_id", correlation_id),
+                       ("task_uuid", task_uuid), ("step_uuid", step_uuid),
+                       ("step_name", step_name), ("fired_by", fired_by)):
+        if value is not None:
+            metadata[key] = value if isinstance(value, str) else str(value)  # a uuid.UUID
+    n = name.encode("utf-8", "surrogatepass") if isinstance(name, str) else _core._text(name)
+    p = _encode_value({} if payload is None else payload)
+    m = _encode(metadata)
+    buf = ctypes.create_string_buffer(_ID_CAP)
+    rc = lib.event_publish(n, len(n), p, len(p), m, len(m), mode, buf, _ID_CAP)
+    if rc < 0:
+        _raise(lib, rc, "ffitel_event_publish")
+    # rc >= cap cannot happen with a 36-byte id; never call again: that would
+    # publish a second event.
+    return buf.raw[:min(rc, _ID_CAP - 1)].decode("ascii", "replace")
+
+
+class Subscription:
+    """A subscription to in-process (fast and broadcast) events.
+
+    Events whose name matches the pattern queue in the library (at most 1024;
+    when full the oldest is dropped and counted in
+    ``stats()["in_process_bus"]["ffi_channel_drops"]``) until polled. A
+    context manager: leaving the block unsubscribes. Safe to poll from
+    several threads (each event goes to one of them).
+    """
+
+    _lib: Optional[_native.Native] = None  # None once closed
+
+    def __init__(self, pattern: str) -> None:
+        lib = _lib_or_raise("subscribe")
+        p = pattern.encode("utf-8", "surrogatepass")
+        handle = lib.event_subscribe(p, len(p))
+        if handle == 0:
+            message = lib.error_message()
+            if lib.phase() == E_FORKED:
+                _core._enter_forked_mode()
+                raise ForkedError(f"{message} (FFITEL_E_FORKED)", E_FORKED)
+            raise Error(f"{message or 'ffitel_event_subscribe: invalid pattern'} "
+                        "(FFITEL_E_INVALID)", E_INVALID)
+        self.pattern = pattern
+        self._lib: Optional[_native.Native] = lib
+        self._handle = int(handle)
+        self._cap = _POLL_BUFFER  # grows to the largest event seen
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"handle={self._handle}"
+        return f"<ffitel.Subscription {self.pattern!r} {state}>"
+
+    @property
+    def closed(self) -> bool:
+        return self._lib is None
+
+    def __enter__(self) -> "Subscription":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Unsubscribes; queued events are released. Idempotent."""
+        lock = self.__dict__.get("_lock")
+        if lock is None:  # __init__ failed
+            return
+        with lock:
+            lib, self._lib = self._lib, None
+        if lib is None or _core._forked:
+            return
+        rc = lib.event_unsubscribe(self._handle)
+        if rc == E_FORKED:
+            _core._enter_forked_mode()
+        # E_HANDLE: already gone (another thread, or the library's shutdown)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter teardown
+            pass
+
+    def _poll_one(self, lib: _native.Native, timeout_ms: int) -> Optional[str]:
+        """One event as JSON text, or None when none arrived within timeout_ms."""
+        cap = self._cap
+        while True:
+            buf = ctypes.create_string_buffer(cap)
+            n = lib.event_poll(self._handle, timeout_ms, buf, cap)
+            if n == 0:
+                return None
+            if n < 0:
+                if n == E_HANDLE and self._lib is None:
+                    return None  # closed meanwhile (another thread)
+                _raise(lib, n, "ffitel_event_poll")
+            if n < cap:
+                return buf.raw[:n].decode("utf-8", "replace")
+            # Too small: the event was not consumed; take it with a buffer that fits.
+            cap = n + 1
+            if cap > self._cap:
+                self._cap = cap
+            timeout_ms = 0
+
+    def poll(self, timeout: Optional[float] = 1.0,
+             max_events: Optional[int] = None) -> List[Dict[str, Any]]:
+        """The queued events, oldest first, waiting up to ``timeout`` seconds
+        for the first one (0: do not wait; None: wait until one arrives).
+
+        Each event is a dict shaped like the DomainEvent JSON: ``event_id``,
+        ``event_name``, ``event_version``, ``payload``, ``metadata``. Returns
+        at most ``max_events`` (None: everything queued); [] when nothing
+        arrived. The wait releases the GIL and is sliced so Ctrl-C is handled
+        promptly. Raises Error on a closed subscription.
+        """
+        lib = self._lib
+        if lib is None:
+            raise Error(f"ffitel: subscription {self.pattern!r} is closed "
+                        "(FFITEL_E_HANDLE)", E_HANDLE)
+        _core._check_forked_pid()
+        if _core._forked:
+            raise ForkedError("ffitel: a subscription does not survive fork() "
+                              "(FFITEL_E_FORKED)", E_FORKED)
+        limit = max_events if max_events is not None else -1
+        if limit == 0:
+            return []
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        first: Optional[str] = None
+        while True:
+            if deadline is None:
+                wait_ms = _POLL_SLICE_MS
+            else:
+                left = deadline - time.monotonic()
+                wait_ms = max(0, min(_POLL_SLICE_MS, int(left * 1000 + 0.999)))
+            first = self._poll_one(lib, wait_ms)
+            if first is not None or self._lib is None:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        if first is None:
+            return []
+        out = [json.loads(first)]
+        while limit < 0 or len(out) < limit:
+            doc = self._poll_one(lib, 0)
+            if doc is None:
+                break
+            out.append(json.loads(doc))
+        return out
+
+
+def subscribe(pattern: str) -> Subscription:
+    """Subscribes to in-process events: an exact name, "payment.*" (every
+    name under "payment.") or "*". Use as ``with ffitel.subscribe("payment.*")
+    as sub: events = sub.poll(timeout=1.0)``. Raises Error for a bad pattern.
+    """
+    return Subscription(pattern)

@@ -1,0 +1,193 @@
+# frozen_string_literal: true
+
+require "json"
+
+module Ffitel
+  # Delivery modes of Ffitel.publish_event, as the C ABI numbers them.
+  DELIVERIES = { durable: 0, fast: 1, broadcast: 2 }.freeze
+
+  # An in-process subscription to domain events (Ffitel.subscribe). Events
+  # whose name matches the pattern queue in the library (at most 1024; when
+  # full the oldest is dropped and counted in
+  # Ffitel.stats["in_process_bus"]["ffi_channel_drops"]) until polled.
+  #
+  # One subscription may be polled from one thread at a time; close may be
+  # called from any thread.
+  class Subscription
+    # The first poll buffer; a larger event is received with a buffer of the
+    # size the library asks for (the event stays queued until it fits).
+    BUFFER_BYTES = 4096
+    MAX_TIMEOUT_MS = 60_000
+
+    attr_reader :pattern, :handle
+
+    # Use Ffitel.subscribe.
+    def initialize(pattern, handle)
+      @pattern = pattern
+      @handle = handle
+      @closed = false
+      @buf = FFI::MemoryPointer.new(BUFFER_BYTES)
+      @finalizer = self.class.finalizer(handle, Process.pid)
+      ObjectSpace.define_finalizer(self, @finalizer)
+    end
+
+    # Unsubscribes a subscription that was garbage-collected without close.
+    def self.finalizer(handle, pid)
+      proc do
+        Native.ffitel_event_unsubscribe(handle) if Process.pid == pid && Ffitel.loaded?
+      rescue StandardError
+        nil
+      end
+    end
+
+    # Waits up to +timeout+ seconds (at most 60; 0 does not wait) for an event,
+    # then takes whatever else is already queued without waiting. Returns an
+    # Array of Hashes shaped like the DomainEvent JSON ("event_id",
+    # "event_name", "event_version", "payload", "metadata"), oldest first;
+    # [] when nothing arrived (and in a forked child). +max+ bounds how many
+    # are taken in one call (nil: everything queued). Raises Ffitel::Error
+    # once the subscription is closed.
+    def poll(timeout: 1.0, max: nil)
+      raise Error.new("ffitel: subscription #{@pattern.inspect} is closed", Native::E_HANDLE) if @closed
+      return [] unless Ffitel.loaded?
+
+      events = []
+      wait_ms = timeout_ms(timeout)
+      loop do
+        json = next_event(wait_ms)
+        break if json.nil?
+
+        events << JSON.parse(json)
+        break if max && events.size >= max
+
+        wait_ms = 0
+      end
+      events
+    end
+
+    # Unsubscribes; queued events are released. Idempotent. Returns true.
+    def close
+      return true if @closed
+
+      @closed = true
+      ObjectSpace.undefine_finalizer(self)
+      Native.ffitel_event_unsubscribe(@handle) if Ffitel.loaded?
+      true
+    end
+
+    def closed?
+      @closed
+    end
+
+    def inspect
+      "#<#{self.class} #{@pattern.inspect}#{@closed ? ' closed' : ''}>"
+    end
+
+    private
+
+    def timeout_ms(timeout)
+      return 0 if timeout.nil?
+
+      (timeout.to_f * 1000).ceil.clamp(0, MAX_TIMEOUT_MS)
+    end
+
+    # One event as a JSON String, or nil when none arrived. Follows the buffer
+    # convention: a return >= cap means the event was not consumed; it is
+    # taken again with a buffer of return + 1 bytes.
+    def next_event(wait_ms)
+      buf = @buf
+      cap = BUFFER_BYTES
+      loop do
+        n = Native.ffitel_event_poll(@handle, wait_ms, buf, cap)
+        return nil if n.zero?
+        return buf.read_bytes(n).force_encoding(Encoding::UTF_8) if n.positive? && n < cap
+
+        if n.negative?
+          return nil if n == Native::E_FORKED && Ffitel.__send__(:forked!)
+
+          @closed = true if n == Native::E_HANDLE
+          Ffitel.__send__(:raise_error, n)
+        end
+        cap = n + 1
+        buf = FFI::MemoryPointer.new(cap)
+        wait_ms = 0 # the event is queued: take it without waiting
+      end
+    end
+  end
+
+  class << self
+    # Publishes a domain event and returns its id (a UUIDv7 String; ids sort
+    # in publish order).
+    #
+    # +payload+ is any JSON-able value. The metadata comes from the keywords
+    # (nil ones are left out); the library adds fired_at and the trace
+    # context of the publish span. +delivery+: :durable (the
+    # FFITEL_EVENTS_DURABLE_URL sink), :fast (in-process subscribers) or
+    # :broadcast (both, one event, one id).
+    #
+    # Raises Ffitel::Error with the library's message: code
+    # Native::E_INVALID for a missing name, namespace or correlation id or a
+    # payload JSON cannot represent; Native::E_UNAVAILABLE when the durable
+    # path failed (no sink configured, connection lost). Returns nil in a
+    # forked child.
+    def publish_event(name, payload, namespace:, correlation_id:, task_uuid: "", step_uuid: nil,
+                      step_name: nil, fired_by: nil, delivery: :fast)
+      mode = DELIVERIES.fetch(delivery.to_s.to_sym) do
+        raise ArgumentError, "unknown delivery #{delivery.inspect} (:durable, :fast, :broadcast)"
+      end
+      return nil unless usable?
+
+      name = name.to_s
+      payload_json = encode_event_json(payload, "payload")
+      metadata = { namespace: namespace, correlation_id: correlation_id, task_uuid: task_uuid,
+                   step_uuid: step_uuid, step_name: step_name, fired_by: fired_by }
+      metadata.compact!
+      metadata.transform_values!(&:to_s)
+      metadata_json = encode_event_json(metadata, "metadata")
+
+      out = Native.read_buffer(64) do |buf, cap|
+        Native.ffitel_event_publish(name, name.bytesize, payload_json, payload_json.bytesize,
+                                    metadata_json, metadata_json.bytesize, mode, buf, cap)
+      end
+      return out if out.is_a?(String)
+      return nil if out == Native::E_FORKED && forked!
+
+      raise_error(out)
+    end
+
+    # Subscribes to in-process events whose name matches +pattern+: an exact
+    # name, "payment.*" (everything under "payment.") or "*". With a block,
+    # yields the Ffitel::Subscription, closes it when the block exits and
+    # returns the block's value; without one, returns the Subscription
+    # (close it with sub.close). Raises Ffitel::Error for a bad pattern.
+    def subscribe(pattern)
+      raise Error.new("ffitel: cannot subscribe in this process (#{@load_error || 'forked child'})", nil) unless usable?
+
+      pattern = pattern.to_s
+      handle = Native.ffitel_event_subscribe(pattern, pattern.bytesize)
+      raise Error.new(last_error_or("cannot subscribe to #{pattern.inspect}"), Native::E_INVALID) if handle.zero?
+
+      sub = Subscription.new(pattern, handle)
+      return sub unless block_given?
+
+      begin
+        yield sub
+      ensure
+        sub.close
+      end
+    end
+
+    private
+
+    def encode_event_json(value, what)
+      JSON.generate(value)
+    rescue JSON::GeneratorError, JSON::NestingError, SystemStackError => e
+      raise Error.new("event #{what} cannot be encoded as JSON: #{e.message}", Native::E_INVALID)
+    end
+
+    def last_error_or(fallback)
+      message = Native.last_error
+      message.empty? ? "ffitel: #{fallback}" : message
+    end
+  end
+end
