@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ffitel/ffitel/events"
 )
 
@@ -28,10 +30,19 @@ var subscriptions = struct {
 const maxPollWait = 60 * time.Second
 
 //export ffitelgo_event_publish
-func ffitelgo_event_publish(name *C.char, nameLen C.size_t, payload *C.char, payloadLen C.size_t,
+func ffitelgo_event_publish(current C.uint64_t, name *C.char, nameLen C.size_t, payload *C.char, payloadLen C.size_t,
 	metadata *C.char, metadataLen C.size_t, delivery C.int32_t, idOut *C.char, capacity C.size_t) (rc C.int) {
 	defer recoverInto(&rc)
 	var in input
+	ctx := context.Background()
+	if current != 0 {
+		// The host's current span: the publish span becomes its child.
+		if s, ok := spans.get(uint64(current)); ok {
+			ctx = trace.ContextWithSpan(ctx, s)
+		} else {
+			return fail(codeHandle, "ffitel_event_publish_in: unknown or ended current span handle")
+		}
+	}
 	eventName := in.text("name", name, nameLen, 256)
 	body := in.text("payload_json", payload, payloadLen, maxAttrsJSONBytes)
 	mdDoc := in.text("metadata_json", metadata, metadataLen, 64<<10)
@@ -50,7 +61,7 @@ func ffitelgo_event_publish(name *C.char, nameLen C.size_t, payload *C.char, pay
 	if delivery < 0 || delivery > 2 {
 		return fail(codeInvalid, "ffitel_event_publish: delivery must be 0 (durable), 1 (fast) or 2 (broadcast)")
 	}
-	ev, err := rt().Events().Publish(context.Background(), eventName, json.RawMessage(body), md, events.DeliveryMode(delivery))
+	ev, err := rt().Events().Publish(ctx, eventName, json.RawMessage(body), md, events.DeliveryMode(delivery))
 	switch {
 	case errors.Is(err, events.ErrInvalidEvent):
 		return fail(codeInvalid, "ffitel_event_publish: %v", err)

@@ -170,7 +170,15 @@ int ffitel_event_publish(const char *name, size_t name_len,
                          const char *metadata_json, size_t metadata_len,
                          int32_t delivery, char *event_id_out, size_t cap) {
     GUARD_INT();
-    return ffitelgo_event_publish((char *)name, name_len, (char *)payload_json, payload_len,
+    return ffitelgo_event_publish(0, (char *)name, name_len, (char *)payload_json, payload_len,
+                                  (char *)metadata_json, metadata_len, delivery, event_id_out, cap);
+}
+int ffitel_event_publish_in(uint64_t current, const char *name, size_t name_len,
+                            const char *payload_json, size_t payload_len,
+                            const char *metadata_json, size_t metadata_len,
+                            int32_t delivery, char *event_id_out, size_t cap) {
+    GUARD_INT();
+    return ffitelgo_event_publish(current, (char *)name, name_len, (char *)payload_json, payload_len,
                                   (char *)metadata_json, metadata_len, delivery, event_id_out, cap);
 }
 uint64_t ffitel_event_subscribe(const char *pattern, size_t pattern_len) {

@@ -7,6 +7,7 @@ package events
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -48,16 +49,16 @@ var ErrInvalidEvent = errors.New("invalid domain event")
 func NewEvent(name string, payload json.RawMessage, md Metadata) (DomainEvent, error) {
 	switch {
 	case strings.TrimSpace(name) == "":
-		return DomainEvent{}, errors.Join(ErrInvalidEvent, errors.New("event_name is required"))
+		return DomainEvent{}, fmt.Errorf("%w: event_name is required", ErrInvalidEvent)
 	case strings.TrimSpace(md.Namespace) == "":
-		return DomainEvent{}, errors.Join(ErrInvalidEvent, errors.New("metadata.namespace is required"))
+		return DomainEvent{}, fmt.Errorf("%w: metadata.namespace is required", ErrInvalidEvent)
 	case strings.TrimSpace(md.CorrelationID) == "":
-		return DomainEvent{}, errors.Join(ErrInvalidEvent, errors.New("metadata.correlation_id is required"))
+		return DomainEvent{}, fmt.Errorf("%w: metadata.correlation_id is required", ErrInvalidEvent)
 	}
 	if len(payload) == 0 {
 		payload = json.RawMessage("{}")
 	} else if !json.Valid(payload) {
-		return DomainEvent{}, errors.Join(ErrInvalidEvent, errors.New("payload is not valid JSON"))
+		return DomainEvent{}, fmt.Errorf("%w: payload is not valid JSON", ErrInvalidEvent)
 	}
 	id, err := uuid.NewV7()
 	if err != nil {

@@ -290,6 +290,15 @@ int ffitel_event_publish(const char *name, size_t name_len,
                          const char *metadata_json, size_t metadata_len,
                          int32_t delivery, char *event_id_out, size_t cap);
 
+/* ffitel_event_publish inside the host's current span (0 for none): the
+ * publish_domain_event span becomes its child, so a step's events stay in
+ * the step's trace. FFITEL_E_HANDLE (nothing published) for an unknown
+ * current handle. */
+int ffitel_event_publish_in(uint64_t current, const char *name, size_t name_len,
+                            const char *payload_json, size_t payload_len,
+                            const char *metadata_json, size_t metadata_len,
+                            int32_t delivery, char *event_id_out, size_t cap);
+
 /* Subscribes to in-process events whose name matches pattern: an exact
  * name, "payment.*" (everything under "payment."), or "*". Events queue for
  * the subscriber (at most 1024; when full the oldest is dropped and counted

@@ -251,3 +251,14 @@ def test_broadcast_lands_in_the_file_sink_and_the_subscriber_and_is_traced(
     children = {s["name"]: s for s in spans if s.get("parentSpanId") == route["spanId"]}
     assert children["publish_durable"]["attrs"]["queue_name"] == "payments_domain_events"
     assert children["publish_fast"]["attrs"]["subscriber_count"] == 1
+
+
+def test_publish_inside_a_span_joins_its_trace():
+    with ffitel.subscribe("step.*") as sub:
+        with ffitel.span("step") as step:
+            trace_id = step.trace_id
+            ffitel.publish_event("step.done", {"n": 1}, namespace="payments", correlation_id="corr-step")
+        events = sub.poll(timeout=2.0)
+    assert len(events) == 1
+    traceparent = events[0]["metadata"]["traceparent"]
+    assert traceparent.split("-")[1] == trace_id

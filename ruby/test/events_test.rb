@@ -279,3 +279,19 @@ class EventsTest < Minitest::Test
     assert_equal res["durable_id"], durable_publish.dig("attrs", "event_id")
   end
 end
+
+class EventsInSpanTest < Minitest::Test
+  def test_publish_inside_a_span_joins_its_trace
+    events = nil
+    trace_id = nil
+    Ffitel.subscribe("step.*") do |sub|
+      Ffitel.span("step") do |step|
+        trace_id = step.trace_id
+        Ffitel.publish_event("step.done", { n: 1 }, namespace: "payments", correlation_id: "corr-step")
+      end
+      events = sub.poll(timeout: 2.0)
+    end
+    assert_equal 1, events.size
+    assert_equal trace_id, events[0]["metadata"]["traceparent"].split("-")[1]
+  end
+end

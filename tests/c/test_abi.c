@@ -223,6 +223,16 @@ static void test_events(void) {
     CHECK(ffitel_event_publish(S("x"), S("{oops"), md, sizeof md - 1, 1, id, sizeof id) == FFITEL_E_INVALID, "bad payload");
     CHECK(ffitel_event_publish(S("x"), S("{}"), md, sizeof md - 1, 9, id, sizeof id) == FFITEL_E_INVALID, "bad delivery");
 
+    /* Inside a span, the publish joins its trace (metadata.traceparent). */
+    uint64_t step = ffitel_span_start(S("step"), 0, NULL, 0, NULL, 0, 0);
+    char step_tp[64];
+    ffitel_span_traceparent(step, step_tp, sizeof step_tp);
+    CHECK(ffitel_event_publish_in(step, S("order.created"), S("{}"), md, sizeof md - 1, 1, id, sizeof id) == 36,
+          "publish_in: %s", last_error());
+    CHECK(ffitel_event_publish_in(999999, S("order.created"), S("{}"), md, sizeof md - 1, 1, id, sizeof id) ==
+              FFITEL_E_HANDLE, "publish_in with an unknown span");
+    ffitel_span_end(step, 1, NULL, 0);
+
     char buf[2048];
     int need = ffitel_event_poll(pay, 1000, small, sizeof small);
     CHECK(need > (int)sizeof small, "short buffer gets the needed length: %d", need);
@@ -233,14 +243,17 @@ static void test_events(void) {
     CHECK(ffitel_event_poll(pay, 10, buf, sizeof buf) == 0, "order.created does not match payment.*");
     CHECK(ffitel_event_poll(all, 0, buf, sizeof buf) > 0 && strstr(buf, "payment.processed"), "* sees payment");
     CHECK(ffitel_event_poll(all, 0, buf, sizeof buf) > 0 && strstr(buf, "order.created"), "* sees order");
+    CHECK(ffitel_event_poll(all, 0, buf, sizeof buf) > 0 && strstr(buf, step_tp + 3) == NULL &&
+              strncmp(strstr(buf, "\"traceparent\":\"") + 15, step_tp, 35) == 0,
+          "the event published in the step carries the step's trace: %s vs %s", buf, step_tp);
     CHECK(ffitel_event_unsubscribe(pay) == FFITEL_OK, "unsubscribe");
     CHECK(ffitel_event_unsubscribe(pay) == FFITEL_E_HANDLE, "unsubscribe twice");
     CHECK(ffitel_event_poll(pay, 0, buf, sizeof buf) == FFITEL_E_HANDLE, "poll closed");
     CHECK(ffitel_event_unsubscribe(all) == FFITEL_OK, "unsubscribe all");
     char stats[4096];
     ffitel_stats_json(stats, sizeof stats);
-    CHECK(strstr(stats, "\"fast_routed\":2") && strstr(stats, "\"routing_errors\":1") &&
-              strstr(stats, "\"ffi_channel_dispatches\":3"),
+    CHECK(strstr(stats, "\"fast_routed\":3") && strstr(stats, "\"routing_errors\":1") &&
+              strstr(stats, "\"ffi_channel_dispatches\":4"),
           "router and bus stats: %s", stats);
 }
 

@@ -98,7 +98,10 @@ def publish_event(name: str, payload: Any = None, *, namespace: Optional[str] = 
     p = _encode_value({} if payload is None else payload)
     m = _encode(metadata)
     buf = ctypes.create_string_buffer(_ID_CAP)
-    rc = lib.event_publish(n, len(n), p, len(p), m, len(m), mode, buf, _ID_CAP)
+    # Inside a span the publish span becomes its child (ffitel_event_publish_in).
+    current = _core._span_get()
+    handle = getattr(current, "_handle", 0) or 0 if current is not None else 0
+    rc = lib.event_publish_in(handle, n, len(n), p, len(p), m, len(m), mode, buf, _ID_CAP)
     if rc < 0:
         _raise(lib, rc, "ffitel_event_publish")
     # rc >= cap cannot happen with a 36-byte id; never call again: that would

@@ -121,6 +121,11 @@ _SIGNATURES = {
          _c.c_int32, _c.c_char_p, _c.c_size_t),
         _c.c_int,
     ),
+    "ffitel_event_publish_in": (
+        (_c.c_uint64, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t,
+         _c.c_int32, _c.c_char_p, _c.c_size_t),
+        _c.c_int,
+    ),
     "ffitel_event_subscribe": ((_c.c_char_p, _c.c_size_t), _c.c_uint64),
     # May wait: ctypes releases the GIL around it (see Native).
     "ffitel_event_poll": ((_c.c_uint64, _c.c_int32, _c.c_char_p, _c.c_size_t), _c.c_int),

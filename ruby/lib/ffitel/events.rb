@@ -145,9 +145,12 @@ module Ffitel
       metadata.transform_values!(&:to_s)
       metadata_json = encode_event_json(metadata, "metadata")
 
+      # Inside a span the publish span becomes its child.
+      current = current_span
+      current_handle = current && !current.ended? ? current.handle : 0
       out = Native.read_buffer(64) do |buf, cap|
-        Native.ffitel_event_publish(name, name.bytesize, payload_json, payload_json.bytesize,
-                                    metadata_json, metadata_json.bytesize, mode, buf, cap)
+        Native.ffitel_event_publish_in(current_handle, name, name.bytesize, payload_json, payload_json.bytesize,
+                                       metadata_json, metadata_json.bytesize, mode, buf, cap)
       end
       return out if out.is_a?(String)
       return nil if out == Native::E_FORKED && forked!

@@ -106,6 +106,9 @@ module Ffitel
       attach_function :ffitel_event_publish,
                       [:pointer, :size_t, :pointer, :size_t, :pointer, :size_t, :int32, :pointer, :size_t],
                       :int, blocking: true
+      attach_function :ffitel_event_publish_in,
+                      [:uint64, :pointer, :size_t, :pointer, :size_t, :pointer, :size_t, :int32, :pointer, :size_t],
+                      :int, blocking: true
       attach_function :ffitel_event_subscribe, [:pointer, :size_t], :uint64
       # Waits up to timeout_ms: released from the GVL.
       attach_function :ffitel_event_poll, [:uint64, :int32, :pointer, :size_t], :int, blocking: true
