@@ -3,8 +3,13 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ffitel/ffitel/bootstrap"
@@ -48,5 +53,28 @@ func BenchmarkPublish(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
 		})
+	}
+}
+
+// BenchmarkPublishFromPython runs python/bench/bench_events.py against a real
+// PostgreSQL and reports its publishes per second per path. b.N is the
+// number of events per path.
+func BenchmarkPublishFromPython(b *testing.B) {
+	pg := e2e.StartPostgres(b)
+	root := e2e.RepoRoot()
+	cmd := exec.Command("python3", filepath.Join(root, "python", "bench", "bench_events.py"),
+		strconv.Itoa(max(b.N, 100)), "fast", "durable", "broadcast")
+	cmd.Env = append(os.Environ(), "FFITEL_EVENTS_DURABLE_URL="+pg.URL, "FFITEL_LOG_OUTPUT=none",
+		"FFITEL_LIBRARY="+filepath.Join(root, "build", "libffitel.so"))
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("bench_events.py: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var mode string
+		var rate float64
+		if _, err := fmt.Sscanf(line, "%s %f", &mode, &rate); err == nil {
+			b.ReportMetric(rate, mode+"-publishes/s")
+		}
 	}
 }
