@@ -7,13 +7,10 @@ package main
 import "C"
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"sync"
 	"time"
-
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ffitel/ffitel/events"
 )
@@ -34,14 +31,10 @@ func ffitelgo_event_publish(current C.uint64_t, name *C.char, nameLen C.size_t, 
 	metadata *C.char, metadataLen C.size_t, delivery C.int32_t, idOut *C.char, capacity C.size_t) (rc C.int) {
 	defer recoverInto(&rc)
 	var in input
-	ctx := context.Background()
-	if current != 0 {
-		// The host's current span: the publish span becomes its child.
-		if s, ok := spans.get(uint64(current)); ok {
-			ctx = trace.ContextWithSpan(ctx, s)
-		} else {
-			return fail(codeHandle, "ffitel_event_publish_in: unknown or ended current span handle")
-		}
+	// The host's current span: the publish span becomes its child.
+	ctx, ok := spans.context(uint64(current))
+	if !ok {
+		return fail(codeHandle, "ffitel_event_publish_in: unknown or ended current span handle")
 	}
 	eventName := in.text("name", name, nameLen, 256)
 	body := in.text("payload_json", payload, payloadLen, maxAttrsJSONBytes)

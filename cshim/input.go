@@ -110,4 +110,3 @@ func (in *input) markers() []slog.Attr {
 	}
 	return m
 }
-

@@ -65,6 +65,19 @@ func (t *spanTable) get(h uint64) (trace.Span, bool) {
 	return e.span, ok
 }
 
+// context returns a context carrying span h (h == 0: none). ok is false for
+// an unknown handle; the context is then empty.
+func (t *spanTable) context(h uint64) (context.Context, bool) {
+	if h == 0 {
+		return context.Background(), true
+	}
+	s, ok := t.get(h)
+	if !ok {
+		return context.Background(), false
+	}
+	return trace.ContextWithSpan(context.Background(), s), true
+}
+
 func (t *spanTable) removeEntry(h uint64) (spanEntry, bool) {
 	t.mu.Lock()
 	e, ok := t.open[h]

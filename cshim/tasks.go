@@ -7,10 +7,6 @@ package main
 import "C"
 
 import (
-	"context"
-
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/ffitel/ffitel/metrics"
 )
 
@@ -20,14 +16,10 @@ func ffitelgo_task_start(current C.uint64_t, taskType *C.char, typeLen C.size_t,
 	tracestate *C.char, tsLen C.size_t, propagation C.int32_t) (h C.uint64_t) {
 	defer recoverHandle(&h)
 	var in input
-	ctx := context.Background()
-	if current != 0 {
-		// The host's current span: linked when the carrier gives a remote parent.
-		if s, ok := spans.get(uint64(current)); ok {
-			ctx = trace.ContextWithSpan(ctx, s)
-		} else {
-			in.problem(codeHandle, "ffitel_task_start_in: unknown or ended current span handle; ignored")
-		}
+	// The host's current span: linked when the carrier gives a remote parent.
+	ctx, ok := spans.context(uint64(current))
+	if !ok {
+		in.problem(codeHandle, "ffitel_task_start_in: unknown or ended current span handle; ignored")
 	}
 	info := metrics.TaskInfo{
 		Type:        in.text("task_type", taskType, typeLen, 256),
