@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ffitel/ffitel/events"
 )
 
 // LevelTrace is the slog level ffitel uses for TRACE (OpenTelemetry severity 1).
@@ -250,7 +252,8 @@ func (c Config) LogAttrs() []slog.Attr {
 		attrs = append(attrs, slog.String("headers", RedactHeaders(h)))
 	}
 	if c.EventsDurableURL != "" {
-		attrs = append(attrs, slog.String("events_durable_url", RedactURL(c.EventsDurableURL)))
+		// events.RedactURL also knows libpq's key=value form.
+		attrs = append(attrs, slog.String("events_durable_url", events.RedactURL(c.EventsDurableURL)))
 	}
 	return attrs
 }
@@ -348,6 +351,9 @@ func (c Config) secretValues() []string {
 				out = append(out, p)
 			}
 		}
+	}
+	if p := events.PasswordOf(c.EventsDurableURL); p != "" {
+		out = append(out, p)
 	}
 	kept := out[:0]
 	for _, v := range out {

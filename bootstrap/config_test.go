@@ -442,3 +442,18 @@ func TestSDKDiagnosticsAboutMalformedHeadersAreRedacted(t *testing.T) {
 		})
 	}
 }
+
+func TestDurableURLPasswordNeverLoggedInAnyForm(t *testing.T) {
+	for _, url := range []string{"postgres://app:s3cr3t-pw@db:5432/x", "host=db user=app password=s3cr3t-pw dbname=x"} {
+		cfg, _ := LoadConfig(mapEnv(map[string]string{"FFITEL_EVENTS_DURABLE_URL": url}))
+		var buf bytes.Buffer
+		h := NewConsoleHandler(&buf, &ConsoleOptions{Format: FormatText})
+		slog.New(h).Info("config", slog.Any("config", slog.GroupValue(cfg.LogAttrs()...)))
+		if strings.Contains(buf.String(), "s3cr3t-pw") {
+			t.Errorf("password of %q logged: %s", url, buf.String())
+		}
+		if got := redactSecrets("error mentions s3cr3t-pw", cfg.secretValues()); strings.Contains(got, "s3cr3t-pw") {
+			t.Errorf("secretValues misses the password of %q", url)
+		}
+	}
+}

@@ -243,7 +243,7 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		sink, err := events.OpenSink(ctx, url)
 		if err != nil {
 			rt.notice(slog.LevelWarn, "durable event sink not opened; durable publishes will fail",
-				slog.String("url", RedactURL(url)), slog.String("error", redactSecrets(err.Error(), rt.cfg.secretValues())))
+				slog.String("url", events.RedactURL(url)), slog.String("error", redactSecrets(err.Error(), rt.cfg.secretValues())))
 		} else {
 			rt.events.Router().SetSink(sink)
 		}
@@ -389,6 +389,19 @@ func (rt *Runtime) lossReporter(what string) func(dropped, failed uint64, lastEr
 // working afterwards, to the console only. It is idempotent.
 func (rt *Runtime) Shutdown(ctx context.Context) error {
 	_ = rt.InitConsoleOnly() // logging after Shutdown needs the console
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, rt.cfg.ShutdownTimeout)
+		defer cancel()
+	}
+	// Stop the endpoint before taking rt.mu: an in-flight /metrics/events
+	// request needs rt.mu for the stats, and the server waits for it.
+	rt.mu.Lock()
+	ep := rt.endpoint
+	rt.endpoint = nil
+	rt.mu.Unlock()
+	ep.shutdown(ctx)
+
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	prev := rt.Phase()
@@ -398,12 +411,6 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 		}
 		return nil
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, rt.cfg.ShutdownTimeout)
-		defer cancel()
-	}
-
 	// From now on records go to the console only.
 	rt.gen++
 	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console})
@@ -432,8 +439,7 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	// Exporter shutdown closes connections; bounded by what is left.
 	rt.exporters.shutdown(ctx)
-	rt.endpoint.shutdown(ctx)
-	_ = rt.events.Router().Close()
+	_ = rt.events.Router().Close(ctx)
 	_ = rt.tp.Shutdown(ctx)
 	_ = rt.mp.Shutdown(ctx)
 	if rt.lp != nil {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ffitel/ffitel/bootstrap"
 	"github.com/ffitel/ffitel/events"
 )
 
@@ -50,6 +51,13 @@ func ffitelgo_event_publish(current C.uint64_t, name *C.char, nameLen C.size_t, 
 	}
 	if body != "" && !json.Valid([]byte(body)) {
 		return fail(codeInvalid, "ffitel_event_publish: payload_json is not valid JSON")
+	}
+	if idOut != nil && capacity < 37 {
+		// A retry with a bigger buffer would publish a second event.
+		return fail(codeInvalid, "ffitel_event_publish: event_id_out needs 37 bytes (or NULL and 0); nothing published")
+	}
+	if rt().Phase() == bootstrap.StateShutdown {
+		return fail(codeState, "ffitel_event_publish: the library was shut down; nothing published")
 	}
 	if delivery < 0 || delivery > 2 {
 		return fail(codeInvalid, "ffitel_event_publish: delivery must be 0 (durable), 1 (fast) or 2 (broadcast)")
@@ -91,15 +99,24 @@ func ffitelgo_event_poll(sub C.uint64_t, timeoutMS C.int32_t, buf *C.char, capac
 		return fail(codeHandle, "ffitel_event_poll: unknown or closed subscription handle")
 	}
 	wait := time.Duration(max(timeoutMS, 0)) * time.Millisecond
-	doc := s.Peek(min(wait, maxPollWait))
+	// The event stays queued until a buffer large enough takes it.
+	doc, _ := s.Take(min(wait, maxPollWait), func(n int) bool { return n < int(capacity) })
 	if doc == nil {
 		return 0
 	}
-	// The event stays queued until a buffer large enough takes it.
-	if len(doc) < int(capacity) {
-		s.Pop()
-	}
 	return copyOut(buf, capacity, string(doc))
+}
+
+// closeSubscriptions ends every subscription (at shutdown): pollers return
+// at once with FFITEL_E_HANDLE instead of waiting out their timeout.
+func closeSubscriptions() {
+	subscriptions.Lock()
+	open := subscriptions.open
+	subscriptions.open = map[uint64]*events.Subscription{}
+	subscriptions.Unlock()
+	for _, s := range open {
+		s.Close()
+	}
 }
 
 //export ffitelgo_event_unsubscribe

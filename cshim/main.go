@@ -120,6 +120,7 @@ func ffitelgo_shutdown(timeoutMS C.int32_t) (rc C.int) {
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeoutMS)*time.Millisecond)
 		defer cancel()
 	}
+	closeSubscriptions()
 	if n := spans.endAll(); n > 0 {
 		rt().CountSpansEndedAtShutdown(n)
 	}

@@ -52,7 +52,8 @@ func ffitelgo_task_start(current C.uint64_t, taskType *C.char, typeLen C.size_t,
 	_, task := rt().Tasks().Start(ctx, info)
 	handle, ok := spans.addTask(task)
 	if !ok {
-		task.End("ffitel.span_table_full", "too many open spans")
+		task.Abandon("span table full")
+		rt().CountInputError()
 		setError("ffitel_task_start: too many open spans and tasks (65536); end them")
 		return 0
 	}

@@ -51,8 +51,15 @@ type Bus struct {
 	queues   map[uint64]*Subscription
 	next     uint64
 
+	running atomic.Int64 // handler goroutines still running (some past their timeout)
+
 	dispatched, goDispatches, ffiDispatches, handlerErrors, ffiDrops atomic.Uint64
 }
+
+// maxRunningHandlers bounds the goroutines of handlers that overran their
+// timeout and are still running: past it, handlers are refused (counted as
+// errors) rather than piling up goroutines.
+const maxRunningHandlers = 256
 
 type handlerSub struct {
 	pattern string
@@ -142,10 +149,15 @@ func (b *Bus) Dispatch(ctx context.Context, ev DomainEvent) (int, error) {
 // runHandler runs h with the bus timeout; a handler that overruns is left
 // to finish on its own and counted as an error. A panic is an error too.
 func (b *Bus) runHandler(ctx context.Context, h Handler, ev DomainEvent) error {
+	if b.running.Load() >= maxRunningHandlers {
+		return fmt.Errorf("event handler refused: %d handlers still running past their timeout", maxRunningHandlers)
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.timeout)
 	defer cancel()
 	done := make(chan error, 1)
+	b.running.Add(1)
 	go func() {
+		defer b.running.Add(-1)
 		defer func() {
 			if r := recover(); r != nil {
 				done <- fmt.Errorf("event handler panicked: %v", r)
@@ -211,24 +223,34 @@ func (s *Subscription) push(doc []byte) (dropped bool) {
 	return dropped
 }
 
-// Peek waits up to timeout for an event and returns the oldest one without
-// removing it (so a caller whose buffer is too small loses nothing), or nil.
-func (s *Subscription) Peek(timeout time.Duration) []byte {
+// Take waits up to timeout for an event and removes the oldest one if fits
+// accepts its size; otherwise it leaves it queued (so a caller whose buffer
+// is too small loses nothing) and still returns it. Checking and removing
+// happen under one lock, so a concurrent drop or a second poller can never
+// make it remove another event. It returns nil when nothing arrived or the
+// subscription is closed.
+func (s *Subscription) Take(timeout time.Duration, fits func(n int) bool) (doc []byte, taken bool) {
 	deadline := time.Now().Add(timeout)
 	for {
 		s.mu.Lock()
-		if len(s.queue) > 0 || s.closed {
-			var doc []byte
-			if len(s.queue) > 0 {
-				doc = s.queue[0]
+		if s.closed {
+			s.mu.Unlock()
+			return nil, false
+		}
+		if len(s.queue) > 0 {
+			doc = s.queue[0]
+			if fits == nil || fits(len(doc)) {
+				s.queue[0] = nil
+				s.queue = s.queue[1:]
+				taken = true
 			}
 			s.mu.Unlock()
-			return doc
+			return doc, taken
 		}
 		s.mu.Unlock()
 		wait := time.Until(deadline)
 		if wait <= 0 {
-			return nil
+			return nil, false
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -239,23 +261,12 @@ func (s *Subscription) Peek(timeout time.Duration) []byte {
 	}
 }
 
-// Pop removes the oldest event (after Peek returned it).
-func (s *Subscription) Pop() {
-	s.mu.Lock()
-	if len(s.queue) > 0 {
-		s.queue[0] = nil
-		s.queue = s.queue[1:]
-	}
-	s.mu.Unlock()
-}
-
 // Poll waits up to timeout and returns the next event, if any.
 func (s *Subscription) Poll(timeout time.Duration) (DomainEvent, bool) {
-	doc := s.Peek(timeout)
+	doc, _ := s.Take(timeout, nil)
 	if doc == nil {
 		return DomainEvent{}, false
 	}
-	s.Pop()
 	var ev DomainEvent
 	if err := json.Unmarshal(doc, &ev); err != nil {
 		return DomainEvent{}, false

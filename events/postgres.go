@@ -401,3 +401,7 @@ func firstNonEmpty(a, b string) string {
 	}
 	return b
 }
+
+// PasswordOf returns the password in a postgres URL or libpq key=value
+// string ("" if none), so callers can scrub it from anything they print.
+func PasswordOf(raw string) string { return passwordOf(raw) }

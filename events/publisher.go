@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -38,8 +39,12 @@ type Publisher struct {
 	published, failed, routed metric.Int64Counter
 	duration                  metric.Float64Histogram
 
-	seen sync.Map // label sets whose failed counter is initialised
+	seen  sync.Map // label sets whose failed counter is initialised
+	nseen atomic.Int32
 }
+
+// maxInitialisedLabelSets bounds the failed-at-0 initialisation memory.
+const maxInitialisedLabelSets = 4096
 
 // NewPublisher builds a publisher over router. firedBy fills
 // metadata.fired_by when the caller leaves it empty (the worker id).
@@ -87,8 +92,11 @@ func (p *Publisher) Publish(ctx context.Context, name string, payload json.RawMe
 	ev, err := NewEvent(name, payload, md)
 	labels := metric.WithAttributeSet(attribute.NewSet(attribute.String("event_name", name),
 		attribute.String("namespace", md.Namespace), attribute.String("delivery_mode", mode.String())))
-	if _, seen := p.seen.LoadOrStore(name+"\x00"+md.Namespace+"\x00"+mode.String(), true); !seen {
-		p.failed.Add(ctx, 0, labels)
+	if p.nseen.Load() < maxInitialisedLabelSets {
+		if _, seen := p.seen.LoadOrStore(name+"\x00"+md.Namespace+"\x00"+mode.String(), true); !seen {
+			p.nseen.Add(1)
+			p.failed.Add(ctx, 0, labels)
+		}
 	}
 	if err == nil {
 		span.SetAttributes(attribute.String("event_id", ev.EventID))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ffitel/ffitel/metrics"
 )
@@ -113,6 +114,10 @@ func (r *Router) Route(ctx context.Context, ev DomainEvent, mode DeliveryMode) (
 	return res, nil
 }
 
+// DurableTimeout bounds one durable enqueue, so a locked table or a silent
+// network never parks the publishing host thread.
+const DurableTimeout = 5 * time.Second
+
 func (r *Router) routeDurable(ctx context.Context, ev DomainEvent) error {
 	r.mu.RLock()
 	sink := r.sink
@@ -120,6 +125,8 @@ func (r *Router) routeDurable(ctx context.Context, ev DomainEvent) error {
 	if sink == nil {
 		return ErrNoDurableSink
 	}
+	ctx, cancel := context.WithTimeout(ctx, DurableTimeout)
+	defer cancel()
 	return sink.Enqueue(ctx, ev)
 }
 
@@ -135,10 +142,19 @@ func (r *Router) Stats() metrics.EventRouterStats {
 	}
 }
 
-// Close closes the durable sink.
-func (r *Router) Close() error {
-	if s := r.SetSink(nil); s != nil {
-		return s.Close()
+// Close closes the durable sink within ctx: a sink whose close waits on a
+// stuck connection is left to finish in the background.
+func (r *Router) Close(ctx context.Context) error {
+	s := r.SetSink(nil)
+	if s == nil {
+		return nil
 	}
-	return nil
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -23,9 +23,10 @@ const (
 // a metric_name attribute: an instrumented function gets its rate, errors and
 // duration with no extra code. It starts no goroutine.
 type SpanMetrics struct {
-	meter metric.Meter
-	mu    sync.Mutex
-	inst  map[string]spanInstruments
+	meter   metric.Meter
+	mu      sync.Mutex
+	inst    map[string]spanInstruments
+	refused uint64 // spans whose metric_name exceeded maxSpanMetricNames
 }
 
 type spanInstruments struct {
@@ -38,11 +39,19 @@ func NewSpanMetrics(mp metric.MeterProvider, scope string) *SpanMetrics {
 	return &SpanMetrics{meter: mp.Meter(scope), inst: map[string]spanInstruments{}}
 }
 
+// maxSpanMetricNames bounds the metric names spans may create: a name built
+// from an id by mistake must not grow memory and series without end.
+const maxSpanMetricNames = 256
+
 func (p *SpanMetrics) instruments(name string) (spanInstruments, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if in, ok := p.inst[name]; ok {
 		return in, true
+	}
+	if len(p.inst) >= maxSpanMetricNames {
+		p.refused++
+		return spanInstruments{}, false
 	}
 	count, err := p.meter.Int64Counter(name, metric.WithUnit("{call}"))
 	if err != nil {

@@ -265,6 +265,18 @@ func (k *Task) End(errorType, message string) {
 	k.span.End()
 }
 
+// Abandon ends the attempt's span without recording the messaging metrics:
+// for an attempt the host never got to run (say the C handle table was
+// full), which must not count as a processed message.
+func (k *Task) Abandon(reason string) {
+	if k.ended {
+		return
+	}
+	k.ended = true
+	k.span.SetAttributes(attribute.String("ffitel.abandoned", reason))
+	k.span.End()
+}
+
 // Run runs handler as one attempt of a task: the Go middleware. The
 // handler's error is returned unchanged; a panic ends the attempt as failed
 // and is re-raised.

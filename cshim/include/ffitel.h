@@ -269,7 +269,10 @@ int ffitel_task_end(uint64_t task, int32_t ok, const char *error_type, size_t et
 /* ---- domain events ------------------------------------------------------------ */
 
 /* Publishes a domain event and writes its id (a 36-character UUIDv7) into
- * event_id_out; returns the id's length (buffer convention).
+ * event_id_out, which must hold 37 bytes (or be NULL with cap 0): unlike
+ * other calls it is not retried with a bigger buffer, since that would
+ * publish twice, so a smaller buffer is FFITEL_E_INVALID and nothing is
+ * published. Returns the id's length.
  * payload_json is any JSON value (empty means {}). metadata_json is a JSON
  * object: {"namespace": "payments" (required), "correlation_id": "..."
  * (required), "task_uuid", "step_uuid", "step_name", "fired_by"}; the trace
@@ -284,7 +287,8 @@ int ffitel_task_end(uint64_t task, int32_t ok, const char *error_type, size_t et
  * Returns the id length; FFITEL_E_INVALID for a missing name, namespace or
  * correlation id, bad JSON or an unknown delivery; FFITEL_E_UNAVAILABLE when
  * the durable path failed (no sink configured, connection lost; counted in
- * router.routing_errors). */
+ * router.routing_errors); FFITEL_E_STATE after ffitel_shutdown. A durable
+ * enqueue waits at most 5 s. */
 int ffitel_event_publish(const char *name, size_t name_len,
                          const char *payload_json, size_t payload_len,
                          const char *metadata_json, size_t metadata_len,
@@ -312,7 +316,8 @@ uint64_t ffitel_event_subscribe(const char *pattern, size_t pattern_len);
  * length, or 0 when nothing arrived. When the return value is >= cap the
  * event was NOT consumed: call again with a larger buffer to receive it.
  * May block: bindings release their interpreter lock around it. Returns
- * FFITEL_E_HANDLE for an unknown or closed subscription. */
+ * FFITEL_E_HANDLE for an unknown or closed subscription; ffitel_shutdown
+ * closes every subscription, and a poll waiting then returns 0 at once. */
 int ffitel_event_poll(uint64_t sub, int32_t timeout_ms, char *buf, size_t cap);
 
 /* Ends a subscription; queued events are released. FFITEL_OK or

@@ -222,6 +222,8 @@ static void test_events(void) {
               FFITEL_E_INVALID, "missing correlation id");
     CHECK(ffitel_event_publish(S("x"), S("{oops"), md, sizeof md - 1, 1, id, sizeof id) == FFITEL_E_INVALID, "bad payload");
     CHECK(ffitel_event_publish(S("x"), S("{}"), md, sizeof md - 1, 9, id, sizeof id) == FFITEL_E_INVALID, "bad delivery");
+    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), md, sizeof md - 1, 1, small, sizeof small) ==
+              FFITEL_E_INVALID, "an id buffer too small to retry is refused before publishing");
 
     /* Inside a span, the publish joins its trace (metadata.traceparent). */
     uint64_t step = ffitel_span_start(S("step"), 0, NULL, 0, NULL, 0, 0);
@@ -369,6 +371,9 @@ static void test_phase2_and_shutdown(void) {
     CHECK(ffitel_init_telemetry() == FFITEL_E_STATE, "init_telemetry after shutdown");
     CHECK(ffitel_span_end(forgotten, 1, NULL, 0) == FFITEL_E_HANDLE, "shutdown ended the forgotten span");
     CHECK(ffitel_log(FFITEL_ERROR, S("after shutdown, console only"), NULL, 0, 0) == FFITEL_OK, "log after shutdown");
+    char eid[64];
+    CHECK(ffitel_event_publish(S("a.b"), S("{}"), S("{\"namespace\":\"n\",\"correlation_id\":\"c\"}"), 1, eid,
+                               sizeof eid) == FFITEL_E_STATE, "publish after shutdown");
     char buf[4096];
     ffitel_stats_json(buf, sizeof buf);
     CHECK(strstr(buf, "\"spans_ended_at_shutdown\":1") != NULL, "stats count the forgotten span: %s", buf);
