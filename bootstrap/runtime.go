@@ -100,6 +100,8 @@ type Runtime struct {
 	tasks    *metrics.Tasks
 	events   *events.Publisher
 
+	watchStop    chan struct{} // stops watchEventDrops
+
 	promRegistry *prometheus.Registry // set when /metrics is served
 	endpoint     *metricsEndpoint
 	handler      *Handler
@@ -261,6 +263,14 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		}
 	}
 
+	// Events flow with or without OTLP export; their drops are reported.
+	watchInterval := rt.opts.LossReportInterval
+	if watchInterval <= 0 {
+		watchInterval = 10 * time.Second
+	}
+	rt.watchStop = make(chan struct{})
+	go rt.watchEventDrops(watchInterval, rt.watchStop)
+
 	if reason := rt.cfg.ExportReason(); reason != "" {
 		rt.consoleOnly(reason)
 		rt.notice(slog.LevelInfo, "telemetry export is off; phase 2 stays console-only", slog.String("reason", reason))
@@ -352,6 +362,27 @@ func (rt *Runtime) routeSDKDiagnostics() {
 	}, funcr.Options{}))
 }
 
+// watchEventDrops warns, every interval, how many events the in-process
+// bus dropped from full poll queues (a subscriber that does not poll fast
+// enough): drops are counted in the stats and never silent.
+func (rt *Runtime) watchEventDrops(interval time.Duration, stop chan struct{}) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var reported uint64
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if d := rt.events.Router().Bus().Stats().FFIChannelDrops; d > reported {
+				rt.internal.Warn("domain events dropped from full subscriber queues in the last interval",
+					slog.Uint64("dropped", d-reported), slog.Uint64("total", d))
+				reported = d
+			}
+		}
+	}
+}
+
 // notice logs one of ffitel's own lifecycle lines (configuration warnings,
 // the resolved configuration, why export is off). They bypass LOG_LEVEL:
 // an operator who sets LOG_LEVEL=error still learns that export is off.
@@ -411,6 +442,11 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 		}
 		return nil
 	}
+	if rt.watchStop != nil {
+		close(rt.watchStop)
+		rt.watchStop = nil
+	}
+
 	// From now on records go to the console only.
 	rt.gen++
 	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console})

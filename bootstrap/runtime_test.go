@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ffitel/ffitel/events"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log/global"
@@ -811,5 +812,29 @@ func TestSpansEndedInPhaseOneAreCountedWhenExportIsOff(t *testing.T) {
 	}
 	if len(f.spans.all()) != 0 {
 		t.Errorf("exported spans with export off")
+	}
+}
+
+func TestEventQueueDropsAreReportedPeriodically(t *testing.T) {
+	out := &syncBuffer{}
+	rt := New(Options{Getenv: mapEnv(nil), Output: out, LossReportInterval: 50 * time.Millisecond})
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
+	if err := rt.InitTelemetry(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sub := rt.Events().Router().Bus().SubscribeQueue("*", 1)
+	defer sub.Close()
+	md := events.Metadata{Namespace: "n", CorrelationID: "c"}
+	for i := 0; i < 3; i++ {
+		if _, err := rt.Events().Publish(context.Background(), "a.b", nil, md, events.Fast); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "dropped from full subscriber queues") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning about the 2 dropped events:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
