@@ -255,19 +255,27 @@ module Ffitel
       raise ArgumentError, "Ffitel.span needs a block" unless block_given?
 
       span = start_span(name, kind: kind, attributes: attributes, traceparent: traceparent)
+      run_as_current(span) { yield span }
+    end
+
+    # Makes span (or task) the fiber-local current span while the block runs
+    # and ends it: with the error on an exception (re-raised unchanged),
+    # normally otherwise (break/throw/next included).
+    def run_as_current(span)
       t = Thread.current
       previous = t[SPAN_KEY]
       t[SPAN_KEY] = span
       begin
-        yield span
+        yield
       rescue Exception => e # rubocop:disable Lint/RescueException
         span.finish(error: e)
         raise
       ensure
-        span.finish # break/throw/next: a normal end; no-op after an error
+        span.finish # no-op after an error
         t[SPAN_KEY] = previous
       end
     end
+    private :run_as_current
 
     # Starts a span without making it current; end it with span.finish. For
     # callbacks that cannot wrap a block (e.g. Rack middleware pairs).
@@ -344,18 +352,7 @@ module Ffitel
 
       task = start_task(task_type, worker: worker, task_id: task_id, attempt: attempt, carrier: carrier,
                                    propagation: propagation)
-      t = Thread.current
-      previous = t[SPAN_KEY]
-      t[SPAN_KEY] = task
-      begin
-        yield task
-      rescue Exception => e # rubocop:disable Lint/RescueException
-        task.finish(error: e)
-        raise
-      ensure
-        task.finish # break/throw/next: a normal end; no-op after an error
-        t[SPAN_KEY] = previous
-      end
+      run_as_current(task) { yield task }
     end
 
     # Starts a task attempt without making it current; end it with
