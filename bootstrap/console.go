@@ -241,6 +241,13 @@ func (h *ConsoleHandler) Handle(ctx context.Context, r slog.Record) error {
 	return err
 }
 
+// withWriter returns a copy of h writing to w.
+func (h *ConsoleHandler) withWriter(w io.Writer) *ConsoleHandler {
+	h2 := *h
+	h2.w, h2.mu = w, new(sync.Mutex)
+	return &h2
+}
+
 // consoleLevelName maps a level to the name of its band: levels between two
 // named ones (slog.LevelInfo+2) take the lower name, as OpenTelemetry
 // severity ranges do.

@@ -32,6 +32,7 @@ type pipeline struct {
 	gen     uint64
 	console slog.Handler
 	export  *batcher[logItem] // the OTLP export queue; nil unless phase 2 exports logs
+	async   *asyncConsole     // formats and writes the console in phase 2; nil otherwise
 	early   *EarlyBuffer      // non-nil in phase 1 only
 }
 
@@ -69,6 +70,16 @@ func (h *Handler) Enabled(_ context.Context, level slog.Level) bool {
 // pipeline stats, never returned to the caller.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	p := h.rt.pipeline.Load()
+	if p.async != nil {
+		// Phase 2: one copy of the record serves the console goroutine
+		// and the export queue; the host thread neither formats nor writes.
+		it := newLogItem(ctx, h.chain, r)
+		p.async.add(h.resolve(p).console, it)
+		if p.export != nil {
+			p.export.add(it)
+		}
+		return nil
+	}
 	err := h.resolve(p).console.Handle(ctx, r)
 	if p.early != nil {
 		if p.early.add(ctx, h.chain, r) {

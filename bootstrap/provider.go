@@ -3,8 +3,8 @@ package bootstrap
 import (
 	"context"
 	"errors"
-	"sync"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 

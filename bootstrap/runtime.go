@@ -93,14 +93,19 @@ type Runtime struct {
 	gen      uint64
 	pipeline atomic.Pointer[pipeline]
 
-	console  slog.Handler // the ConsoleHandler, or a discarding one for FFITEL_LOG_OUTPUT=none
+	console slog.Handler // the ConsoleHandler, or a discarding one for FFITEL_LOG_OUTPUT=none
+	// asyncOut is the phase-2 console (see asyncconsole.go) and console2
+	// the console handler it formats with; nil before phase 2 and for
+	// FFITEL_LOG_OUTPUT=none.
+	asyncOut *asyncConsole
+	console2 slog.Handler
 	internal *slog.Logger // console only: loss reports, exporter errors
 	early    *EarlyBuffer
 	spanEnds *spanRouter
 	tasks    *metrics.Tasks
 	events   *events.Publisher
 
-	watchStop    chan struct{} // stops watchEventDrops
+	watchStop chan struct{} // stops watchEventDrops
 
 	promRegistry *prometheus.Registry // set when /metrics is served
 	endpoint     *metricsEndpoint
@@ -330,8 +335,7 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 
 	// Store the new pipeline before draining the early buffer: a record
 	// that finds the buffer closed reloads and finds the export path.
-	rt.gen++
-	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console, export: rt.logs})
+	rt.pipeline.Store(rt.phase2Pipeline(rt.logs))
 	rt.state.Store(int32(StateTelemetry))
 	early := rt.early.drain()
 	if rt.logs == nil {
@@ -391,14 +395,31 @@ func (rt *Runtime) notice(level slog.Level, msg string, attrs ...slog.Attr) {
 	r.AddAttrs(attrs...)
 	r.AddAttrs(slog.String("component", "ffitel"))
 	_ = rt.handler.Handle(context.Background(), r)
+	if rt.asyncOut != nil { // written at once, like an error (caller holds rt.mu)
+		_ = rt.asyncOut.Flush()
+	}
+}
+
+// phase2Pipeline returns a phase-2 pipeline: phase 1's console, formatted
+// and written by an asyncConsole so the host thread does not wait for it.
+// Caller holds rt.mu.
+func (rt *Runtime) phase2Pipeline(export *batcher[logItem]) *pipeline {
+	if rt.console2 == nil {
+		rt.console2 = rt.console
+		if ch, ok := rt.console.(*ConsoleHandler); ok {
+			rt.asyncOut = newAsyncConsole(ch.w)
+			rt.console2 = ch.withWriter(asyncSink{rt.asyncOut})
+		}
+	}
+	rt.gen++
+	return &pipeline{gen: rt.gen, console: rt.console2, async: rt.asyncOut, export: export}
 }
 
 // consoleOnly enters phase 2 without exporting. Caller holds rt.mu.
 func (rt *Runtime) consoleOnly(reason string) {
 	rt.exportEnabled = false
 	rt.disabledReason = reason
-	rt.gen++
-	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console})
+	rt.pipeline.Store(rt.phase2Pipeline(nil))
 	rt.state.Store(int32(StateTelemetry))
 	rt.early.countReplayed(0, len(rt.early.drain()))
 	rt.spanEnds.upgrade(nil)
@@ -447,10 +468,14 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 		rt.watchStop = nil
 	}
 
-	// From now on records go to the console only.
+	// From now on records go to the console only, written synchronously
+	// again once the phase-2 console has written what it holds.
 	rt.gen++
 	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console})
 	rt.state.Store(int32(StateShutdown))
+	if rt.asyncOut != nil {
+		_ = rt.asyncOut.Close(ctx)
+	}
 	if prev == StateConsole {
 		rt.early.countReplayed(0, len(rt.early.drain()))
 		rt.spanEnds.upgrade(nil)
@@ -588,9 +613,12 @@ func (rt *Runtime) Stats() metrics.PipelineStats {
 // ForceFlush exports everything queued so far, within ctx.
 func (rt *Runtime) ForceFlush(ctx context.Context) error {
 	rt.mu.Lock()
-	logs, spans, pump := rt.logs, rt.spans, rt.pump
+	logs, spans, pump, console := rt.logs, rt.spans, rt.pump, rt.asyncOut
 	rt.mu.Unlock()
 	var errs []error
+	if console != nil {
+		_ = console.Flush()
+	}
 	if spans != nil {
 		errs = append(errs, spans.flush(ctx))
 	}

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "include/ffitel.h"
@@ -62,6 +63,21 @@ static int in_forked_child_strict(void) {
 #define GUARD_HANDLE() \
     do { if (in_forked_child()) { ffitel_shim_set_error(forked_msg, sizeof forked_msg - 1); return 0; } } while (0)
 
+/* The record's timestamp, read here with one clock_gettime: Go's time.Now
+ * reads two clocks and switches stacks to do it, which costs more on the
+ * log path than everything else but the console. */
+int64_t ffitel_shim_now_ns(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0) return 0;
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int ffitel_shim_forked(void) { return in_forked_child(); }
+int ffitel_shim_forked_error(void) {
+    ffitel_shim_set_error(forked_msg, sizeof forked_msg - 1);
+    return FFITEL_E_FORKED;
+}
+
 const char *ffitel_version(void) { return FFITEL_VERSION; }
 
 int ffitel_last_error(char *buf, size_t cap) {
@@ -89,12 +105,18 @@ int ffitel_signal_onstack(int32_t signum) {
 int ffitel_init_console(void) { (void)in_forked_child_strict(); GUARD_INT(); return ffitelgo_init_console(); }
 int ffitel_init_telemetry(void) { (void)in_forked_child_strict(); GUARD_INT(); return ffitelgo_init_telemetry(); }
 int ffitel_shutdown(int32_t timeout_ms) { GUARD_INT(); return ffitelgo_shutdown(timeout_ms); }
+int ffitel_flush(int32_t timeout_ms) { GUARD_INT(); return ffitelgo_flush(timeout_ms); }
 int ffitel_phase(void) { GUARD_INT(); return ffitelgo_phase(); }
 
 int ffitel_log(int32_t severity, const char *msg, size_t msg_len,
                const char *attrs_json, size_t attrs_len, uint64_t span) {
     GUARD_INT();
-    return ffitelgo_log(severity, (char *)msg, msg_len, (char *)attrs_json, attrs_len, span);
+    return ffitelgo_log(severity, (char *)msg, msg_len, (char *)attrs_json, attrs_len, span, ffitel_shim_now_ns());
+}
+int ffitel_log_attrs(int32_t severity, const char *msg, size_t msg_len,
+                     const ffitel_attr *attrs, size_t n, uint64_t span) {
+    GUARD_INT();
+    return ffitelgo_log_attrs(severity, (char *)msg, msg_len, (ffitel_attr *)attrs, n, span, ffitel_shim_now_ns());
 }
 int ffitel_log_enabled(int32_t severity) { GUARD_INT(); return ffitelgo_log_enabled(severity); }
 

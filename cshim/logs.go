@@ -3,13 +3,18 @@ package main
 /*
 #include <stdint.h>
 #include <stddef.h>
+#include "include/ffitel.h"
 */
 import "C"
 
 import (
 	"context"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -23,23 +28,57 @@ func levelOf(severity int32) (slog.Level, bool) {
 	return slog.Level(severity - 9), true
 }
 
+// logScratch is the per-call attribute buffer of the log path, pooled: a
+// buffer on the stack would escape through the recursive JSON decoder and
+// cost an allocation on every call.
+type logScratch struct{ attrs [16]slog.Attr }
+
+var logScratchPool = sync.Pool{New: func() any { return new(logScratch) }}
+
 //export ffitelgo_log
 func ffitelgo_log(severity C.int32_t, msg *C.char, msgLen C.size_t, attrsJSON *C.char, attrsLen C.size_t,
-	span C.uint64_t) (rc C.int) {
+	span C.uint64_t, nowNS C.int64_t) (rc C.int) {
 	defer recoverInto(&rc)
-	h := rt().Handler()
-	ctx := context.Background()
 	level, known := levelOf(int32(severity))
-	if known && !h.Enabled(ctx, level) {
+	if known && !rt().Handler().Enabled(context.Background(), level) {
 		return codeOK
 	}
 	var in input
+	sc := logScratchPool.Get().(*logScratch)
+	attrs := in.attrsInto(sc.attrs[:0], attrsJSON, attrsLen)
+	rc = logRecord(&in, severity, level, known, in.text("msg", msg, msgLen, maxMessageBytes), attrs, span, nowNS)
+	clear(attrs)
+	logScratchPool.Put(sc)
+	return rc
+}
+
+//export ffitelgo_log_attrs
+func ffitelgo_log_attrs(severity C.int32_t, msg *C.char, msgLen C.size_t, attrs *C.ffitel_attr, n C.size_t,
+	span C.uint64_t, nowNS C.int64_t) (rc C.int) {
+	defer recoverInto(&rc)
+	level, known := levelOf(int32(severity))
+	if known && !rt().Handler().Enabled(context.Background(), level) {
+		return codeOK
+	}
+	var in input
+	sc := logScratchPool.Get().(*logScratch)
+	decoded := in.typedAttrsInto(sc.attrs[:0], attrs, n)
+	rc = logRecord(&in, severity, level, known, in.text("msg", msg, msgLen, maxMessageBytes), decoded, span, nowNS)
+	clear(decoded)
+	logScratchPool.Put(sc)
+	return rc
+}
+
+// logRecord builds and handles one record. The record is built by hand
+// rather than through slog.Logger so that no caller PC is captured: the Go
+// frames say nothing about the host. nowNS is the host's wall clock, read in
+// C with one clock_gettime (0: read it here).
+func logRecord(in *input, severity C.int32_t, level slog.Level, known bool, text string, attrs []slog.Attr,
+	span C.uint64_t, nowNS C.int64_t) C.int {
 	if !known {
 		in.problem(codeInvalid, "ffitel_log: unknown severity; logged as INFO")
 	}
-	text := in.text("msg", msg, msgLen, maxMessageBytes)
-	var buf [8]slog.Attr
-	attrs := in.attrsInto(buf[:0], attrsJSON, attrsLen)
+	ctx := context.Background()
 	if span != 0 {
 		if s, ok := spans.get(uint64(span)); ok {
 			ctx = trace.ContextWithSpan(ctx, s)
@@ -47,16 +86,94 @@ func ffitelgo_log(severity C.int32_t, msg *C.char, msgLen C.size_t, attrsJSON *C
 			in.problem(codeHandle, "ffitel_log: unknown or ended span handle; logged without trace ids")
 		}
 	}
-	// The record is built by hand rather than through slog.Logger so that
-	// no caller PC is captured: the Go frames say nothing about the host.
-	r := slog.NewRecord(time.Now(), level, text, 0)
+	var now time.Time
+	if nowNS != 0 {
+		now = time.Unix(0, int64(nowNS))
+	} else {
+		now = time.Now()
+	}
+	r := slog.NewRecord(now, level, text, 0)
 	r.AddAttrs(attrs...)
 	if !known {
 		r.AddAttrs(slog.Int("ffitel.invalid_severity", int(severity)))
 	}
 	r.AddAttrs(in.markers()...)
-	_ = h.Handle(ctx, r)
+	_ = rt().Handler().Handle(ctx, r)
 	return in.result()
+}
+
+// typedAttrsInto converts an ffitel_attr array, appending to buf. All keys
+// and string values are copied into one allocation.
+func (in *input) typedAttrsInto(buf []slog.Attr, p *C.ffitel_attr, n C.size_t) []slog.Attr {
+	if n == 0 {
+		return buf
+	}
+	if p == nil {
+		in.problem(codeInvalid, "ffitel_log_attrs: attrs is NULL with a non-zero count")
+		in.badAttrs = true
+		return buf
+	}
+	if n > maxAttrs {
+		n = maxAttrs
+		in.truncated = true
+	}
+	arr := unsafe.Slice(p, int(n))
+	clip := func(l C.size_t) int {
+		if l > maxAttrValueBytes {
+			return maxAttrValueBytes + utf8.UTFMax // room to cut on a rune boundary
+		}
+		return int(l)
+	}
+	total := 0
+	for i := range arr {
+		a := &arr[i]
+		if a.key != nil {
+			total += clip(a.key_len)
+		}
+		if a._type == C.FFITEL_ATTR_STRING && a.str != nil {
+			total += clip(a.str_len)
+		}
+	}
+	store := make([]byte, 0, total)
+	piece := func(what string, s *C.char, l C.size_t) string {
+		if l == 0 {
+			return ""
+		}
+		if s == nil {
+			in.problem(codeInvalid, "ffitel_log_attrs: "+what+" is NULL with a non-zero length")
+			in.badAttrs = true
+			return ""
+		}
+		start := len(store)
+		store = append(store, unsafe.Slice((*byte)(unsafe.Pointer(s)), clip(l))...)
+		v := unsafe.String(unsafe.SliceData(store[start:]), len(store)-start)
+		if l > maxAttrValueBytes {
+			v, in.truncated = truncateUTF8(v, maxAttrValueBytes), true
+		}
+		if !utf8.ValidString(v) {
+			in.problem(codeInvalid, "ffitel_log_attrs: "+what+" is not valid UTF-8 (replaced with U+FFFD)")
+			v = strings.ToValidUTF8(v, "\uFFFD")
+		}
+		return v
+	}
+	for i := range arr {
+		a := &arr[i]
+		key := piece("an attribute key", a.key, a.key_len)
+		switch a._type {
+		case C.FFITEL_ATTR_STRING:
+			buf = append(buf, slog.String(key, piece("a string attribute value", a.str, a.str_len)))
+		case C.FFITEL_ATTR_INT:
+			buf = append(buf, slog.Int64(key, int64(a.i)))
+		case C.FFITEL_ATTR_DOUBLE:
+			buf = append(buf, slog.Float64(key, float64(a.d)))
+		case C.FFITEL_ATTR_BOOL:
+			buf = append(buf, slog.Bool(key, a.i != 0))
+		default:
+			in.problem(codeInvalid, "ffitel_log_attrs: attribute "+key+" has an unknown type; skipped")
+			in.badAttrs = true
+		}
+	}
+	return buf
 }
 
 //export ffitelgo_log_enabled

@@ -130,6 +130,21 @@ func ffitelgo_shutdown(timeoutMS C.int32_t) (rc C.int) {
 	return codeOK
 }
 
+//export ffitelgo_flush
+func ffitelgo_flush(timeoutMS C.int32_t) (rc C.int) {
+	defer recoverInto(&rc)
+	timeout := rt().Config().ShutdownTimeout
+	if timeoutMS >= 0 {
+		timeout = time.Duration(timeoutMS) * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := rt().ForceFlush(ctx); err != nil {
+		return fail(codeState, "ffitel_flush: cut short (%v); what is still queued stays queued", err)
+	}
+	return codeOK
+}
+
 //export ffitelgo_phase
 func ffitelgo_phase() (rc C.int) {
 	defer recoverInto(&rc)

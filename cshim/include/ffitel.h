@@ -121,6 +121,15 @@ int ffitel_init_telemetry(void);
  * Returns FFITEL_OK, or FFITEL_E_STATE when the deadline cut the flush short. */
 int ffitel_shutdown(int32_t timeout_ms);
 
+/* Writes the console lines still queued (phase 2 formats and writes the
+ * console on a background goroutine, within about a millisecond) and exports
+ * what is queued of every signal, then returns; keeps running afterwards.
+ * Bounded by timeout_ms (< 0: FFITEL_SHUTDOWN_TIMEOUT_MS). For tests, and
+ * for a host about to exit without ffitel_shutdown (before exec, say). May
+ * block: bindings should release their interpreter lock around it. Returns
+ * FFITEL_OK, or FFITEL_E_STATE when the deadline cut the export short. */
+int ffitel_flush(int32_t timeout_ms);
+
 /* The current phase: FFITEL_PHASE_* (>= 0), or FFITEL_E_FORKED. */
 int ffitel_phase(void);
 
@@ -157,6 +166,46 @@ int ffitel_log(int32_t severity, const char *msg, size_t msg_len,
 /* 1 if a record at severity would be logged (LOG_LEVEL), 0 if not; lets a
  * host skip formatting. FFITEL_E_FORKED in a forked child. */
 int ffitel_log_enabled(int32_t severity);
+
+/* The fast path beside attrs_json: attributes as an array of typed values,
+ * nothing to encode or parse. Same limits as JSON (128 attributes, 16 KiB per
+ * string value; longer is truncated and marked ffitel.truncated). A key or
+ * string that is not UTF-8 is replaced as with JSON; an unknown type marks
+ * the record ffitel.invalid_attributes and skips that attribute. */
+#define FFITEL_ATTR_STRING 1 /* str, str_len */
+#define FFITEL_ATTR_INT 2    /* i */
+#define FFITEL_ATTR_DOUBLE 3 /* d */
+#define FFITEL_ATTR_BOOL 4   /* i: 0 false, anything else true */
+typedef struct ffitel_attr {
+    const char *key;
+    size_t key_len;
+    int32_t type; /* FFITEL_ATTR_* */
+    int32_t reserved;
+    const char *str;
+    size_t str_len;
+    int64_t i;
+    double d;
+} ffitel_attr;
+
+/* ffitel_log with n attributes from attrs (NULL when n is 0). Returns as
+ * ffitel_log does. */
+int ffitel_log_attrs(int32_t severity, const char *msg, size_t msg_len,
+                     const ffitel_attr *attrs, size_t n, uint64_t span);
+
+/* For the Python binding only; call it through ctypes.PyDLL (the GIL held)
+ * with restype py_object. Returns a new reference to a built-in function
+ * log(severity: int, msg: str, attrs: dict | None, span: int) -> int that
+ * logs as ffitel_log_attrs, reading the arguments with CPython's stable C API
+ * (looked up in the running process with dlsym; libffitel.so does not link
+ * libpython): no ctypes conversion and no JSON on either side. log returns
+ * FFITEL_PY_USE_JSON, with nothing logged, when a value is not an exact str,
+ * int (64-bit), float, bool or None, or a str has lone surrogates: the
+ * caller then uses ffitel_log. Otherwise it returns what ffitel_log would.
+ * Returns NULL when the process has no CPython. Holding the GIL, log may
+ * wait as a console write waits (a full console buffer); never on the
+ * network. */
+#define FFITEL_PY_USE_JSON 1
+void *ffitel_py_function(void);
 
 /* ---- spans ---------------------------------------------------------------- */
 

@@ -27,6 +27,7 @@ def console() -> None:
 
 
 def logged(capfd: pytest.CaptureFixture[str]) -> str:
+    ffitel.flush()  # phase 2 writes the console from a background goroutine
     return capfd.readouterr().err
 
 

@@ -105,6 +105,73 @@ static void test_logs(void) {
     CHECK(ffitel_log_enabled(FFITEL_TRACE) == 0, "TRACE disabled at the default level");
 }
 
+/* Runs fn with file descriptor 2 redirected to a temporary file and returns
+ * what was written there (static buffer). */
+static char captured[1 << 16];
+static const char *capture_stderr(void (*fn)(void)) {
+    fflush(stderr);
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+    dup2(fileno(tmp), 2);
+    fn();
+    ffitel_flush(2000);
+    dup2(saved, 2);
+    close(saved);
+    size_t n = 0;
+    rewind(tmp);
+    n = fread(captured, 1, sizeof captured - 1, tmp);
+    captured[n] = 0;
+    fclose(tmp);
+    return captured;
+}
+
+static int attrs_rc[8];
+static void log_typed_attrs(void) {
+    char big[20000];
+    memset(big, 'v', sizeof big);
+    ffitel_attr a[] = {
+        {.key = "s", .key_len = 1, .type = FFITEL_ATTR_STRING, .str = "two words", .str_len = 9},
+        {.key = "n", .key_len = 1, .type = FFITEL_ATTR_INT, .i = -42},
+        {.key = "d", .key_len = 1, .type = FFITEL_ATTR_DOUBLE, .d = 1.5},
+        {.key = "b", .key_len = 1, .type = FFITEL_ATTR_BOOL, .i = 7},
+        {.key = "f", .key_len = 1, .type = FFITEL_ATTR_BOOL, .i = 0},
+    };
+    attrs_rc[0] = ffitel_log_attrs(FFITEL_INFO, S("typed"), a, 5, 0);
+    ffitel_attr odd[] = {
+        {.key = "bad\xff", .key_len = 4, .type = FFITEL_ATTR_STRING, .str = "x\xfey", .str_len = 3},
+        {.key = "what", .key_len = 4, .type = 99},
+        {.key = "kept", .key_len = 4, .type = FFITEL_ATTR_INT, .i = 1},
+        {.key = "null", .key_len = 4, .type = FFITEL_ATTR_STRING, .str = NULL, .str_len = 3},
+    };
+    attrs_rc[1] = ffitel_log_attrs(FFITEL_INFO, S("odd typed"), odd, 4, 0);
+    attrs_rc[2] = ffitel_log_attrs(FFITEL_INFO, S("null array"), NULL, 2, 0);
+    ffitel_attr longv = {.key = "long", .key_len = 4, .type = FFITEL_ATTR_STRING, .str = big, .str_len = sizeof big};
+    attrs_rc[3] = ffitel_log_attrs(FFITEL_INFO, S("long typed"), &longv, 1, 0);
+    static ffitel_attr many[200];
+    for (int i = 0; i < 200; i++) many[i] = (ffitel_attr){.key = "k", .key_len = 1, .type = FFITEL_ATTR_INT, .i = i};
+    attrs_rc[4] = ffitel_log_attrs(FFITEL_INFO, S("many typed"), many, 200, 0);
+    attrs_rc[5] = ffitel_log_attrs(FFITEL_INFO, S("no attrs typed"), NULL, 0, 0);
+    attrs_rc[6] = ffitel_log_attrs(FFITEL_DEBUG - 4, S("below the level"), a, 5, 0);
+}
+
+static void test_log_attrs(void) {
+    const char *out = capture_stderr(log_typed_attrs);
+    CHECK(attrs_rc[0] == FFITEL_OK, "typed attrs: %d %s", attrs_rc[0], last_error());
+    CHECK(strstr(out, "msg=typed s=\"two words\" n=-42 d=1.5 b=true f=false\n") != NULL, "typed line: %s", out);
+    CHECK(attrs_rc[1] == FFITEL_E_INVALID, "odd typed attrs: %d", attrs_rc[1]);
+    CHECK(strstr(out, "msg=\"odd typed\"") != NULL && strstr(out, "kept=1") != NULL &&
+              strstr(out, "ffitel.invalid_attributes=true") != NULL && strstr(out, "what=") == NULL,
+          "odd typed line keeps the good attributes and is marked: %s", out);
+    CHECK(strstr(out, "x\xef\xbf\xbdy") != NULL, "invalid UTF-8 in a value is replaced: %s", out);
+    CHECK(attrs_rc[2] == FFITEL_E_INVALID && strstr(out, "msg=\"null array\" ffitel.invalid_attributes=true") != NULL,
+          "NULL array with a count: %d %s", attrs_rc[2], out);
+    CHECK(attrs_rc[3] == FFITEL_OK && strstr(out, "ffitel.truncated=true") != NULL, "long value truncated: %d", attrs_rc[3]);
+    CHECK(attrs_rc[4] == FFITEL_OK && strstr(out, "k=127 ffitel.truncated=true") != NULL,
+          "200 attributes keep 128 and are marked: %d", attrs_rc[4]);
+    CHECK(attrs_rc[5] == FFITEL_OK && strstr(out, "msg=\"no attrs typed\"\n") != NULL, "no attributes: %d", attrs_rc[5]);
+    CHECK(attrs_rc[6] == FFITEL_OK && strstr(out, "below the level") == NULL, "below LOG_LEVEL: %d", attrs_rc[6]);
+}
+
 static void test_spans(void) {
     uint64_t root = ffitel_span_start(S("root"), 0, NULL, 0, S("{\"job\":\"x\"}"), FFITEL_KIND_SERVER);
     CHECK(root != 0, "root span: %s", last_error());
@@ -363,6 +430,9 @@ static void test_phase2_and_shutdown(void) {
     CHECK(ffitel_init_telemetry() == FFITEL_OK, "init_telemetry: %s", last_error());
     CHECK(ffitel_init_telemetry() == FFITEL_OK, "init_telemetry is idempotent");
     CHECK(ffitel_phase() == FFITEL_PHASE_TELEMETRY, "phase %d", ffitel_phase());
+    CHECK(ffitel_log(FFITEL_INFO, S("phase 2, flushed"), NULL, 0, 0) == FFITEL_OK, "log in phase 2");
+    CHECK(ffitel_flush(2000) == FFITEL_OK, "flush: %s", last_error());
+    CHECK(ffitel_flush(-1) == FFITEL_OK, "flush with the default bound: %s", last_error());
     uint64_t forgotten = ffitel_span_start(S("forgotten"), 0, NULL, 0, NULL, 0, 0);
     CHECK(forgotten != 0, "forgotten span");
     CHECK(ffitel_shutdown(2000) == FFITEL_OK, "shutdown: %s", last_error());
@@ -383,6 +453,7 @@ static void test_phase2_and_shutdown(void) {
 int main(void) {
     test_lifecycle_phase1();
     test_logs();
+    test_log_attrs();
     test_spans();
     test_metrics();
     test_tasks();

@@ -16,6 +16,7 @@
     with ffitel.subscribe("payment.*") as sub:  # in-process (fast) events
         events = sub.poll(timeout=1.0)         # DomainEvent dicts
     ffitel.shutdown()                          # also registered with atexit
+    ffitel.flush()                             # console lines and queued telemetry out now
 
 Importing this package loads nothing: libffitel.so is loaded on first use
 (found through FFITEL_LIBRARY, the copy installed with the package, or the
@@ -42,6 +43,7 @@ from ._core import (
     phase,
     send,
     shutdown,
+    flush,
     span,
     stats,
     task,
@@ -80,6 +82,7 @@ __all__ = [
     "send",
     "severity_of",
     "shutdown",
+    "flush",
     "span",
     "stats",
     "subscribe",

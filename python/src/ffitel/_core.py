@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
 
 from . import _native
 from ._attrs import encode as _encode
-from ._native import E_FORKED, E_HANDLE, E_INVALID, E_STATE, Error, ForkedError
+from ._native import E_FORKED, E_HANDLE, E_INVALID, E_STATE, PY_USE_JSON, Error, ForkedError
 
 __all__ = [
     "Error", "ForkedError", "Span",
@@ -48,6 +48,9 @@ _KINDS = {"internal": 0, "server": 1, "client": 2, "producer": 3, "consumer": 4}
 
 _lib: Optional[_native.Native] = None
 _log_fn: Optional[Callable[..., int]] = None  # ffitel_log once loaded and usable
+# The library's own built-in log(severity, msg, attrs, span) (see
+# _native.Native.log_native); None to use ffitel_log with JSON.
+_native_fn: Optional[Callable[..., int]] = None
 # Severities below _threshold are dropped without a call. 0 until the
 # library is loaded (every call then takes the slow path, which loads it).
 _threshold = 0
@@ -66,12 +69,12 @@ _fields_get = _fields_var.get
 
 
 def _after_fork_in_child() -> None:
-    global _forked, _log_fn, _threshold, _fork_warned, _load_lock
+    global _forked, _log_fn, _native_fn, _threshold, _fork_warned, _load_lock
     _load_lock = threading.Lock()  # another thread may have held it at fork time
     if _lib is not None and not _forked:
         _forked = True
         _fork_warned = False
-        _log_fn = None
+        _log_fn = _native_fn = None
         _threshold = 0
 
 
@@ -84,7 +87,7 @@ def _load() -> Optional[_native.Native]:
 
     Raises Error when the library cannot be found or loaded.
     """
-    global _lib, _load_pid, _log_fn, _atexit_registered
+    global _lib, _load_pid, _log_fn, _native_fn, _atexit_registered
     if _forked:
         return None
     lib = _lib
@@ -100,6 +103,7 @@ def _load() -> Optional[_native.Native]:
                 atexit.register(_shutdown_at_exit)
             _register_multiprocessing_finalizer()
             _log_fn = lib.log_untyped or lib.log
+            _native_fn = lib.log_native
             _refresh_threshold(lib)
     return _lib
 
@@ -136,9 +140,9 @@ def _refresh_threshold(lib: _native.Native) -> None:
 
 
 def _enter_forked_mode() -> None:
-    global _forked, _log_fn, _threshold
+    global _forked, _log_fn, _native_fn, _threshold
     _forked = True
-    _log_fn = None
+    _log_fn = _native_fn = None
     _threshold = 0
 
 
@@ -229,9 +233,19 @@ def _emit(severity: int, msg: Any, attrs: Mapping[str, Any]) -> None:
         return
     if type(msg) is not str:
         msg = str(msg)
-    m = msg.encode("utf-8", "surrogatepass")
     s = _span_get()
     fields = _fields_get()
+    native = _native_fn
+    if native is not None:
+        rc = native(severity, msg, {**fields[0], **attrs} if fields else attrs,
+                    s._handle if s is not None else 0)
+        if rc != PY_USE_JSON:
+            if rc == E_FORKED:
+                _enter_forked_mode()
+                _emit_fallback(severity, msg, attrs)
+            return
+        # a value the native path does not take (a list, a big int...): JSON
+    m = msg.encode("utf-8", "surrogatepass")
     if attrs:
         a: Optional[bytes] = _encode({**fields[0], **attrs} if fields else attrs)
     elif fields:
@@ -318,6 +332,33 @@ def shutdown(timeout: Optional[float] = 5.0) -> bool:
         return True
     if rc < 0:
         raise lib.error(rc, "ffitel_shutdown")
+    return True
+
+
+def flush(timeout: Optional[float] = 5.0) -> bool:
+    """Writes queued console lines and exports what is queued, within timeout seconds.
+
+    In phase 2 the console is formatted and written by a background thread
+    within about a millisecond (errors at once); flush waits for it. Keeps
+    running afterwards. timeout=None uses FFITEL_SHUTDOWN_TIMEOUT_MS. Returns
+    False when the deadline cut the export short. Does nothing if the library
+    was never loaded or in a forked child.
+    """
+    lib = _lib
+    if lib is None or _forked:
+        return True
+    _check_forked_pid()
+    if _forked:
+        return True
+    ms = -1 if timeout is None else max(0, min(int(timeout * 1000), 2**31 - 1))
+    rc = lib.flush(ms)  # ctypes releases the GIL while it waits
+    if rc == E_STATE:
+        return False
+    if rc == E_FORKED:
+        _enter_forked_mode()
+        return True
+    if rc < 0:
+        raise lib.error(rc, "ffitel_flush")
     return True
 
 

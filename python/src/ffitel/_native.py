@@ -10,7 +10,7 @@ import ctypes
 import os
 import platform
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Dict, Optional
 
 OK = 0
 E_INVALID = -1
@@ -20,6 +20,7 @@ E_HANDLE = -4
 E_FULL = -5
 E_INTERNAL = -6
 E_UNAVAILABLE = -7
+PY_USE_JSON = 1  # FFITEL_PY_USE_JSON: the native log function declined; use ffitel_log
 
 _CODE_NAMES = {
     E_INVALID: "FFITEL_E_INVALID",
@@ -78,6 +79,7 @@ _SIGNATURES = {
     "ffitel_init_console": ((), _c.c_int),
     "ffitel_init_telemetry": ((), _c.c_int),
     "ffitel_shutdown": ((_c.c_int32,), _c.c_int),
+    "ffitel_flush": ((_c.c_int32,), _c.c_int),
     "ffitel_phase": ((), _c.c_int),
     "ffitel_last_error": ((_c.c_char_p, _c.c_size_t), _c.c_int),
     "ffitel_log": (
@@ -159,6 +161,18 @@ class Native:
             raw = ctypes.CDLL(path).ffitel_log  # a separate function object
             raw.restype = ctypes.c_int
             self.log_untyped = raw
+        # The fastest path: a built-in function made by the library itself
+        # (ffitel_py_function) that reads the message and the keyword
+        # arguments with CPython's C API, so a record costs no JSON encoding
+        # and no ctypes conversion. None where the library cannot make it.
+        self.log_native: Optional[Callable[[int, str, Optional[Dict[str, Any]], int], int]] = None
+        try:
+            make = ctypes.PyDLL(path).ffitel_py_function
+            make.argtypes = ()
+            make.restype = ctypes.py_object
+            self.log_native = make()
+        except Exception:  # ValueError for NULL: not a CPython this library understands
+            self.log_native = None
         v: Optional[bytes] = self.dll.ffitel_version()
         self.version_string = v.decode() if v else ""
 
