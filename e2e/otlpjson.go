@@ -99,17 +99,17 @@ type Link struct {
 
 // Span is one received span with its resource.
 type Span struct {
-	TraceID           string   `json:"traceId"`
-	SpanID            string   `json:"spanId"`
-	ParentSpanID      string   `json:"parentSpanId"`
-	TraceState        string   `json:"traceState"`
-	Name              string   `json:"name"`
-	Kind              int      `json:"kind"`
-	StartTimeUnixNano string   `json:"startTimeUnixNano"`
-	EndTimeUnixNano   string   `json:"endTimeUnixNano"`
-	Attributes        Attrs    `json:"attributes"`
-	Events            []Event  `json:"events"`
-	Links             []Link   `json:"links"`
+	TraceID           string  `json:"traceId"`
+	SpanID            string  `json:"spanId"`
+	ParentSpanID      string  `json:"parentSpanId"`
+	TraceState        string  `json:"traceState"`
+	Name              string  `json:"name"`
+	Kind              int     `json:"kind"`
+	StartTimeUnixNano string  `json:"startTimeUnixNano"`
+	EndTimeUnixNano   string  `json:"endTimeUnixNano"`
+	Attributes        Attrs   `json:"attributes"`
+	Events            []Event `json:"events"`
+	Links             []Link  `json:"links"`
 	Status            struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`

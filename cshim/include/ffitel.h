@@ -207,6 +207,19 @@ int ffitel_log_attrs(int32_t severity, const char *msg, size_t msg_len,
 #define FFITEL_PY_USE_JSON 1
 void *ffitel_py_function(void);
 
+/* For the Ruby binding only; call it through ruby-ffi (the GVL held). Defines
+ * Ffitel::NativeLog.log(severity, msg, attrs, span) -> Integer, a C method
+ * that logs as ffitel_log_attrs, reading the String and the Hash with Ruby's
+ * exported C API (looked up with dlsym; libffitel.so does not link libruby):
+ * no ffi conversion and no JSON. log returns FFITEL_RB_USE_JSON, with
+ * nothing logged, when a value is not an exact String, Symbol, Integer that
+ * fits a Fixnum, Float, true, false or nil, or a String is in an encoding
+ * other than UTF-8, US-ASCII or BINARY: the caller then uses ffitel_log.
+ * Otherwise it returns what ffitel_log would; it never raises. Returns
+ * FFITEL_OK, or FFITEL_E_UNAVAILABLE when the process has no Ruby. */
+#define FFITEL_RB_USE_JSON 1
+int ffitel_rb_define(void);
+
 /* ---- spans ---------------------------------------------------------------- */
 
 /* Starts a span and returns its handle (0 on failure). The parent is the

@@ -135,6 +135,25 @@ module Ffitel
       end
     end
 
+    # Writes queued console lines (phase 2 formats and writes the console on
+    # a background thread, within about a millisecond; errors at once) and
+    # exports what is queued, within +timeout+ seconds (nil:
+    # FFITEL_SHUTDOWN_TIMEOUT_MS). Keeps running afterwards. False when the
+    # deadline cut the export short. Does nothing before the library is
+    # loaded or in a forked child.
+    def flush(timeout: 5.0)
+      return true unless @state == :loaded
+
+      ms = timeout.nil? ? -1 : (timeout * 1000).round.clamp(0, 2**31 - 1)
+      rc = Native.ffitel_flush(ms)
+      case rc
+      when Native::OK then true
+      when Native::E_STATE then false
+      when Native::E_FORKED then forked! || true
+      else raise_error(rc)
+      end
+    end
+
     # :none, :console, :telemetry or :shutdown (:telemetry also when export is
     # off; stats say so), or :forked in a child forked after loading. Never
     # loads the library.
@@ -450,11 +469,17 @@ module Ffitel
 
         t = Thread.current
         fields = t[FIELDS_KEY]
-        json = attrs.empty? && fields.nil? ? nil : Attributes.encode(attrs, fields)
         span = t[SPAN_KEY]
         msg = msg.to_s unless msg.is_a?(String)
         enc = msg.encoding
         msg = utf8(msg) unless enc == Encoding::UTF_8 || enc == Encoding::US_ASCII || enc == Encoding::BINARY
+        if (native = @native_log)
+          rc = native.log(severity, msg, fields ? fields.merge(attrs) : attrs, span ? span.handle : 0)
+          return true if rc.zero?
+          return log_failed(rc, severity, msg, attrs) unless rc == Native::RB_USE_JSON
+          # a value the native path does not take (an Array, a Bignum...): JSON
+        end
+        json = attrs.empty? && fields.nil? ? nil : Attributes.encode(attrs, fields)
         rc = Native.ffitel_log(severity, msg, msg.bytesize, json, json ? json.bytesize : 0, span ? span.handle : 0)
         return true if rc.zero?
 
@@ -568,6 +593,9 @@ module Ffitel
         end
         @state = :loaded
         @loaded_pid = Process.pid
+        # The fast log path: a C method the library defines with Ruby's own
+        # C API (Ffitel::NativeLog.log), no ffi conversion and no JSON.
+        @native_log = Native.ffitel_rb_define == Native::OK ? NativeLog : nil
         refresh_levels
         Process.singleton_class.prepend(ForkHook) if Process.respond_to?(:_fork)
         HOST_SIGNALS.each { |name| handler_on_altstack(name) }

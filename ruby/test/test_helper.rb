@@ -64,6 +64,7 @@ module FfitelTestHelpers
   def capture_console
     mark = console_mark
     yield
+    Ffitel.flush # phase 2 writes the console from a background goroutine
     console_records(mark)
   end
 

@@ -21,6 +21,7 @@ module Ffitel
     E_FULL = -5
     E_INTERNAL = -6
     E_UNAVAILABLE = -7
+    RB_USE_JSON = 1 # FFITEL_RB_USE_JSON: Ffitel::NativeLog.log declined; use ffitel_log
 
     # Blocks +signals+ in the calling thread while the Go runtime starts, so
     # the threads Go creates inherit a mask that keeps them out of signal
@@ -71,6 +72,8 @@ module Ffitel
       attach_function :ffitel_init_console, [], :int
       attach_function :ffitel_init_telemetry, [], :int
       attach_function :ffitel_shutdown, [:int32], :int, blocking: true
+      attach_function :ffitel_flush, [:int32], :int, blocking: true
+      attach_function :ffitel_rb_define, [], :int
       attach_function :ffitel_phase, [], :int
       attach_function :ffitel_last_error, [:pointer, :size_t], :int
       attach_function :ffitel_signal_onstack, [:int32], :int
