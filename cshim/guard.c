@@ -116,7 +116,7 @@ int ffitel_log(int32_t severity, const char *msg, size_t msg_len,
 int ffitel_log_attrs(int32_t severity, const char *msg, size_t msg_len,
                      const ffitel_attr *attrs, size_t n, uint64_t span) {
     GUARD_INT();
-    return ffitelgo_log_attrs(severity, (char *)msg, msg_len, (ffitel_attr *)attrs, n, span, ffitel_shim_now_ns());
+    return ffitel_shim_log_attrs(severity, msg, msg_len, attrs, n, span);
 }
 int ffitel_log_enabled(int32_t severity) { GUARD_INT(); return ffitelgo_log_enabled(severity); }
 

@@ -130,7 +130,7 @@ static int py_log(int32_t severity, PyObject *msg, PyObject *attrs, uint64_t spa
             n++;
         }
     }
-    return ffitelgo_log_attrs(severity, (char *)m, msg_len, a, n, span, ffitel_shim_now_ns());
+    return ffitel_shim_log_attrs(severity, m, msg_len, a, n, span);
 }
 
 /* log(severity, msg, attrs, span) -> int, METH_FASTCALL. Never raises but

@@ -151,7 +151,7 @@ static VALUE rb_native_log(VALUE self, VALUE severity, VALUE msg, VALUE attrs, V
     } else if (ac != *rb.c_nil) {
         return rb_fix(FFITEL_RB_USE_JSON);
     }
-    int rc = ffitelgo_log_attrs((int32_t)sev, (char *)m, m_len, w.a, w.n, handle, ffitel_shim_now_ns());
+    int rc = ffitel_shim_log_attrs((int32_t)sev, m, m_len, w.a, w.n, handle);
     __asm__ volatile("" : : "r"(&w), "r"(&msg_keep) : "memory"); /* keep the pinned VALUEs alive to here */
     return rb_fix(rc);
 }

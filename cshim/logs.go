@@ -43,6 +43,7 @@ func ffitelgo_log(severity C.int32_t, msg *C.char, msgLen C.size_t, attrsJSON *C
 	if known && !rt().Handler().Enabled(context.Background(), level) {
 		return codeOK
 	}
+	defer ringSync()()
 	var in input
 	sc := logScratchPool.Get().(*logScratch)
 	attrs := in.attrsInto(sc.attrs[:0], attrsJSON, attrsLen)
@@ -60,6 +61,7 @@ func ffitelgo_log_attrs(severity C.int32_t, msg *C.char, msgLen C.size_t, attrs 
 	if known && !rt().Handler().Enabled(context.Background(), level) {
 		return codeOK
 	}
+	defer ringSync()()
 	var in input
 	sc := logScratchPool.Get().(*logScratch)
 	decoded := in.typedAttrsInto(sc.attrs[:0], attrs, n)

@@ -108,6 +108,7 @@ func ffitelgo_init_telemetry() (rc C.int) {
 	case err != nil:
 		return fail(codeInternal, "ffitel_init_telemetry: %v", err)
 	}
+	ringStart()
 	return codeOK
 }
 
@@ -120,6 +121,7 @@ func ffitelgo_shutdown(timeoutMS C.int32_t) (rc C.int) {
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeoutMS)*time.Millisecond)
 		defer cancel()
 	}
+	ringStop(ctx) // from here the typed calls take the synchronous path
 	closeSubscriptions()
 	if n := spans.endAll(); n > 0 {
 		rt().CountSpansEndedAtShutdown(n)
@@ -139,6 +141,7 @@ func ffitelgo_flush(timeoutMS C.int32_t) (rc C.int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	ringDrain()
 	if err := rt().ForceFlush(ctx); err != nil {
 		return fail(codeState, "ffitel_flush: cut short (%v); what is still queued stays queued", err)
 	}
@@ -154,6 +157,7 @@ func ffitelgo_phase() (rc C.int) {
 //export ffitelgo_stats_json
 func ffitelgo_stats_json(buf *C.char, capacity C.size_t) (rc C.int) {
 	defer recoverInto(&rc)
+	ringDrain() // records queued in the ring count as emitted once they are records
 	b, err := json.Marshal(rt().Snapshot())
 	if err != nil {
 		return fail(codeInternal, "ffitel_stats_json: %v", err)

@@ -16,4 +16,44 @@ __attribute__((visibility("hidden"))) int ffitel_shim_forked(void);
 /* Sets the forked-child error message and returns FFITEL_E_FORKED. */
 __attribute__((visibility("hidden"))) int ffitel_shim_forked_error(void);
 
+
+/* The phase-2 ring of typed log records (ring.c, ring.go). */
+#include "include/ffitel.h"
+#define FFITEL_RING_SLOTS 4096
+#define FFITEL_RING_QUEUED 1      /* taken: FFITEL_OK for the caller */
+#define FFITEL_RING_BELOW_LEVEL 2 /* below LOG_LEVEL: FFITEL_OK, nothing to do */
+#define FFITEL_RING_SYNC 0        /* not taken: call the Go path */
+typedef struct ffitel_ring_attr {
+    uint32_t key_len;
+    uint32_t str_len;
+    int32_t type;
+    int32_t reserved;
+    int64_t i;
+    double d;
+} ffitel_ring_attr; /* followed by the key and the string, each padded to 8 bytes */
+typedef struct ffitel_ring_slot {
+    int32_t severity;
+    uint32_t msg_len;
+    uint32_t n_attrs;
+    uint32_t reserved;
+    uint64_t span;
+    int64_t ts;
+    unsigned char data[480]; /* the message (padded to 8), then the attributes */
+} ffitel_ring_slot;
+__attribute__((visibility("hidden"))) int ffitel_shim_ring_try(int32_t severity, const char *msg, size_t msg_len,
+                                                               const ffitel_attr *attrs, size_t n, uint64_t span,
+                                                               int64_t ts);
+__attribute__((visibility("hidden"))) uint64_t ffitel_shim_ring_head(void);
+__attribute__((visibility("hidden"))) uint64_t ffitel_shim_ring_tail(void);
+__attribute__((visibility("hidden"))) ffitel_ring_slot *ffitel_shim_ring_slot(uint64_t i);
+__attribute__((visibility("hidden"))) void ffitel_shim_ring_release(uint64_t upto);
+__attribute__((visibility("hidden"))) void ffitel_shim_ring_set(int on, int32_t threshold);
+__attribute__((visibility("hidden"))) int ffitel_shim_ring_park(void);
+__attribute__((visibility("hidden"))) int ffitel_shim_ring_unpark(void);
+/* Marks span or task handle h open (1) or ended (0) for the ring's check. */
+__attribute__((visibility("hidden"))) void ffitel_shim_span_live(uint64_t h, int open);
+/* ffitel_log_attrs for every caller: the ring in phase 2, else Go. */
+__attribute__((visibility("hidden"))) int ffitel_shim_log_attrs(int32_t severity, const char *msg, size_t msg_len,
+                                                                const ffitel_attr *attrs, size_t n, uint64_t span);
+
 #endif

@@ -3,6 +3,7 @@ package main
 /*
 #include <stdint.h>
 #include <stddef.h>
+#include "shim.h"
 */
 import "C"
 
@@ -49,6 +50,7 @@ func (t *spanTable) put(e spanEntry) (uint64, bool) {
 	}
 	t.next++
 	t.open[t.next] = e
+	C.ffitel_shim_span_live(C.uint64_t(t.next), 1)
 	return t.next, true
 }
 
@@ -78,7 +80,11 @@ func (t *spanTable) context(h uint64) (context.Context, bool) {
 	return trace.ContextWithSpan(context.Background(), s), true
 }
 
+// removeEntry takes h out of the table. Records queued in the ring are
+// turned into records first: one naming h still finds its ids.
 func (t *spanTable) removeEntry(h uint64) (spanEntry, bool) {
+	ringDrain()
+	C.ffitel_shim_span_live(C.uint64_t(h), 0)
 	t.mu.Lock()
 	e, ok := t.open[h]
 	delete(t.open, h)
@@ -91,12 +97,17 @@ func (t *spanTable) restore(h uint64, e spanEntry) {
 	t.mu.Lock()
 	t.open[h] = e
 	t.mu.Unlock()
+	C.ffitel_shim_span_live(C.uint64_t(h), 1)
 }
 
 // endAll ends every open span and task (at shutdown) and reports how many.
 func (t *spanTable) endAll() int {
+	ringDrain()
 	t.mu.Lock()
 	open := t.open
+	for h := range open {
+		C.ffitel_shim_span_live(C.uint64_t(h), 0)
+	}
 	t.open = map[uint64]spanEntry{}
 	t.mu.Unlock()
 	for _, e := range open {

@@ -148,6 +148,7 @@ def count_delivered(out: Path) -> Dict[str, int]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--records", type=int, default=100_000)
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--case")
     p.add_argument("--endpoint", default="")
     p.add_argument("--out", default=str(REPO / ".cache" / "bench-python"))
@@ -159,50 +160,63 @@ def main() -> None:
     out = Path(args.out) / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True)
     collector, endpoint = start_collector(out)
-    rows: List[Dict[str, Any]] = []
+    services = {case: f"bench-{uuid.uuid4().hex[:6]}" for case in CASES}
+    runs: Dict[str, List[Dict[str, Any]]] = {case: [] for case in CASES}
     try:
-        for case in CASES:
-            service = f"bench-{uuid.uuid4().hex[:6]}"
-            env = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("OTEL_", "TELEMETRY_", "FFITEL_LOG", "LOG_LEVEL"))}
-            env.update({
-                "PYTHONPATH": str(REPO / "python" / "src") + os.pathsep + env.get("PYTHONPATH", ""),
-                "TELEMETRY_ENABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
-                "OTEL_SERVICE_NAME": service, "LOG_LEVEL": "info",
-                "DEPLOYMENT_ENVIRONMENT": "production",
-            })
-            proc = subprocess.run(
-                [sys.executable, __file__, "--case", case, "--records", str(args.records),
-                 "--endpoint", endpoint],
-                env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=600)
-            if proc.returncode != 0:
-                raise SystemExit(f"case {case} failed ({proc.returncode})")
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
-            row["case"], row["service"] = case, service
-            rows.append(row)
-            print(f"  {case}: {row['ns_wall']:.0f} ns/record", file=sys.stderr)
+        # Rounds, cases interleaved: this machine's speed drifts minute to
+        # minute, so each case gets a turn in every round and the table
+        # reports each case's median round.
+        for rnd in range(args.rounds):
+            for case in CASES:
+                env = {k: v for k, v in os.environ.items()
+                       if not k.startswith(("OTEL_", "TELEMETRY_", "FFITEL_LOG", "LOG_LEVEL"))}
+                env.update({
+                    "PYTHONPATH": str(REPO / "python" / "src") + os.pathsep + env.get("PYTHONPATH", ""),
+                    "TELEMETRY_ENABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+                    "OTEL_SERVICE_NAME": services[case], "LOG_LEVEL": "info",
+                    "DEPLOYMENT_ENVIRONMENT": "production",
+                })
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--case", case, "--records", str(args.records),
+                     "--endpoint", endpoint],
+                    env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=600)
+                if proc.returncode != 0:
+                    raise SystemExit(f"case {case} failed ({proc.returncode})")
+                row = json.loads(proc.stdout.strip().splitlines()[-1])
+                runs[case].append(row)
+                print(f"  round {rnd + 1}/{args.rounds} {case}: {row['ns_cpu']:.0f} CPU ns/record",
+                      file=sys.stderr)
         time.sleep(1.5)  # the file exporter flushes every 100 ms
     finally:
         collector.send_signal(signal.SIGINT)
         collector.wait(20)
     delivered = count_delivered(out)
-    base = next(r["ns_wall"] for r in rows if r["case"] == BASELINE)
-    otel = next((r["ns_wall"] for r in rows if r["case"].startswith("otel")), None)
-    print(f"\nPython {sys.version.split()[0]}, {args.records} records per case, main thread, "
-          f"{os.cpu_count()} CPUs; console/stream output to /dev/null\n")
-    header = (f"{'case':<26} {'ns/record':>10} {'cpu ns':>8} {'vs Stream':>10} {'otel/x':>7} "
-              f"{'sent':>8} {'delivered':>10}")
+    rows: List[Dict[str, Any]] = []
+    for case in CASES:
+        by_cpu = sorted(runs[case], key=lambda r: r["ns_cpu"])
+        row = dict(by_cpu[len(by_cpu) // 2])
+        row["case"], row["service"] = case, services[case]
+        row["emitted"] = sum(r["emitted"] for r in runs[case])
+        row["all_cpu"] = [round(r["ns_cpu"]) for r in runs[case]]
+        rows.append(row)
+    base = next(r["ns_cpu"] for r in rows if r["case"] == BASELINE)
+    otel = next((r["ns_cpu"] for r in rows if r["case"].startswith("otel")), None)
+    print(f"\nPython {sys.version.split()[0]}, {args.records} records per case and round, {args.rounds} rounds "
+          f"(median round shown), main thread, {os.cpu_count()} CPUs; console/stream output to /dev/null\n")
+    header = (f"{'case':<26} {'wall ns':>8} {'CPU ns':>8} {'vs Stream':>10} {'otel/x':>7} "
+              f"{'sent':>8} {'delivered':>10}  CPU ns of each round")
     print(header)
     print("-" * len(header))
     for r in rows:
         sent = r["emitted"]
         got = delivered.get(r["service"], 0)
-        print(f"{r['case']:<26} {r['ns_wall']:>10.0f} {r['ns_cpu']:>8.0f} {r['ns_wall'] / base:>9.2f}x "
-              f"{(otel / r['ns_wall']) if otel else 0:>6.1f}x {sent if sent else '-':>8} "
-              f"{got if sent else '-':>10}")
-    print("\nvs Stream: cost relative to logging.StreamHandler to /dev/null; "
-          "otel/x: how many times cheaper than the OpenTelemetry SDK handler.")
-    print("sent includes the warm-up records; ffitel stats per case:")
+        print(f"{r['case']:<26} {r['ns_wall']:>8.0f} {r['ns_cpu']:>8.0f} {r['ns_cpu'] / base:>9.2f}x "
+              f"{(otel / r['ns_cpu']) if otel else 0:>6.1f}x {sent if sent else '-':>8} "
+              f"{got if sent else '-':>10}  {r['all_cpu']}")
+    print("\nCPU ns: the host (main) thread's CPU time per record; vs Stream: that cost relative to "
+          "logging.StreamHandler to /dev/null; otel/x: how many times cheaper than the OpenTelemetry "
+          "SDK handler.")
+    print("sent includes the warm-up records; ffitel stats of the median round:")
     for r in rows:
         if "stats" in r:
             print(f"  {r['case']}: {r['stats']}  shutdown {r['shutdown_s']:.2f}s")

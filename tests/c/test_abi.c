@@ -426,6 +426,92 @@ static void test_fork(void) {
     CHECK(ffitel_log(FFITEL_INFO, S("parent still works after fork"), NULL, 0, 0) == FFITEL_OK, "parent after fork");
 }
 
+/* ---- phase 2: the ring of typed records ---------------------------------- */
+
+#define RING_THREADS 4
+#define RING_PER_THREAD 6000 /* 24 000 records: more than the 4096 slots */
+static void *ring_worker(void *arg) {
+    long id = (long)arg, bad = 0;
+    for (int i = 0; i < RING_PER_THREAD; i++) {
+        ffitel_attr a[] = {{.key = "t", .key_len = 1, .type = FFITEL_ATTR_INT, .i = id},
+                           {.key = "seq", .key_len = 3, .type = FFITEL_ATTR_INT, .i = i}};
+        if (ffitel_log_attrs(FFITEL_INFO, S("ring"), a, 2, 0) != FFITEL_OK) bad++;
+    }
+    return (void *)bad;
+}
+
+static int ring_rc[8];
+static uint64_t ring_span;
+static char ring_ids[128];
+static void ring_calls(void) {
+    ffitel_attr one = {.key = "order", .key_len = 5, .type = FFITEL_ATTR_INT, .i = 1};
+    ring_rc[0] = ffitel_log_attrs(FFITEL_INFO, S("first typed"), &one, 1, 0);
+    ring_rc[1] = ffitel_log(FFITEL_INFO, S("second json"), S("{\"order\":2}"), 0);
+    one.i = 3;
+    ring_rc[2] = ffitel_log_attrs(FFITEL_INFO, S("third typed"), &one, 1, 0);
+    ring_span = ffitel_span_start(S("ring span"), 0, NULL, 0, NULL, 0, 0);
+    char tp[64];
+    ffitel_span_traceparent(ring_span, tp, sizeof tp);
+    snprintf(ring_ids, sizeof ring_ids, "trace_id=%.32s span_id=%.16s", tp + 3, tp + 36);
+    ring_rc[3] = ffitel_log_attrs(FFITEL_INFO, S("inside the span"), NULL, 0, ring_span);
+    ring_rc[4] = ffitel_span_end(ring_span, 1, NULL, 0); /* right after: the record keeps its ids */
+    ring_rc[5] = ffitel_log_attrs(FFITEL_INFO, S("ended span"), NULL, 0, ring_span);
+    ring_rc[6] = ffitel_log_attrs(FFITEL_TRACE, S("below the level, phase 2"), NULL, 0, 0);
+    pthread_t t[RING_THREADS];
+    for (long i = 0; i < RING_THREADS; i++) pthread_create(&t[i], NULL, ring_worker, (void *)i);
+    long bad = 0;
+    for (int i = 0; i < RING_THREADS; i++) {
+        void *b;
+        pthread_join(t[i], &b);
+        bad += (long)b;
+    }
+    ring_rc[7] = (int)bad;
+}
+
+static char ring_out[4 << 20];
+static void test_ring_phase2(void) {
+    fflush(stderr);
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+    dup2(fileno(tmp), 2);
+    ring_calls();
+    int flush_rc = ffitel_flush(5000);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(ring_out, 1, sizeof ring_out - 1, tmp);
+    ring_out[n] = 0;
+    fclose(tmp);
+    CHECK(flush_rc == FFITEL_OK, "flush: %s", last_error());
+    CHECK(ring_rc[0] == FFITEL_OK && ring_rc[1] == FFITEL_OK && ring_rc[2] == FFITEL_OK, "rc %d %d %d", ring_rc[0],
+          ring_rc[1], ring_rc[2]);
+    const char *a = strstr(ring_out, "msg=\"first typed\" order=1"), *b = strstr(ring_out, "msg=\"second json\" order=2"),
+               *c = strstr(ring_out, "msg=\"third typed\" order=3");
+    CHECK(a && b && c && a < b && b < c, "typed (ring) and JSON (synchronous) records keep their order: %p %p %p", (void *)a,
+          (void *)b, (void *)c);
+    char want[256];
+    snprintf(want, sizeof want, "msg=\"inside the span\" %s", ring_ids);
+    CHECK(ring_rc[3] == FFITEL_OK && strstr(ring_out, want) != NULL, "a queued record keeps the ids of a span ended "
+                                                                     "right after: %s", want);
+    CHECK(ring_rc[4] == FFITEL_OK, "span end: %d", ring_rc[4]);
+    CHECK(ring_rc[5] == FFITEL_E_HANDLE && strstr(ring_out, "msg=\"ended span\"\n") != NULL,
+          "an ended span's handle gives FFITEL_E_HANDLE on the ring path too, and the record is kept: %d", ring_rc[5]);
+    CHECK(ring_rc[6] == FFITEL_OK && strstr(ring_out, "below the level, phase 2") == NULL, "below LOG_LEVEL: %d",
+          ring_rc[6]);
+    CHECK(ring_rc[7] == 0, "%d failed typed calls from %d threads", ring_rc[7], RING_THREADS);
+    int next[RING_THREADS] = {0}, disorder = 0, total = 0;
+    for (const char *p = ring_out; (p = strstr(p, "msg=ring t=")) != NULL; p++) {
+        int t = -1, seq = -1;
+        if (sscanf(p, "msg=ring t=%d seq=%d", &t, &seq) != 2 || t < 0 || t >= RING_THREADS) continue;
+        if (seq != next[t]) disorder++;
+        next[t] = seq + 1;
+        total++;
+    }
+    CHECK(total == RING_THREADS * RING_PER_THREAD && disorder == 0,
+          "%d of %d records from %d threads through a ring of 4096 slots, %d out of order", total,
+          RING_THREADS * RING_PER_THREAD, RING_THREADS, disorder);
+}
+
 static void test_phase2_and_shutdown(void) {
     CHECK(ffitel_init_telemetry() == FFITEL_OK, "init_telemetry: %s", last_error());
     CHECK(ffitel_init_telemetry() == FFITEL_OK, "init_telemetry is idempotent");
@@ -433,6 +519,7 @@ static void test_phase2_and_shutdown(void) {
     CHECK(ffitel_log(FFITEL_INFO, S("phase 2, flushed"), NULL, 0, 0) == FFITEL_OK, "log in phase 2");
     CHECK(ffitel_flush(2000) == FFITEL_OK, "flush: %s", last_error());
     CHECK(ffitel_flush(-1) == FFITEL_OK, "flush with the default bound: %s", last_error());
+    test_ring_phase2();
     uint64_t forgotten = ffitel_span_start(S("forgotten"), 0, NULL, 0, NULL, 0, 0);
     CHECK(forgotten != 0, "forgotten span");
     CHECK(ffitel_shutdown(2000) == FFITEL_OK, "shutdown: %s", last_error());

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from itertools import islice
 from typing import Any, Dict, Optional
 
 from . import _core
@@ -13,6 +14,7 @@ _RESERVED = frozenset(
     logging.LogRecord("n", logging.INFO, "p", 1, "m", None, None).__dict__
 ) | {"message", "asctime", "taskName"}
 _PLAIN_SIZE = len(logging.LogRecord("n", logging.INFO, "p", 1, "m", None, None).__dict__)
+_SLACK = 4  # plain attributes a filter may have deleted before extras were added
 
 
 def severity_of(levelno: int) -> int:
@@ -63,7 +65,12 @@ class LoggingHandler(logging.Handler):
             attrs: Dict[str, Any] = {"logger.name": record.name}
             d = record.__dict__
             if len(d) > _PLAIN_SIZE:
-                for key, value in d.items():
+                # LogRecord.__init__ sets the plain attributes first and
+                # makeRecord adds `extra` after them, so the extras are at
+                # the end (in insertion order); the few before them that a
+                # filter may have removed are allowed for, and anything
+                # reserved (message, asctime...) is still skipped.
+                for key, value in islice(d.items(), _PLAIN_SIZE - _SLACK, None):
                     if key not in _RESERVED:
                         attrs[key] = value
             if self.include_code:

@@ -1,0 +1,185 @@
+package main
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+// The consumer of ring.c: in phase 2 the typed log calls copy their record
+// into a ring slot in C and return without entering Go; ringRun turns the
+// slots into records, in order, on a goroutine. A synchronous log call (the
+// JSON path, a record the ring declines) first drains the ring under
+// ring.mu, so records keep the order they were made in; so do the calls
+// that end a span (a queued record still finds its span's ids), flush,
+// stats and shutdown.
+var ring struct {
+	active atomic.Bool // the ring takes records (phase 2)
+	parked atomic.Bool // ringRun sleeps until a synchronous call wakes it
+	mu     sync.Mutex  // one drainer at a time
+	wake   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+const (
+	ringLinger  = time.Millisecond
+	ringIdleFor = 100 // lingers without a record before the consumer parks
+)
+
+// ringStart opens the ring once phase 2 is running.
+func ringStart() {
+	if ring.active.Load() {
+		return
+	}
+	ring.wake, ring.stop, ring.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	ring.active.Store(true)
+	C.ffitel_shim_ring_set(1, C.int32_t(int32(rt().Config().Level)+9))
+	go ringRun()
+}
+
+// ringStop closes the ring, turns what it holds into records and stops the
+// consumer, waiting for it at most until ctx ends.
+func ringStop(ctx context.Context) {
+	if !ring.active.Load() {
+		return
+	}
+	C.ffitel_shim_ring_set(0, 1<<30)
+	ring.active.Store(false)
+	close(ring.stop)
+	select {
+	case <-ring.done:
+	case <-ctx.Done():
+	}
+	ringDrain()
+}
+
+// ringDrain turns every queued slot into a record.
+func ringDrain() {
+	if C.ffitel_shim_ring_head() == C.ffitel_shim_ring_tail() {
+		return
+	}
+	ring.mu.Lock()
+	ringDrainLocked()
+	ring.mu.Unlock()
+}
+
+// ringSync is called by a synchronous log call: it drains the ring and
+// returns with ring.mu held, so that the caller's record follows every
+// record queued before it; the caller calls the returned function when its
+// record is handled. It wakes a parked consumer.
+func ringSync() (unlock func()) {
+	if !ring.active.Load() && C.ffitel_shim_ring_head() == C.ffitel_shim_ring_tail() {
+		return func() {}
+	}
+	ring.mu.Lock()
+	ringDrainLocked()
+	if ring.parked.Load() && C.ffitel_shim_ring_unpark() == 1 {
+		ring.parked.Store(false)
+		select {
+		case ring.wake <- struct{}{}:
+		default:
+		}
+	}
+	return ring.mu.Unlock
+}
+
+func ringRun() {
+	defer close(ring.done)
+	quiet := 0
+	for {
+		select {
+		case <-ring.stop:
+			return
+		default:
+		}
+		if C.ffitel_shim_ring_head() != C.ffitel_shim_ring_tail() {
+			ringDrain()
+			quiet = 0
+		} else if quiet++; quiet >= ringIdleFor {
+			// Parked, producers take the synchronous path, whose first
+			// call wakes this goroutine: an idle worker costs no timer.
+			ring.parked.Store(true)
+			if C.ffitel_shim_ring_park() == 1 {
+				select {
+				case <-ring.wake:
+				case <-ring.stop:
+					return
+				}
+			} else {
+				ring.parked.Store(false)
+			}
+			quiet = 0
+			continue
+		}
+		time.Sleep(ringLinger) // let records gather
+	}
+}
+
+func pad8(n int) int { return (n + 7) &^ 7 }
+
+// ringDrainLocked turns the queued slots into records. Caller holds ring.mu.
+func ringDrainLocked() {
+	h := rt().Handler()
+	for {
+		head, tail := uint64(C.ffitel_shim_ring_head()), uint64(C.ffitel_shim_ring_tail())
+		if head == tail {
+			return
+		}
+		for i := tail; i < head; i++ {
+			handleSlot(h, C.ffitel_shim_ring_slot(C.uint64_t(i)))
+		}
+		C.ffitel_shim_ring_release(C.uint64_t(head))
+	}
+}
+
+// handleSlot builds the record of one slot. The ring took only valid input
+// (ring.c checks level, UTF-8, types and sizes), so nothing here can fail
+// but a span ended meanwhile -- which the drain before every span end rules
+// out for host-ended spans.
+func handleSlot(h slog.Handler, s *C.ffitel_ring_slot) {
+	data := unsafe.Slice((*byte)(unsafe.Pointer(&s.data[0])), len(s.data))
+	level, _ := levelOf(int32(s.severity))
+	msg := string(data[:s.msg_len])
+	off := pad8(int(s.msg_len))
+	var buf [8]slog.Attr
+	attrs := buf[:0]
+	for range int(s.n_attrs) {
+		ra := (*C.ffitel_ring_attr)(unsafe.Pointer(&data[off]))
+		off += int(unsafe.Sizeof(*ra))
+		key := string(data[off : off+int(ra.key_len)])
+		off += pad8(int(ra.key_len))
+		switch ra._type {
+		case C.FFITEL_ATTR_STRING:
+			attrs = append(attrs, slog.String(key, string(data[off:off+int(ra.str_len)])))
+			off += pad8(int(ra.str_len))
+		case C.FFITEL_ATTR_INT:
+			attrs = append(attrs, slog.Int64(key, int64(ra.i)))
+		case C.FFITEL_ATTR_DOUBLE:
+			attrs = append(attrs, slog.Float64(key, float64(ra.d)))
+		case C.FFITEL_ATTR_BOOL:
+			attrs = append(attrs, slog.Bool(key, ra.i != 0))
+		}
+	}
+	ctx := context.Background()
+	if s.span != 0 {
+		if sp, ok := spans.get(uint64(s.span)); ok {
+			ctx = trace.ContextWithSpan(ctx, sp)
+		} else {
+			rt().CountInputError()
+		}
+	}
+	r := slog.NewRecord(time.Unix(0, int64(s.ts)), level, msg, 0)
+	r.AddAttrs(attrs...)
+	_ = h.Handle(ctx, r)
+}
