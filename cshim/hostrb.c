@@ -44,6 +44,7 @@ static struct {
     VALUE (*define_module_under)(VALUE, const char *);
     void (*define_module_function)(VALUE, const char *, VALUE (*)(), int);
     VALUE *c_string, *c_symbol, *c_integer, *c_float, *c_true, *c_false, *c_nil, *c_hash;
+    rb_encoding *e_utf8, *e_ascii, *e_binary;
 } rb;
 
 static int rb_resolve(void) {
@@ -74,7 +75,7 @@ static int rb_text(VALUE v, VALUE *keep, const char **p, size_t *len) {
         return 0;
     }
     rb_encoding *e = rb.enc_get(v);
-    if (e != rb.utf8() && e != rb.ascii() && e != rb.binary()) return 0;
+    if (e != rb.e_utf8 && e != rb.e_ascii && e != rb.e_binary) return 0;
     *keep = v;
     *p = rb.str_ptr(keep);
     *len = (size_t)rb.str_offset(v, rb.str_strlen(v)); /* bytes; O(1) for ASCII */
@@ -158,6 +159,9 @@ static VALUE rb_native_log(VALUE self, VALUE severity, VALUE msg, VALUE attrs, V
 
 int ffitel_rb_define(void) {
     if (!rb_resolve()) return FFITEL_E_UNAVAILABLE;
+    rb.e_utf8 = rb.utf8();
+    rb.e_ascii = rb.ascii();
+    rb.e_binary = rb.binary();
     VALUE ffitel = rb.define_module("Ffitel");
     VALUE mod = rb.define_module_under(ffitel, "NativeLog");
     rb.define_module_function(mod, "log", (VALUE(*)())rb_native_log, 4);

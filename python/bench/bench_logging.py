@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, List
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = ["ffitel.info", "ffitel.info (no attrs)", "ffitel.LoggingHandler",
-         "logging.StreamHandler", "otel-sdk LoggingHandler"]
+         "logging.StreamHandler", "otel-sdk LoggingHandler", "logging.NullHandler"]
 BASELINE = "logging.StreamHandler"
 
 
@@ -67,6 +67,16 @@ def run_case(case: str, n: int, endpoint: str) -> Dict[str, Any]:
         result["shutdown_s"] = time.perf_counter() - t0
         logs = ffitel.stats()["pipeline"]["logs"]
         result["stats"] = logs
+        return result
+    if case == "logging.NullHandler":
+        # The floor every logging handler stands on: the logger, the
+        # LogRecord, the handler call; nothing written.
+        log = logging.getLogger("bench")
+        log.propagate = False
+        log.setLevel(logging.INFO)
+        log.addHandler(logging.NullHandler())
+        result = _loop(n, lambda i: log.info("charged card", extra=extra))
+        result["emitted"] = 0
         return result
     if case == "logging.StreamHandler":
         log = logging.getLogger("bench")
@@ -216,6 +226,12 @@ def main() -> None:
     print("\nCPU ns: the host (main) thread's CPU time per record; vs Stream: that cost relative to "
           "logging.StreamHandler to /dev/null; otel/x: how many times cheaper than the OpenTelemetry "
           "SDK handler.")
+    floor = next((r["ns_cpu"] for r in rows if r["case"] == "logging.NullHandler"), None)
+    mine = next((r["ns_cpu"] for r in rows if r["case"] == "ffitel.LoggingHandler"), None)
+    if floor and mine and otel:
+        print(f"Above the logging floor (logging.NullHandler, {floor:.0f} CPU ns): ffitel.LoggingHandler "
+              f"{mine - floor:.0f} ns, the OpenTelemetry SDK handler {otel - floor:.0f} ns "
+              f"({(otel - floor) / max(mine - floor, 1):.1f}x).")
     print("sent includes the warm-up records; ffitel stats of the median round:")
     for r in rows:
         if "stats" in r:

@@ -470,15 +470,17 @@ module Ffitel
         t = Thread.current
         fields = t[FIELDS_KEY]
         span = t[SPAN_KEY]
-        msg = msg.to_s unless msg.is_a?(String)
-        enc = msg.encoding
-        msg = utf8(msg) unless enc == Encoding::UTF_8 || enc == Encoding::US_ASCII || enc == Encoding::BINARY
         if (native = @native_log)
+          # The C method checks the message's class and encoding itself.
           rc = native.log(severity, msg, fields ? fields.merge(attrs) : attrs, span ? span.handle : 0)
           return true if rc.zero?
           return log_failed(rc, severity, msg, attrs) unless rc == Native::RB_USE_JSON
-          # a value the native path does not take (an Array, a Bignum...): JSON
+          # a value the native path does not take (an Array, a Bignum, a
+          # Latin-1 string...): the JSON path below
         end
+        msg = msg.to_s unless msg.is_a?(String)
+        enc = msg.encoding
+        msg = utf8(msg) unless enc == Encoding::UTF_8 || enc == Encoding::US_ASCII || enc == Encoding::BINARY
         json = attrs.empty? && fields.nil? ? nil : Attributes.encode(attrs, fields)
         rc = Native.ffitel_log(severity, msg, msg.bytesize, json, json ? json.bytesize : 0, span ? span.handle : 0)
         return true if rc.zero?

@@ -28,6 +28,9 @@ def severity_of(levelno: int) -> int:
     return 1 if s < 1 else (24 if s > 24 else s)
 
 
+_SEVERITIES = {lv: severity_of(lv) for lv in (5, 10, 20, 30, 40, 50)}
+
+
 class LoggingHandler(logging.Handler):
     """Sends logging records to ffitel: to the console in phase 1, OTLP in phase 2.
 
@@ -49,7 +52,7 @@ class LoggingHandler(logging.Handler):
         self.use_formatter = use_formatter
 
     def handle(self, record: logging.LogRecord) -> Any:
-        rv = self.filter(record)
+        rv = self.filter(record) if self.filters else True
         if rv:
             if isinstance(rv, logging.LogRecord):  # Python 3.12 filters may replace it
                 record = rv
@@ -57,7 +60,8 @@ class LoggingHandler(logging.Handler):
         return rv
 
     def emit(self, record: logging.LogRecord) -> None:
-        severity = severity_of(record.levelno)
+        levelno = record.levelno
+        severity = _SEVERITIES.get(levelno) or severity_of(levelno)
         if severity < _core._threshold:
             return
         try:
