@@ -26,7 +26,7 @@ $(OTELCOL): e2e/collector/builder.yaml
 	@test -x $(OTELCOL)
 
 LIB := $(BUILD)/libffitel.so
-GO_SOURCES := $(shell find bootstrap metrics events cshim -name '*.go' -not -name '*_test.go' 2>/dev/null) cshim/guard.c cshim/shim.h cshim/include/ffitel.h cshim/exports.map go.mod go.sum
+GO_SOURCES := $(shell find bootstrap metrics events cshim -name '*.go' -not -name '*_test.go' 2>/dev/null) $(wildcard cshim/*.c cshim/*.h) cshim/include/ffitel.h cshim/exports.map go.mod go.sum
 
 build: $(LIB) $(BUILD)/ffitel.h
 
@@ -77,8 +77,8 @@ bench: deps collector build $(BUILD)/bench_abi
 	$(GO) test -run '^$$' -bench Sustained -benchtime 100000x ./e2e/
 	$(GO) test -run '^$$' -bench 'Publish$$' -benchtime 5000x ./e2e/
 	$(GO) test -run '^$$' -bench PublishFromPython -benchtime 2000x ./e2e/
-	$(GO) run ./e2e/cmd/withcollector -- $(BUILD)/bench_abi $(LIB) 200000
-	FFITEL_LOG_OUTPUT=none $(GO) run ./e2e/cmd/withcollector -- $(BUILD)/bench_abi $(LIB) 200000
+	$(GO) run ./e2e/cmd/withcollector -- $(BUILD)/bench_abi $(LIB) 100000
+	FFITEL_LOG_OUTPUT=none $(GO) run ./e2e/cmd/withcollector -- $(BUILD)/bench_abi $(LIB) 100000
 	python/bench/run.sh
 	FFITEL_LIBRARY=$(LIB) ruby -Iruby/lib ruby/bench/bench_logging.rb
 	FFITEL_LOG_OUTPUT=none $(GO) run ./e2e/cmd/withcollector -- env FFITEL_LIBRARY=$(LIB) python3 python/bench/bench_tasks.py 20000

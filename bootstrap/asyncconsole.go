@@ -85,17 +85,17 @@ func (c *asyncConsole) add(h slog.Handler, it logItem) {
 	wake := c.idle
 	c.idle = false
 	c.mu.Unlock()
-	if now {
-		_ = c.Flush()
-		return
-	}
 	if wake {
 		// Only when the goroutine is parked: a busy console costs the host
-		// no wake-up per record.
+		// no wake-up per record. Sent on every path that cleared idle, so
+		// the goroutine never sleeps through later records.
 		select {
 		case c.wake <- struct{}{}:
 		default:
 		}
+	}
+	if now {
+		_ = c.Flush()
 	}
 }
 

@@ -169,3 +169,87 @@ func TestPhase2ConsoleFlushesErrors(t *testing.T) {
 		t.Fatal("after shutdown the console must be synchronous again")
 	}
 }
+
+// An ERROR written on the caller's thread must not leave a parked goroutine
+// asleep: the INFO after it still comes out without a flush.
+func TestAsyncConsoleWakesAfterAnError(t *testing.T) {
+	c, h, out := asyncRig(t)
+	waitFor(t, "the goroutine to park", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.idle })
+	c.add(h, rec(slog.LevelError, "the error"))
+	if !strings.Contains(out.String(), "the error") {
+		t.Fatal("the error was not written before add returned")
+	}
+	c.add(h, rec(slog.LevelInfo, "after the error"))
+	waitFor(t, "the line after the error", func() bool { return strings.Contains(out.String(), "after the error") })
+}
+
+// One goroutine logging through Shutdown: its lines stay in order across
+// the switch from the asynchronous console back to the synchronous one.
+func TestShutdownKeepsConsoleOrder(t *testing.T) {
+	out := &syncBuffer{}
+	rt := New(Options{Getenv: mapEnv(map[string]string{"TELEMETRY_ENABLED": "false", "LOG_LEVEL": "info"}), Output: out})
+	if err := rt.InitTelemetry(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	log := rt.Logger()
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		i := 0
+		for {
+			select {
+			case <-stop:
+				done <- i
+				return
+			default:
+			}
+			log.Info("seq", "n", i)
+			i++
+		}
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if err := rt.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(stop)
+	total := <-done
+	next := 0
+	for _, l := range strings.Split(out.String(), "\n") {
+		var n int
+		if i := strings.Index(l, "msg=seq n="); i >= 0 {
+			if _, err := fmt.Sscanf(l[i:], "msg=seq n=%d", &n); err != nil {
+				t.Fatalf("bad line %q", l)
+			}
+			if n != next {
+				t.Fatalf("line %d came where %d was due", n, next)
+			}
+			next++
+		}
+	}
+	if next != total {
+		t.Fatalf("%d lines written, %d logged", next, total)
+	}
+}
+
+type lazyValue struct{ v *int }
+
+func (l lazyValue) LogValue() slog.Value { return slog.IntValue(*l.v) }
+
+// A LogValuer is resolved when the record is logged, not later on the
+// console goroutine.
+func TestPhase2ResolvesLogValuersAtLogTime(t *testing.T) {
+	out := &syncBuffer{}
+	rt := New(Options{Getenv: mapEnv(map[string]string{"TELEMETRY_ENABLED": "false", "LOG_LEVEL": "info"}), Output: out})
+	if err := rt.InitTelemetry(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Shutdown(context.Background())
+	x := 1
+	rt.Logger().Info("lazy", "v", lazyValue{&x})
+	x = 2
+	_ = rt.ForceFlush(context.Background())
+	if !strings.Contains(out.String(), "msg=lazy v=1") {
+		t.Fatalf("want the value at log time (1):\n%s", out.String())
+	}
+}

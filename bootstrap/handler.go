@@ -73,7 +73,9 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	if p.async != nil {
 		// Phase 2: one copy of the record serves the console goroutine
 		// and the export queue; the host thread neither formats nor writes.
-		it := newLogItem(ctx, h.chain, r)
+		// LogValuers are resolved now, on the caller's goroutine, as slog
+		// asks of handlers that hand records to another goroutine.
+		it := newLogItem(ctx, h.chain, resolveLogValuers(r))
 		p.async.add(h.resolve(p).console, it)
 		if p.export != nil {
 			p.export.add(it)
@@ -109,4 +111,24 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 		return h
 	}
 	return &Handler{rt: h.rt, chain: &chain{parent: h.chain, group: name}}
+}
+
+// resolveLogValuers returns r, or a copy with its LogValuer attributes
+// resolved when it has any.
+func resolveLogValuers(r slog.Record) slog.Record {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = a.Value.Kind() == slog.KindLogValuer
+		return !found
+	})
+	if !found {
+		return r
+	}
+	r2 := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		a.Value = a.Value.Resolve()
+		r2.AddAttrs(a)
+		return true
+	})
+	return r2
 }

@@ -468,14 +468,15 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 		rt.watchStop = nil
 	}
 
-	// From now on records go to the console only, written synchronously
-	// again once the phase-2 console has written what it holds.
-	rt.gen++
-	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console})
-	rt.state.Store(int32(StateShutdown))
+	// From now on records go to the console only, written synchronously.
+	// The phase-2 console closes first: until the new pipeline is stored,
+	// records reaching it are written after what it holds, in order.
 	if rt.asyncOut != nil {
 		_ = rt.asyncOut.Close(ctx)
 	}
+	rt.gen++
+	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console})
+	rt.state.Store(int32(StateShutdown))
 	if prev == StateConsole {
 		rt.early.countReplayed(0, len(rt.early.drain()))
 		rt.spanEnds.upgrade(nil)

@@ -50,8 +50,12 @@ func (in *input) text(what string, p *C.char, n C.size_t, limit int) string {
 	}
 	size := int(n)
 	if n > C.size_t(limit) {
-		// Room to cut on a rune boundary, never past the caller's bytes.
-		size = min(int(n), limit+utf8.UTFMax)
+		// Room to cut on a rune boundary, never past the caller's bytes;
+		// compared as size_t, so a length like (size_t)-1 cannot wrap.
+		size = limit + utf8.UTFMax
+		if n < C.size_t(size) {
+			size = int(n)
+		}
 		in.truncated = true
 	}
 	s := C.GoStringN(p, C.int(size))

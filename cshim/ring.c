@@ -61,22 +61,23 @@ static int utf8_valid(const unsigned char *s, size_t n) {
 
 /* Which span and task handles are open, so that a record naming an unknown
  * handle takes the synchronous path and gets FFITEL_E_HANDLE, as it would
- * there. Indexed by handle modulo the size: a bit wrongly clear (an old
- * handle sharing a bit with a newer one that ended) only sends a record to
- * the synchronous path, which looks the handle up itself. */
-#define LIVE_BITS (1u << 22)
-static uint64_t live[LIVE_BITS / 64];
+ * there. A slot holds the open handle itself (handles are never reused), so a
+ * match is exact; two open handles sharing a slot only send the older one's
+ * records to the synchronous path, which looks the handle up itself. Read
+ * and written under ring_mu, so a record is either queued before its span
+ * ends (and the end drains it while the span is still known) or takes the
+ * synchronous path after. */
+#define LIVE_SLOTS (1u << 16)
+static uint64_t live[LIVE_SLOTS];
 
 void ffitel_shim_span_live(uint64_t h, int open) {
-    uint64_t bit = 1ULL << (h % 64), *w = &live[(h % LIVE_BITS) / 64];
+    pthread_mutex_lock(&ring_mu);
+    uint64_t *slot = &live[h % LIVE_SLOTS];
     if (open)
-        __atomic_fetch_or(w, bit, __ATOMIC_RELEASE);
-    else
-        __atomic_fetch_and(w, ~bit, __ATOMIC_RELEASE);
-}
-
-static int span_live(uint64_t h) {
-    return (__atomic_load_n(&live[(h % LIVE_BITS) / 64], __ATOMIC_ACQUIRE) >> (h % 64)) & 1;
+        *slot = h;
+    else if (*slot == h)
+        *slot = 0;
+    pthread_mutex_unlock(&ring_mu);
 }
 
 static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
@@ -85,29 +86,36 @@ static int text_ok(const char *p, size_t n) { return n == 0 || (p != NULL && utf
 
 int ffitel_shim_ring_try(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs, size_t n,
                          uint64_t span, int64_t ts) {
+    enum { DATA = sizeof slots[0].data, MAX_ATTRS = 128 };
     if (!__atomic_load_n(&ring_on, __ATOMIC_ACQUIRE)) return FFITEL_RING_SYNC;
     if (severity < 1 || severity > 24) return FFITEL_RING_SYNC; /* the Go path reports it */
     if (severity < __atomic_load_n(&ring_threshold, __ATOMIC_RELAXED)) return FFITEL_RING_BELOW_LEVEL;
-    if (n > 0 && attrs == NULL) return FFITEL_RING_SYNC;
-    if (span != 0 && !span_live(span)) return FFITEL_RING_SYNC; /* FFITEL_E_HANDLE comes from Go */
+    /* An error is written before the call returns (it may be the last line
+     * before a crash): the synchronous path does that. */
+    if (severity >= FFITEL_ERROR) return FFITEL_RING_SYNC;
+    if (n > MAX_ATTRS || (n > 0 && attrs == NULL)) return FFITEL_RING_SYNC;
+    if (msg_len > DATA || !text_ok(msg, msg_len)) return FFITEL_RING_SYNC;
+    /* Each length is read once, checked against the slot before any
+     * arithmetic that could wrap, and the copy below uses these copies: a
+     * host changing its array meanwhile cannot overflow the slot. */
+    ffitel_attr a[MAX_ATTRS];
     size_t need = pad8(msg_len);
-    if (need > sizeof slots[0].data || !text_ok(msg, msg_len)) return FFITEL_RING_SYNC;
     for (size_t i = 0; i < n; i++) {
-        const ffitel_attr *a = &attrs[i];
-        if (a->type < FFITEL_ATTR_STRING || a->type > FFITEL_ATTR_BOOL || !text_ok(a->key, a->key_len))
+        a[i] = attrs[i];
+        if (a[i].type < FFITEL_ATTR_STRING || a[i].type > FFITEL_ATTR_BOOL) return FFITEL_RING_SYNC;
+        if (a[i].type != FFITEL_ATTR_STRING) a[i].str_len = 0;
+        if (a[i].key_len > DATA || a[i].str_len > DATA || !text_ok(a[i].key, a[i].key_len) ||
+            (a[i].str_len && !text_ok(a[i].str, a[i].str_len)))
             return FFITEL_RING_SYNC;
-        need += sizeof(ffitel_ring_attr) + pad8(a->key_len);
-        if (a->type == FFITEL_ATTR_STRING) {
-            if (!text_ok(a->str, a->str_len)) return FFITEL_RING_SYNC;
-            need += pad8(a->str_len);
-        }
-        if (need > sizeof slots[0].data) return FFITEL_RING_SYNC;
+        need += sizeof(ffitel_ring_attr) + pad8(a[i].key_len) + pad8(a[i].str_len);
+        if (need > DATA) return FFITEL_RING_SYNC;
     }
     pthread_mutex_lock(&ring_mu);
     uint64_t t = __atomic_load_n(&tail, __ATOMIC_ACQUIRE);
-    if (!ring_on || ring_parked || head - t >= FFITEL_RING_SLOTS) {
-        /* off, full (the consumer is behind: backpressure), or the consumer
-         * sleeps: the synchronous path handles this record and wakes it */
+    if (!ring_on || ring_parked || head - t >= FFITEL_RING_SLOTS || (span != 0 && live[span % LIVE_SLOTS] != span)) {
+        /* off, full (the consumer is behind: backpressure), the consumer
+         * sleeps (the synchronous path handles this record and wakes it),
+         * or a span handle that is not open here (FFITEL_E_HANDLE) */
         pthread_mutex_unlock(&ring_mu);
         return FFITEL_RING_SYNC;
     }
@@ -121,20 +129,18 @@ int ffitel_shim_ring_try(int32_t severity, const char *msg, size_t msg_len, cons
     if (msg_len) memcpy(p, msg, msg_len);
     p += pad8(msg_len);
     for (size_t i = 0; i < n; i++) {
-        const ffitel_attr *a = &attrs[i];
         ffitel_ring_attr *ra = (ffitel_ring_attr *)p;
-        ra->key_len = (uint32_t)a->key_len;
-        ra->type = a->type;
-        ra->i = a->i;
-        ra->d = a->d;
-        ra->str_len = a->type == FFITEL_ATTR_STRING ? (uint32_t)a->str_len : 0;
+        ra->key_len = (uint32_t)a[i].key_len;
+        ra->str_len = (uint32_t)a[i].str_len;
+        ra->type = a[i].type;
+        ra->reserved = 0;
+        ra->i = a[i].i;
+        ra->d = a[i].d;
         p += sizeof *ra;
-        if (a->key_len) memcpy(p, a->key, a->key_len);
-        p += pad8(a->key_len);
-        if (ra->str_len) {
-            memcpy(p, a->str, a->str_len);
-            p += pad8(a->str_len);
-        }
+        if (a[i].key_len) memcpy(p, a[i].key, a[i].key_len);
+        p += pad8(a[i].key_len);
+        if (a[i].str_len) memcpy(p, a[i].str, a[i].str_len);
+        p += pad8(a[i].str_len);
     }
     __atomic_store_n(&head, head + 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&ring_mu);

@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,8 @@ import (
 	"unsafe"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ffitel/ffitel/bootstrap"
 )
 
 // The consumer of ring.c: in phase 2 the typed log calls copy their record
@@ -24,6 +27,7 @@ import (
 // that end a span (a queued record still finds its span's ids), flush,
 // stats and shutdown.
 var ring struct {
+	life   sync.Mutex  // serialises ringStart and ringStop
 	active atomic.Bool // the ring takes records (phase 2)
 	parked atomic.Bool // ringRun sleeps until a synchronous call wakes it
 	mu     sync.Mutex  // one drainer at a time
@@ -39,18 +43,23 @@ const (
 
 // ringStart opens the ring once phase 2 is running.
 func ringStart() {
-	if ring.active.Load() {
+	ring.life.Lock()
+	defer ring.life.Unlock()
+	if ring.active.Load() || rt().Phase() != bootstrap.StateTelemetry {
 		return
 	}
-	ring.wake, ring.stop, ring.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	wake, stop, done := make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	ring.wake, ring.stop, ring.done = wake, stop, done
 	ring.active.Store(true)
 	C.ffitel_shim_ring_set(1, C.int32_t(int32(rt().Config().Level)+9))
-	go ringRun()
+	go ringRun(wake, stop, done)
 }
 
 // ringStop closes the ring, turns what it holds into records and stops the
 // consumer, waiting for it at most until ctx ends.
 func ringStop(ctx context.Context) {
+	ring.life.Lock()
+	defer ring.life.Unlock()
 	if !ring.active.Load() {
 		return
 	}
@@ -94,12 +103,12 @@ func ringSync() (unlock func()) {
 	return ring.mu.Unlock
 }
 
-func ringRun() {
-	defer close(ring.done)
+func ringRun(wake, stop, done chan struct{}) {
+	defer close(done)
 	quiet := 0
 	for {
 		select {
-		case <-ring.stop:
+		case <-stop:
 			return
 		default:
 		}
@@ -112,8 +121,8 @@ func ringRun() {
 			ring.parked.Store(true)
 			if C.ffitel_shim_ring_park() == 1 {
 				select {
-				case <-ring.wake:
-				case <-ring.stop:
+				case <-wake:
+				case <-stop:
 					return
 				}
 			} else {
@@ -137,10 +146,23 @@ func ringDrainLocked() {
 			return
 		}
 		for i := tail; i < head; i++ {
-			handleSlot(h, C.ffitel_shim_ring_slot(C.uint64_t(i)))
+			handleSlotSafely(h, C.ffitel_shim_ring_slot(C.uint64_t(i)))
 		}
 		C.ffitel_shim_ring_release(C.uint64_t(head))
 	}
+}
+
+// handleSlotSafely is handleSlot with a panic (a bug) counted and the slot
+// skipped: the ring and its lock must stay usable, and a panic must never
+// reach the host.
+func handleSlotSafely(h slog.Handler, s *C.ffitel_ring_slot) {
+	defer func() {
+		if r := recover(); r != nil {
+			rt().CountInputError()
+			setError(fmt.Sprintf("ffitel: internal error turning a queued record into a record: %v", r))
+		}
+	}()
+	handleSlot(h, s)
 }
 
 // handleSlot builds the record of one slot. The ring took only valid input
@@ -179,7 +201,11 @@ func handleSlot(h slog.Handler, s *C.ffitel_ring_slot) {
 			rt().CountInputError()
 		}
 	}
-	r := slog.NewRecord(time.Unix(0, int64(s.ts)), level, msg, 0)
+	now := time.Unix(0, int64(s.ts))
+	if s.ts == 0 {
+		now = time.Now()
+	}
+	r := slog.NewRecord(now, level, msg, 0)
 	r.AddAttrs(attrs...)
 	_ = h.Handle(ctx, r)
 }

@@ -83,8 +83,8 @@ func (t *spanTable) context(h uint64) (context.Context, bool) {
 // removeEntry takes h out of the table. Records queued in the ring are
 // turned into records first: one naming h still finds its ids.
 func (t *spanTable) removeEntry(h uint64) (spanEntry, bool) {
-	ringDrain()
-	C.ffitel_shim_span_live(C.uint64_t(h), 0)
+	C.ffitel_shim_span_live(C.uint64_t(h), 0) // later records naming h take the synchronous path
+	ringDrain()                               // earlier ones become records while h is known
 	t.mu.Lock()
 	e, ok := t.open[h]
 	delete(t.open, h)
@@ -102,12 +102,14 @@ func (t *spanTable) restore(h uint64, e spanEntry) {
 
 // endAll ends every open span and task (at shutdown) and reports how many.
 func (t *spanTable) endAll() int {
+	t.mu.RLock()
+	for h := range t.open {
+		C.ffitel_shim_span_live(C.uint64_t(h), 0)
+	}
+	t.mu.RUnlock()
 	ringDrain()
 	t.mu.Lock()
 	open := t.open
-	for h := range open {
-		C.ffitel_shim_span_live(C.uint64_t(h), 0)
-	}
 	t.open = map[uint64]spanEntry{}
 	t.mu.Unlock()
 	for _, e := range open {

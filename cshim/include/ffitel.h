@@ -151,7 +151,9 @@ int ffitel_signal_onstack(int32_t signum);
 /* ---- logs ------------------------------------------------------------------ */
 
 /* Logs msg at severity (1..24) with attributes, to the console and, in phase
- * 2, to OTLP. span (0 for none) is a handle from ffitel_span_start or
+ * 2, to OTLP. (In phase 2 a goroutine formats and writes the console lines,
+ * within about a millisecond, in order; records at FFITEL_ERROR and above are
+ * written before the call returns; ffitel_flush writes the rest.) span (0 for none) is a handle from ffitel_span_start or
  * ffitel_task_start: the record carries its trace and span ids. Never blocks
  * on the network. Returns FFITEL_OK; FFITEL_E_INVALID for a bad argument (an
  * unknown severity is logged as INFO with ffitel.invalid_severity; bad JSON
@@ -188,7 +190,15 @@ typedef struct ffitel_attr {
 } ffitel_attr;
 
 /* ffitel_log with n attributes from attrs (NULL when n is 0). Returns as
- * ffitel_log does. */
+ * ffitel_log does. In phase 2 this is the fast path: the level, the UTF-8 of
+ * every string, the types, the sizes and the span handle are checked in C
+ * and the record is copied into a ring without entering Go (valid input,
+ * at most about 480 bytes of message and attributes; anything else takes
+ * the synchronous path, with the same result codes). A goroutine turns the
+ * ring into records in order; ffitel_log, ending a span, ffitel_flush,
+ * ffitel_stats_json and ffitel_shutdown turn what is queued into records
+ * first, so order is kept across all calls. When the ring is full the caller
+ * does that work itself: nothing is dropped. */
 int ffitel_log_attrs(int32_t severity, const char *msg, size_t msg_len,
                      const ffitel_attr *attrs, size_t n, uint64_t span);
 

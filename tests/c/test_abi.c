@@ -512,6 +512,50 @@ static void test_ring_phase2(void) {
           RING_THREADS * RING_PER_THREAD, RING_THREADS, disorder);
 }
 
+/* Phase 2: an ERROR on the typed path is out before the call returns (no
+ * flush); a handle that shares a table slot with an open span but was never
+ * issued is unknown; lengths like (size_t)-1 neither crash nor read past
+ * what the limits allow. */
+static void test_ring_edges(void) {
+    fflush(stderr);
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+    dup2(fileno(tmp), 2);
+    ffitel_attr e = {.key = "k", .key_len = 1, .type = FFITEL_ATTR_INT, .i = 1};
+    int rc_err = ffitel_log_attrs(FFITEL_ERROR, S("typed error before a crash"), &e, 1, 0);
+    dup2(saved, 2);
+    close(saved);
+    char buf[4096];
+    rewind(tmp);
+    size_t n = fread(buf, 1, sizeof buf - 1, tmp);
+    buf[n] = 0;
+    fclose(tmp);
+    CHECK(rc_err == FFITEL_OK && strstr(buf, "typed error before a crash") != NULL,
+          "an ERROR on the typed path is written before the call returns: %d %s", rc_err, buf);
+
+    uint64_t open_span = ffitel_span_start(S("slot owner"), 0, NULL, 0, NULL, 0, 0);
+    CHECK(open_span != 0, "span: %s", last_error());
+    CHECK(ffitel_log_attrs(FFITEL_INFO, S("alias"), NULL, 0, open_span + (1u << 16)) == FFITEL_E_HANDLE,
+          "a never-issued handle sharing the open span's slot is unknown");
+    CHECK(ffitel_log_attrs(FFITEL_INFO, S("max handle"), NULL, 0, UINT64_MAX) == FFITEL_E_HANDLE, "UINT64_MAX handle");
+    CHECK(ffitel_log_attrs(FFITEL_INFO, S("own span"), NULL, 0, open_span) == FFITEL_OK, "the open span: %s",
+          last_error());
+    ffitel_span_end(open_span, 1, NULL, 0);
+
+    size_t big = 70 << 10;
+    char *mem = malloc(big);
+    memset(mem, 'x', big);
+    CHECK(ffitel_log(FFITEL_INFO, mem, (size_t)-1, NULL, 0, 0) == FFITEL_OK, "msg_len (size_t)-1, JSON path: %s",
+          last_error());
+    CHECK(ffitel_log_attrs(FFITEL_INFO, mem, (size_t)-1, NULL, 0, 0) == FFITEL_OK,
+          "msg_len (size_t)-1, typed path: %s", last_error());
+    ffitel_attr huge[] = {{.key = mem, .key_len = (size_t)-1, .type = FFITEL_ATTR_STRING, .str = mem, .str_len = (size_t)-1}};
+    CHECK(ffitel_log_attrs(FFITEL_INFO, S("huge attr"), huge, 1, 0) == FFITEL_OK, "key and value (size_t)-1: %s",
+          last_error());
+    free(mem);
+    CHECK(ffitel_flush(5000) == FFITEL_OK, "flush");
+}
+
 static void test_phase2_and_shutdown(void) {
     CHECK(ffitel_init_telemetry() == FFITEL_OK, "init_telemetry: %s", last_error());
     CHECK(ffitel_init_telemetry() == FFITEL_OK, "init_telemetry is idempotent");
@@ -520,6 +564,7 @@ static void test_phase2_and_shutdown(void) {
     CHECK(ffitel_flush(2000) == FFITEL_OK, "flush: %s", last_error());
     CHECK(ffitel_flush(-1) == FFITEL_OK, "flush with the default bound: %s", last_error());
     test_ring_phase2();
+    test_ring_edges();
     uint64_t forgotten = ffitel_span_start(S("forgotten"), 0, NULL, 0, NULL, 0, 0);
     CHECK(forgotten != 0, "forgotten span");
     CHECK(ffitel_shutdown(2000) == FFITEL_OK, "shutdown: %s", last_error());

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import sysconfig
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
@@ -166,7 +167,12 @@ class Native:
         # arguments with CPython's C API, so a record costs no JSON encoding
         # and no ctypes conversion. None where the library cannot make it.
         self.log_native: Optional[Callable[[int, str, Optional[Dict[str, Any]], int], int]] = None
+        # A free-threaded CPython (3.13t) has no GIL to keep the dict still
+        # while C walks it: the JSON path serves it.
+        free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
         try:
+            if free_threaded:
+                raise ValueError("free-threaded CPython")
             make = ctypes.PyDLL(path).ffitel_py_function
             make.argtypes = ()
             make.restype = ctypes.py_object
