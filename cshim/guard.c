@@ -36,6 +36,17 @@ void ffitel_shim_set_error(const char *msg, size_t len) {
     err_len = len;
 }
 
+char *ffitel_shim_error_buf(size_t *cap) {
+    *cap = sizeof err_buf;
+    return err_buf;
+}
+
+void ffitel_shim_error_len(size_t len) {
+    if (len >= sizeof err_buf) len = sizeof err_buf - 1;
+    err_buf[len] = 0;
+    err_len = len;
+}
+
 void ffitel_shim_copy_out(char *buf, size_t cap, const char *src, size_t len) {
     if (buf == NULL || cap == 0) return;
     size_t n = len < cap ? len : cap - 1;

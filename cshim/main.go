@@ -51,11 +51,10 @@ func rt() *bootstrap.Runtime {
 // exported Go function on the calling C thread, so the thread-local buffer
 // in guard.c is the caller's.
 func setError(msg string) {
-	if msg == "" {
-		C.ffitel_shim_set_error(nil, 0)
-		return
-	}
-	C.ffitel_shim_set_error((*C.char)(unsafe.Pointer(unsafe.StringData(msg))), C.size_t(len(msg)))
+	var capacity C.size_t
+	buf := C.ffitel_shim_error_buf(&capacity)
+	n := copy(unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(capacity)-1), msg)
+	C.ffitel_shim_error_len(C.size_t(n))
 }
 
 // fail sets the message and returns code.
@@ -80,12 +79,17 @@ func recoverHandle(h *C.uint64_t) {
 }
 
 // copyOut writes s into the caller's buffer and returns the length needed.
+// The copy is Go's, not libc's: see ffitel_shim_error_buf.
 func copyOut(buf *C.char, capacity C.size_t, s string) C.int {
-	if len(s) == 0 {
-		C.ffitel_shim_copy_out(buf, capacity, nil, 0)
-		return 0
+	if buf != nil && capacity > 0 {
+		n := len(s)
+		if C.size_t(n) >= capacity {
+			n = int(capacity - 1)
+		}
+		dst := unsafe.Slice((*byte)(unsafe.Pointer(buf)), n+1)
+		copy(dst, s[:n])
+		dst[n] = 0
 	}
-	C.ffitel_shim_copy_out(buf, capacity, (*C.char)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s)))
 	return C.int(len(s))
 }
 

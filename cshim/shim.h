@@ -6,6 +6,11 @@
 
 /* Sets the calling thread's ffitel_last_error message (copied). */
 __attribute__((visibility("hidden"))) void ffitel_shim_set_error(const char *msg, size_t len);
+/* The calling thread's last-error buffer and its size, for Go to copy a
+ * message into (Go copies Go memory itself: libc's memcpy reading the Go heap
+ * confuses valgrind), then ffitel_shim_error_len(n) to terminate it. */
+__attribute__((visibility("hidden"))) char *ffitel_shim_error_buf(size_t *cap);
+__attribute__((visibility("hidden"))) void ffitel_shim_error_len(size_t len);
 /* Copies src[0:len] into buf (cap bytes, NUL-terminated when cap > 0). */
 __attribute__((visibility("hidden"))) void ffitel_shim_copy_out(char *buf, size_t cap, const char *src, size_t len);
 
