@@ -71,14 +71,14 @@ class CollectorTest < Minitest::Test
     own = Collector.new(TEST_TMP) # a Collector of its own: its file holds only this worker's records
     threads = 8
     per_thread = 50_000
-    out, err, status = run_ruby(<<~RUBY, env: own.env("rb-bulk"), timeout: 150, discard_stderr: true)
+    out, err, status = run_ruby(<<~RUBY, env: own.env("rb-bulk"), timeout: 240, discard_stderr: true)
       require "ffitel"
       require "json"
       Ffitel.init_telemetry
       #{threads}.times.map do |t|
         Thread.new { #{per_thread}.times { |i| Ffitel.info("bulk-record", thread: t, i: i) } }
       end.each(&:join)
-      flushed = Ffitel.shutdown(timeout: 30.0)
+      flushed = Ffitel.shutdown(timeout: 150.0) # the hosts outrun the Collector: give the flush time
       puts JSON.generate(flushed: flushed, logs: Ffitel.stats.dig("pipeline", "logs"))
     RUBY
     assert_success(out, err, status)
