@@ -39,24 +39,24 @@ var logScratchPool = sync.Pool{New: func() any { return new(logScratch) }}
 func ffitelgo_log(severity C.int32_t, msg *C.char, msgLen C.size_t, attrsJSON *C.char, attrsLen C.size_t,
 	span C.uint64_t, nowNS C.int64_t) (rc C.int) {
 	defer recoverInto(&rc)
-	level, known := levelOf(int32(severity))
-	if known && !rt().Handler().Enabled(context.Background(), level) {
-		return codeOK
-	}
-	defer ringSync()()
-	var in input
-	sc := logScratchPool.Get().(*logScratch)
-	attrs := in.attrsInto(sc.attrs[:0], attrsJSON, attrsLen)
-	rc = logRecord(&in, severity, level, known, in.text("msg", msg, msgLen, maxMessageBytes), attrs, span, nowNS)
-	clear(attrs)
-	logScratchPool.Put(sc)
-	return rc
+	return logCall(severity, msg, msgLen, span, nowNS, func(in *input, buf []slog.Attr) []slog.Attr {
+		return in.attrsInto(buf, attrsJSON, attrsLen)
+	})
 }
 
 //export ffitelgo_log_attrs
 func ffitelgo_log_attrs(severity C.int32_t, msg *C.char, msgLen C.size_t, attrs *C.ffitel_attr, n C.size_t,
 	span C.uint64_t, nowNS C.int64_t) (rc C.int) {
 	defer recoverInto(&rc)
+	return logCall(severity, msg, msgLen, span, nowNS, func(in *input, buf []slog.Attr) []slog.Attr {
+		return in.typedAttrsInto(buf, attrs, n)
+	})
+}
+
+// logCall is the synchronous log path of both encodings: level check,
+// ring drained first (order), attributes decoded into pooled scratch.
+func logCall(severity C.int32_t, msg *C.char, msgLen C.size_t, span C.uint64_t, nowNS C.int64_t,
+	decode func(in *input, buf []slog.Attr) []slog.Attr) C.int {
 	level, known := levelOf(int32(severity))
 	if known && !rt().Handler().Enabled(context.Background(), level) {
 		return codeOK
@@ -64,9 +64,9 @@ func ffitelgo_log_attrs(severity C.int32_t, msg *C.char, msgLen C.size_t, attrs 
 	defer ringSync()()
 	var in input
 	sc := logScratchPool.Get().(*logScratch)
-	decoded := in.typedAttrsInto(sc.attrs[:0], attrs, n)
-	rc = logRecord(&in, severity, level, known, in.text("msg", msg, msgLen, maxMessageBytes), decoded, span, nowNS)
-	clear(decoded)
+	attrs := decode(&in, sc.attrs[:0])
+	rc := logRecord(&in, severity, level, known, in.text("msg", msg, msgLen, maxMessageBytes), attrs, span, nowNS)
+	clear(attrs)
 	logScratchPool.Put(sc)
 	return rc
 }
@@ -161,21 +161,36 @@ func (in *input) typedAttrsInto(buf []slog.Attr, p *C.ffitel_attr, n C.size_t) [
 	for i := range arr {
 		a := &arr[i]
 		key := piece("an attribute key", a.key, a.key_len)
-		switch a._type {
-		case C.FFITEL_ATTR_STRING:
-			buf = append(buf, slog.String(key, piece("a string attribute value", a.str, a.str_len)))
-		case C.FFITEL_ATTR_INT:
-			buf = append(buf, slog.Int64(key, int64(a.i)))
-		case C.FFITEL_ATTR_DOUBLE:
-			buf = append(buf, slog.Float64(key, float64(a.d)))
-		case C.FFITEL_ATTR_BOOL:
-			buf = append(buf, slog.Bool(key, a.i != 0))
-		default:
+		var str string
+		if a._type == C.FFITEL_ATTR_STRING {
+			str = piece("a string attribute value", a.str, a.str_len)
+		}
+		v, ok := typedValue(a._type, str, a.i, a.d)
+		if !ok {
 			in.problem(codeInvalid, "ffitel_log_attrs: attribute "+key+" has an unknown type; skipped")
 			in.badAttrs = true
+			continue
 		}
+		buf = append(buf, slog.Attr{Key: key, Value: v})
 	}
 	return buf
+}
+
+// typedValue is the value of an FFITEL_ATTR_* attribute (str for strings,
+// i for integers and booleans, d for doubles); false for an unknown type.
+// The synchronous path and the ring both decode through it.
+func typedValue(typ C.int32_t, str string, i C.int64_t, d C.double) (slog.Value, bool) {
+	switch typ {
+	case C.FFITEL_ATTR_STRING:
+		return slog.StringValue(str), true
+	case C.FFITEL_ATTR_INT:
+		return slog.Int64Value(int64(i)), true
+	case C.FFITEL_ATTR_DOUBLE:
+		return slog.Float64Value(float64(d)), true
+	case C.FFITEL_ATTR_BOOL:
+		return slog.BoolValue(i != 0), true
+	}
+	return slog.Value{}, false
 }
 
 //export ffitelgo_log_enabled

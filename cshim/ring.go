@@ -63,19 +63,20 @@ func ringStop(ctx context.Context) {
 	if !ring.active.Load() {
 		return
 	}
-	C.ffitel_shim_ring_set(0, 1<<30)
-	ring.active.Store(false)
+	C.ffitel_shim_ring_set(0, 1<<30) // producers take the synchronous path from here
 	close(ring.stop)
 	select {
 	case <-ring.done:
 	case <-ctx.Done():
 	}
 	ringDrain()
+	ring.active.Store(false) // only now: until here synchronous calls drain first
 }
 
-// ringDrain turns every queued slot into a record.
+// ringDrain turns every queued slot into a record. Outside phase 2 it is
+// one atomic load: ringStop drains before it clears active.
 func ringDrain() {
-	if C.ffitel_shim_ring_head() == C.ffitel_shim_ring_tail() {
+	if !ring.active.Load() || C.ffitel_shim_ring_head() == C.ffitel_shim_ring_tail() {
 		return
 	}
 	ring.mu.Lock()
@@ -88,7 +89,7 @@ func ringDrain() {
 // record queued before it; the caller calls the returned function when its
 // record is handled. It wakes a parked consumer.
 func ringSync() (unlock func()) {
-	if !ring.active.Load() && C.ffitel_shim_ring_head() == C.ffitel_shim_ring_tail() {
+	if !ring.active.Load() { // phase 1 and after shutdown: nothing can be queued
 		return func() {}
 	}
 	ring.mu.Lock()
@@ -181,16 +182,13 @@ func handleSlot(h slog.Handler, s *C.ffitel_ring_slot) {
 		off += int(unsafe.Sizeof(*ra))
 		key := string(data[off : off+int(ra.key_len)])
 		off += pad8(int(ra.key_len))
-		switch ra._type {
-		case C.FFITEL_ATTR_STRING:
-			attrs = append(attrs, slog.String(key, string(data[off:off+int(ra.str_len)])))
+		var str string
+		if ra._type == C.FFITEL_ATTR_STRING {
+			str = string(data[off : off+int(ra.str_len)])
 			off += pad8(int(ra.str_len))
-		case C.FFITEL_ATTR_INT:
-			attrs = append(attrs, slog.Int64(key, int64(ra.i)))
-		case C.FFITEL_ATTR_DOUBLE:
-			attrs = append(attrs, slog.Float64(key, float64(ra.d)))
-		case C.FFITEL_ATTR_BOOL:
-			attrs = append(attrs, slog.Bool(key, ra.i != 0))
+		}
+		if v, ok := typedValue(ra._type, str, ra.i, ra.d); ok { // ring.c took known types only
+			attrs = append(attrs, slog.Attr{Key: key, Value: v})
 		}
 	}
 	ctx := context.Background()

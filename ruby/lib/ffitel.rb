@@ -123,16 +123,7 @@ module Ffitel
     # as dropped). Registered with at_exit when the library loads. A no-op
     # (true) when the library was never loaded or in a forked child.
     def shutdown(timeout: 5.0)
-      return true unless @state == :loaded
-
-      ms = timeout.nil? ? -1 : (timeout * 1000).round.clamp(0, 2**31 - 1)
-      rc = Native.ffitel_shutdown(ms)
-      case rc
-      when Native::OK then true
-      when Native::E_STATE then false
-      when Native::E_FORKED then forked! || true
-      else raise_error(rc)
-      end
+      bounded(:ffitel_shutdown, timeout)
     end
 
     # Writes queued console lines (phase 2 formats and writes the console on
@@ -142,16 +133,7 @@ module Ffitel
     # deadline cut the export short. Does nothing before the library is
     # loaded or in a forked child.
     def flush(timeout: 5.0)
-      return true unless @state == :loaded
-
-      ms = timeout.nil? ? -1 : (timeout * 1000).round.clamp(0, 2**31 - 1)
-      rc = Native.ffitel_flush(ms)
-      case rc
-      when Native::OK then true
-      when Native::E_STATE then false
-      when Native::E_FORKED then forked! || true
-      else raise_error(rc)
-      end
+      bounded(:ffitel_flush, timeout)
     end
 
     # :none, :console, :telemetry or :shutdown (:telemetry also when export is
@@ -623,6 +605,20 @@ module Ffitel
       shutdown(timeout: nil) if @state == :loaded && Process.pid == @loaded_pid
     rescue StandardError, Interrupt
       nil
+    end
+
+    # ffitel_shutdown or ffitel_flush with +timeout+ seconds; false when cut short.
+    def bounded(function, timeout)
+      return true unless @state == :loaded
+
+      ms = timeout.nil? ? -1 : (timeout * 1000).round.clamp(0, 2**31 - 1)
+      rc = Native.public_send(function, ms)
+      case rc
+      when Native::OK then true
+      when Native::E_STATE then false
+      when Native::E_FORKED then forked! || true
+      else raise_error(rc)
+      end
     end
 
     def forked!

@@ -314,25 +314,7 @@ def shutdown(timeout: Optional[float] = 5.0) -> bool:
     Logging afterwards still reaches the console. Idempotent; does nothing if
     the library was never loaded. Registered with atexit.
     """
-    lib = _lib
-    if lib is None or _forked:
-        return True
-    _check_forked_pid()
-    if _forked:
-        return True
-    if timeout is None:
-        ms = -1
-    else:
-        ms = max(0, min(int(timeout * 1000), 2**31 - 1))
-    rc = lib.shutdown(ms)  # ctypes releases the GIL while it waits
-    if rc == E_STATE:
-        return False
-    if rc == E_FORKED:
-        _enter_forked_mode()
-        return True
-    if rc < 0:
-        raise lib.error(rc, "ffitel_shutdown")
-    return True
+    return _bounded("shutdown", timeout)
 
 
 def flush(timeout: Optional[float] = 5.0) -> bool:
@@ -344,6 +326,11 @@ def flush(timeout: Optional[float] = 5.0) -> bool:
     False when the deadline cut the export short. Does nothing if the library
     was never loaded or in a forked child.
     """
+    return _bounded("flush", timeout)
+
+
+def _bounded(name: str, timeout: Optional[float]) -> bool:
+    """Calls ffitel_shutdown or ffitel_flush with timeout in ms; False when cut short."""
     lib = _lib
     if lib is None or _forked:
         return True
@@ -351,14 +338,14 @@ def flush(timeout: Optional[float] = 5.0) -> bool:
     if _forked:
         return True
     ms = -1 if timeout is None else max(0, min(int(timeout * 1000), 2**31 - 1))
-    rc = lib.flush(ms)  # ctypes releases the GIL while it waits
+    rc = getattr(lib, name)(ms)  # ctypes releases the GIL while it waits
     if rc == E_STATE:
         return False
     if rc == E_FORKED:
         _enter_forked_mode()
         return True
     if rc < 0:
-        raise lib.error(rc, "ffitel_flush")
+        raise lib.error(rc, "ffitel_" + name)
     return True
 
 
