@@ -13,7 +13,7 @@ from typing import Iterator
 import pytest
 
 import ffitel
-from ffitel import _core, _native
+from ffitel import _native, _state
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -23,12 +23,12 @@ def console() -> None:
 
 @pytest.fixture
 def json_path() -> Iterator[None]:
-    saved = _core._native_fn
-    _core._native_fn = None
+    saved = _state.native_fn
+    _state.native_fn = None
     try:
         yield
     finally:
-        _core._native_fn = saved
+        _state.native_fn = saved
 
 
 def logged(capfd: pytest.CaptureFixture[str]) -> str:
@@ -43,9 +43,9 @@ def strip_time(out: str) -> str:
 
 
 def test_the_native_function_is_made_and_used() -> None:
-    assert _core._native_fn is not None, "CPython should get the library's built-in log function"
-    assert type(_core._native_fn).__name__ == "builtin_function_or_method"
-    assert _core._native_fn(_core.INFO, "direct", {"k": 1}, 0) == 0
+    assert _state.native_fn is not None, "CPython should get the library's built-in log function"
+    assert type(_state.native_fn).__name__ == "builtin_function_or_method"
+    assert _state.native_fn(_state.INFO, "direct", {"k": 1}, 0) == 0
     ffitel.flush()
 
 
@@ -81,26 +81,26 @@ def test_values_native_declines_still_log(capfd: pytest.CaptureFixture[str], val
 
 
 def test_declined_values_return_use_json_and_log_nothing(capfd: pytest.CaptureFixture[str]) -> None:
-    fn = _core._native_fn
+    fn = _state.native_fn
     assert fn is not None
-    assert fn(_core.INFO, "not logged", {"v": [1]}, 0) == _native.PY_USE_JSON
-    assert fn(_core.INFO, "not logged", {"v": 2**64}, 0) == _native.PY_USE_JSON
-    assert fn(_core.INFO, "not logged \udc80", None, 0) == _native.PY_USE_JSON
-    assert fn(_core.INFO, b"bytes msg", None, 0) == _native.PY_USE_JSON
-    assert fn(_core.INFO, "not logged", ["not", "a", "dict"], 0) == _native.PY_USE_JSON
-    assert fn(_core.INFO, "not logged", {1: "int key"}, 0) == _native.PY_USE_JSON
-    assert fn(_core.INFO, "not logged", {f"k{i}": i for i in range(129)}, 0) == _native.PY_USE_JSON
+    assert fn(_state.INFO, "not logged", {"v": [1]}, 0) == _native.PY_USE_JSON
+    assert fn(_state.INFO, "not logged", {"v": 2**64}, 0) == _native.PY_USE_JSON
+    assert fn(_state.INFO, "not logged \udc80", None, 0) == _native.PY_USE_JSON
+    assert fn(_state.INFO, b"bytes msg", None, 0) == _native.PY_USE_JSON
+    assert fn(_state.INFO, "not logged", ["not", "a", "dict"], 0) == _native.PY_USE_JSON
+    assert fn(_state.INFO, "not logged", {1: "int key"}, 0) == _native.PY_USE_JSON
+    assert fn(_state.INFO, "not logged", {f"k{i}": i for i in range(129)}, 0) == _native.PY_USE_JSON
     assert "not logged" not in logged(capfd)
 
 
 def test_odd_arguments_are_result_codes_and_still_log(capfd: pytest.CaptureFixture[str]) -> None:
-    fn = _core._native_fn
+    fn = _state.native_fn
     assert fn is not None
     assert fn() == _native.E_INVALID  # wrong argument count: nothing to log
     assert fn(99, "bad severity", None, 0) == _native.E_INVALID
     assert fn("x", "severity not an int", None, 0) == _native.E_INVALID
-    assert fn(_core.INFO, "unknown span", None, 2**70) == _native.E_HANDLE
-    assert fn(_core.INFO, "no such span", None, 123456789) == _native.E_HANDLE
+    assert fn(_state.INFO, "unknown span", None, 2**70) == _native.E_HANDLE
+    assert fn(_state.INFO, "no such span", None, 123456789) == _native.E_HANDLE
     out = logged(capfd)
     assert "msg=\"bad severity\" ffitel.invalid_severity=99" in out
     assert "msg=\"severity not an int\"" in out

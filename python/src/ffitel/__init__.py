@@ -15,45 +15,32 @@
                                namespace="payments", correlation_id="c-1")
     with ffitel.subscribe("payment.*") as sub:  # in-process (fast) events
         events = sub.poll(timeout=1.0)         # DomainEvent dicts
-    ffitel.shutdown()                          # also registered with atexit
+    t = ffitel.start_task("SendReport", task_id="t-2")  # when no block fits (hooks)
+    t.end(ok=False, error_type="TimeoutError")
     ffitel.flush()                             # console lines and queued telemetry out now
+    ffitel.shutdown()                          # also registered with atexit
 
 Importing this package loads nothing: libffitel.so is loaded on first use
 (found through FFITEL_LIBRARY, the copy installed with the package, or the
 build tree), so a pre-forking master may import it and fork workers that each
 load their own copy. The library reads its configuration from the
 environment once, when it is loaded.
+
+Where each concept lives: _state (the loaded library, fork detection, the
+stderr fallback), _native (the one module that speaks ctypes), _lifecycle,
+_logging and _handler (log calls, LoggingHandler), _fields, _spans (the
+current span, inject), _tasks, _metrics, _events.
 """
 
-from ._core import (
-    Span,
-    counter_add,
-    critical,
-    current_fields,
-    current_span,
-    debug,
-    error,
-    fields,
-    histogram_record,
-    info,
-    init_console,
-    init_telemetry,
-    inject,
-    log,
-    phase,
-    send,
-    shutdown,
-    flush,
-    span,
-    stats,
-    task,
-    trace,
-    version,
-    warning,
-)
 from ._events import Subscription, publish_event, subscribe
+from ._fields import current_fields, fields
 from ._handler import LoggingHandler, severity_of
+from ._lifecycle import flush, init_console, init_telemetry, phase, shutdown, version
+from ._logging import critical, debug, error, info, log, trace, warning
+from ._metrics import counter_add, histogram_record, stats
 from ._native import Error, ForkedError, library_path
+from ._spans import Span, current_span, inject, span
+from ._tasks import Task, send, start_task, task
 
 __version__ = "0.1.0"
 
@@ -63,6 +50,7 @@ __all__ = [
     "LoggingHandler",
     "Span",
     "Subscription",
+    "Task",
     "counter_add",
     "critical",
     "current_fields",
@@ -70,6 +58,7 @@ __all__ = [
     "debug",
     "error",
     "fields",
+    "flush",
     "histogram_record",
     "info",
     "init_console",
@@ -82,8 +71,8 @@ __all__ = [
     "send",
     "severity_of",
     "shutdown",
-    "flush",
     "span",
+    "start_task",
     "stats",
     "subscribe",
     "task",

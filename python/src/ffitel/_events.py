@@ -7,16 +7,15 @@ or name; FFITEL_E_UNAVAILABLE when durable delivery failed).
 
 from __future__ import annotations
 
-import ctypes
 import json
 import threading
 import time
 from typing import Any, Dict, List, Optional, Union
 
-from . import _core, _native
+from . import _fields, _native, _spans, _state
 from ._attrs import encode as _encode
 from ._attrs import encode_value as _encode_value
-from ._native import E_FORKED, E_HANDLE, E_INVALID, Error, ForkedError
+from ._native import E_FORKED, E_HANDLE, E_INVALID, Error, ForkedError, utf8
 
 __all__ = ["publish_event", "subscribe", "Subscription", "DELIVERY_MODES"]
 
@@ -30,18 +29,12 @@ _POLL_SLICE_MS = 250
 
 
 def _lib_or_raise(what: str) -> _native.Native:
-    _core._check_forked_pid()
-    lib = _core._load()
+    _state.check_fork()
+    lib = _state.load()
     if lib is None:
         raise ForkedError(f"ffitel: {what} is unavailable in a child forked after the library "
                           "was loaded; load ffitel after forking", E_FORKED)
     return lib
-
-
-def _raise(lib: _native.Native, rc: int, what: str) -> None:
-    if rc == E_FORKED:
-        _core._enter_forked_mode()
-    raise lib.error(rc, what)
 
 
 def _delivery_of(delivery: Union[str, int]) -> int:
@@ -82,7 +75,7 @@ def publish_event(name: str, payload: Any = None, *, namespace: Optional[str] = 
     lib = _lib_or_raise("publish_event")
     mode = _delivery_of(delivery)
     if namespace is None or correlation_id is None:
-        current = _core._fields_get()
+        current = _fields.get()
         if current:
             if namespace is None:
                 namespace = current[0].get("namespace")
@@ -94,19 +87,18 @@ def publish_event(name: str, payload: Any = None, *, namespace: Optional[str] = 
                        ("step_name", step_name), ("fired_by", fired_by)):
         if value is not None:
             metadata[key] = value if isinstance(value, str) else str(value)  # a uuid.UUID
-    n = name.encode("utf-8", "surrogatepass") if isinstance(name, str) else _core._text(name)
+    n = utf8(name)
     p = _encode_value({} if payload is None else payload)
     m = _encode(metadata)
-    buf = ctypes.create_string_buffer(_ID_CAP)
     # Inside a span the publish span becomes its child (ffitel_event_publish_in).
-    current = _core._span_get()
+    current = _spans.current()
     handle = getattr(current, "_handle", 0) or 0 if current is not None else 0
-    rc = lib.event_publish_in(handle, n, len(n), p, len(p), m, len(m), mode, buf, _ID_CAP)
-    if rc < 0:
-        _raise(lib, rc, "ffitel_event_publish")
-    # rc >= cap cannot happen with a 36-byte id; never call again: that would
-    # publish a second event.
-    return buf.raw[:min(rc, _ID_CAP - 1)].decode("ascii", "replace")
+    # rc >= cap cannot happen with a 36-byte id; never call again (grow=False):
+    # that would publish a second event.
+    rc, event_id = lib.fill(lib.event_publish_in, (handle, n, len(n), p, len(p), m, len(m), mode),
+                            _ID_CAP, grow=False)
+    _state.check(lib, rc, "ffitel_event_publish")
+    return event_id.decode("ascii", "replace")
 
 
 class Subscription:
@@ -127,8 +119,7 @@ class Subscription:
         handle = lib.event_subscribe(p, len(p))
         if handle == 0:
             message = lib.error_message()
-            if lib.phase() == E_FORKED:
-                _core._enter_forked_mode()
+            if _state.forked_rc(lib.phase()):
                 raise ForkedError(f"{message} (FFITEL_E_FORKED)", E_FORKED)
             raise Error(f"{message or 'ffitel_event_subscribe: invalid pattern'} "
                         "(FFITEL_E_INVALID)", E_INVALID)
@@ -159,11 +150,9 @@ class Subscription:
             return
         with lock:
             lib, self._lib = self._lib, None
-        if lib is None or _core._forked:
+        if lib is None or _state.forked:
             return
-        rc = lib.event_unsubscribe(self._handle)
-        if rc == E_FORKED:
-            _core._enter_forked_mode()
+        _state.forked_rc(lib.event_unsubscribe(self._handle))
         # E_HANDLE: already gone (another thread, or the library's shutdown)
 
     def __del__(self) -> None:
@@ -174,23 +163,19 @@ class Subscription:
 
     def _poll_one(self, lib: _native.Native, timeout_ms: int) -> Optional[str]:
         """One event as JSON text, or None when none arrived within timeout_ms."""
-        cap = self._cap
-        while True:
-            buf = ctypes.create_string_buffer(cap)
-            n = lib.event_poll(self._handle, timeout_ms, buf, cap)
-            if n == 0:
-                return None
-            if n < 0:
-                if n == E_HANDLE and self._lib is None:
-                    return None  # closed meanwhile (another thread)
-                _raise(lib, n, "ffitel_event_poll")
-            if n < cap:
-                return buf.raw[:n].decode("utf-8", "replace")
-            # Too small: the event was not consumed; take it with a buffer that fits.
-            cap = n + 1
-            if cap > self._cap:
-                self._cap = cap
-            timeout_ms = 0
+        # Too small a buffer leaves the event queued; the retry takes it with
+        # one that fits, without waiting again.
+        n, data = lib.fill(lib.event_poll, (self._handle, timeout_ms), self._cap,
+                           retry=(self._handle, 0))
+        if n == 0:
+            return None
+        if n < 0:
+            if n == E_HANDLE and self._lib is None:
+                return None  # closed meanwhile (another thread)
+            _state.check(lib, n, "ffitel_event_poll")
+        if n >= self._cap:
+            self._cap = n + 1
+        return data.decode("utf-8", "replace")
 
     def poll(self, timeout: Optional[float] = 1.0,
              max_events: Optional[int] = None) -> List[Dict[str, Any]]:
@@ -207,8 +192,8 @@ class Subscription:
         if lib is None:
             raise Error(f"ffitel: subscription {self.pattern!r} is closed "
                         "(FFITEL_E_HANDLE)", E_HANDLE)
-        _core._check_forked_pid()
-        if _core._forked:
+        _state.check_fork()
+        if _state.forked:
             raise ForkedError("ffitel: a subscription does not survive fork() "
                               "(FFITEL_E_FORKED)", E_FORKED)
         limit = max_events if max_events is not None else -1

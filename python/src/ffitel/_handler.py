@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from itertools import islice
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
-from . import _core
+from . import _state
+from ._logging import emit, exception_attributes
 
 # Everything a plain LogRecord carries; anything else came from `extra`.
 _RESERVED = frozenset(
@@ -62,7 +62,7 @@ class LoggingHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         levelno = record.levelno
         severity = _SEVERITIES.get(levelno) or severity_of(levelno)
-        if severity < _core._threshold:
+        if severity < _state.threshold:
             return
         try:
             msg = self.format(record) if self.use_formatter else record.getMessage()
@@ -83,23 +83,12 @@ class LoggingHandler(logging.Handler):
                 attrs["code.function"] = record.funcName
             exc_info = record.exc_info
             if exc_info and exc_info[0] is not None:
-                exc_type, exc, tb = exc_info
-                attrs["exception.type"] = _qualified_name(exc_type)
-                attrs["exception.message"] = str(exc)
-                attrs["exception.stacktrace"] = "".join(
-                    traceback.format_exception(exc_type, exc, tb))
+                attrs.update(exception_attributes(*exc_info))
             if record.stack_info:
                 attrs["code.stacktrace"] = record.stack_info
-            _core._emit(severity, msg, attrs)
+            emit(severity, msg, attrs)
         except RecursionError:  # pragma: no cover - as logging.StreamHandler does
             raise
         except Exception:
             self.handleError(record)
 
-
-def _qualified_name(t: Optional[type]) -> str:
-    if t is None:
-        return ""
-    module = getattr(t, "__module__", "")
-    name = getattr(t, "__qualname__", t.__name__)
-    return name if module in ("builtins", "", None) else f"{module}.{name}"

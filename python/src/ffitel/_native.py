@@ -11,7 +11,7 @@ import os
 import platform
 import sysconfig
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 OK = 0
 E_INVALID = -1
@@ -50,6 +50,18 @@ class ForkedError(Error):
 
 def code_name(code: int) -> str:
     return _CODE_NAMES.get(code, str(code))
+
+
+def utf8(value: Any) -> bytes:
+    """A string argument as the C ABI takes it (None as ""; lone surrogates kept)."""
+    if type(value) is not str:
+        value = "" if value is None else str(value)
+    return value.encode("utf-8", "surrogatepass")
+
+
+def untyped_handle(handle: int) -> Any:
+    """A span handle as the untyped ffitel_log takes it (see Native.log_untyped)."""
+    return handle if handle < 2**31 else ctypes.c_uint64(handle)
 
 
 def library_path() -> str:
@@ -156,7 +168,7 @@ class Native:
         # than the call itself; untyped, Python ints travel as C int, which
         # libffi widens to the full register on x86-64 and arm64, so they
         # are only used for severities, lengths and handles below 2**31 (see
-        # _core._emit). Elsewhere the typed functions are used.
+        # _logging.emit). Elsewhere the typed functions are used.
         self.log_untyped = None
         if platform.machine() in ("x86_64", "AMD64", "aarch64", "arm64"):
             raw = ctypes.CDLL(path).ffitel_log  # a separate function object
@@ -182,23 +194,36 @@ class Native:
         v: Optional[bytes] = self.dll.ffitel_version()
         self.version_string = v.decode() if v else ""
 
-    def read_buffer(self, fn, *args, initial: int = 4096) -> str:  # type: ignore[no-untyped-def]
-        """Calls fn(*args, buf, cap) following the buffer convention: retry bigger."""
-        cap = initial
+    def fill(self, fn: Callable[..., int], args: Tuple[Any, ...], cap: int, *,
+             retry: Optional[Tuple[Any, ...]] = None, grow: bool = True) -> Tuple[int, bytes]:
+        """Calls fn(*args, buf, cap) under the buffer convention: the one place
+        the package makes a buffer for the library.
+
+        The call returns the length it needed; when that did not fit and grow
+        is set, it is called again with a buffer that fits (with the arguments
+        ``retry`` when given, say a poll that must not wait a second time).
+        Returns (rc, the bytes written, at most cap - 1); rc < 0 is an error.
+        """
         while True:
             buf = ctypes.create_string_buffer(cap)
-            n = fn(*args, buf, cap)
-            if n < 0:
-                raise self.error(n, fn.__name__)
-            if n < cap:
-                return buf.raw[:n].decode("utf-8", "replace")
+            n = int(fn(*args, buf, cap))
+            if n < cap or not grow:
+                return n, buf.raw[:max(0, min(n, cap - 1))]
             cap = n + 1
+            if retry is not None:
+                args = retry
+
+    def read_buffer(self, fn, *args, initial: int = 4096) -> str:  # type: ignore[no-untyped-def]
+        """fn(*args, buf, cap) as text, retrying bigger; raises Error when it fails."""
+        n, data = self.fill(fn, args, initial)
+        if n < 0:
+            raise self.error(n, fn.__name__)
+        return data.decode("utf-8", "replace")
 
     def error_message(self) -> str:
         """The calling thread's last error (ffitel_last_error)."""
-        buf = ctypes.create_string_buffer(1024)
-        n = self.last_error(buf, len(buf))
-        return buf.raw[: max(0, min(n, len(buf) - 1))].decode("utf-8", "replace")
+        _, data = self.fill(self.last_error, (), 1024, grow=False)
+        return data.decode("utf-8", "replace")
 
     def error(self, code: int, what: str) -> Error:
         msg = self.error_message() or f"{what} failed"

@@ -1,0 +1,163 @@
+"""Log calls: ``info(msg, **attrs)`` and its siblings, and ``emit``, the one
+path every record takes (the level functions, LoggingHandler, warnings of the
+package itself).
+
+The hot path (``info(msg, **attrs)``) is a threshold compare, two
+context-variable reads and one call of the library's built-in log function
+(or a UTF-8 encode and one ctypes call). Where the library cannot serve (a
+forked child, not found) records go to the standard library's logging on
+stderr.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable, Dict, Mapping, Optional
+
+from . import _state
+from ._fields import get as _fields_get
+from ._fields import merged as _fields_merged
+from ._native import PY_USE_JSON
+from ._spans import current as _span_get
+from ._state import DEBUG, ERROR, FATAL, INFO, TRACE, WARN
+
+__all__ = ["log", "trace", "debug", "info", "warning", "error", "critical"]
+
+
+def _level_of(severity: int) -> int:
+    """The logging level of an OpenTelemetry severity number (for the fallback)."""
+    return (5, 10, 20, 30, 40, 50)[min(5, max(0, (severity - 1) // 4))]
+
+
+def _emit_fallback(severity: int, msg: Any, attrs: Mapping[str, Any]) -> None:
+    try:
+        if _state.forked:
+            _state.warn_forked()
+        fields = _fields_get()
+        if fields:
+            attrs = {**fields[0], **attrs}
+        text = str(msg)
+        if attrs:
+            text += " " + " ".join(f"{k}={v!r}" for k, v in attrs.items())
+        _state.fallback().log(_level_of(severity), "%s", text)
+    except Exception:  # logging never raises into the host
+        pass
+
+
+_load_failure_warned = False
+
+
+def _emit_slow(severity: int, msg: Any, attrs: Mapping[str, Any]) -> None:
+    """The first call (loads the library) or a forked child (falls back)."""
+    global _load_failure_warned
+    if not _state.forked:
+        _state.check_fork()
+    if not _state.forked:
+        try:
+            _state.load()
+        except Exception as exc:  # a logging path never raises into the host
+            if not _load_failure_warned:
+                _load_failure_warned = True
+                _state.fallback().warning(
+                    "ffitel: cannot load the library, logging to stderr: %s", exc)
+            _emit_fallback(severity, msg, attrs)
+            return
+        if _state.log_fn is not None:
+            if severity >= _state.threshold:
+                emit(severity, msg, attrs)
+            return
+    _emit_fallback(severity, msg, attrs)
+
+
+def emit(severity: int, msg: Any, attrs: Mapping[str, Any]) -> None:
+    """Logs one record with the current span and fields, whatever the
+    threshold (callers compare first). Never raises."""
+    log_fn = _state.log_fn
+    if log_fn is None:
+        _emit_slow(severity, msg, attrs)
+        return
+    if type(msg) is not str:
+        msg = str(msg)
+    s = _span_get()
+    native = _state.native_fn
+    if native is not None:
+        fields = _fields_get()
+        rc = native(severity, msg, {**fields[0], **attrs} if fields else attrs,
+                    s._handle if s is not None else 0)
+        if rc != PY_USE_JSON:
+            if _state.forked_rc(rc):
+                _emit_fallback(severity, msg, attrs)
+            return
+        # a value the native path does not take (a list, a big int...): JSON
+    m = msg.encode("utf-8", "surrogatepass")
+    a = _fields_merged(attrs)
+    try:
+        rc = log_fn(severity, m, len(m), a, len(a) if a else 0, s._arg if s is not None else 0)
+    except Exception:  # ctypes.ArgumentError: a size beyond the untyped path's range
+        rc = _log_typed(severity, m, a, s._handle if s is not None else 0)
+    if _state.forked_rc(rc):
+        _emit_fallback(severity, msg, attrs)
+
+
+def _log_typed(severity: int, m: bytes, a: Optional[bytes], handle: int) -> int:
+    lib = _state.lib
+    if lib is None:
+        return 0
+    try:
+        return int(lib.log(severity, m, len(m), a, len(a) if a else 0, handle))
+    except Exception:  # a logging path never raises into the host
+        return 0
+
+
+def log(severity: int, msg: Any, /, **attrs: Any) -> None:
+    """Logs msg at an OpenTelemetry severity number (1..24). Never raises."""
+    if severity >= _state.threshold:
+        emit(severity, msg, attrs)
+
+
+def _level_function(name: str, severity: int, doc: str) -> Callable[..., None]:
+    # One body for the six level functions; `severity` is a closure cell,
+    # as cheap to read as a constant.
+    def level_function(msg: Any, /, **attrs: Any) -> None:
+        if _state.threshold <= severity:
+            emit(severity, msg, attrs)
+
+    level_function.__name__ = level_function.__qualname__ = name
+    level_function.__module__ = "ffitel"
+    level_function.__doc__ = doc
+    return level_function
+
+
+_CARRIES = "Carries the current span's ids and fields. Never raises."
+trace = _level_function("trace", TRACE, f"Logs msg at TRACE with attributes. {_CARRIES}")
+debug = _level_function("debug", DEBUG, f"Logs msg at DEBUG with attributes. {_CARRIES}")
+info = _level_function("info", INFO, f"Logs msg at INFO with attributes. {_CARRIES}")
+warning = _level_function("warning", WARN, f"Logs msg at WARN with attributes. {_CARRIES}")
+error = _level_function("error", ERROR, f"Logs msg at ERROR with attributes. {_CARRIES}")
+critical = _level_function("critical", FATAL, f"Logs msg at FATAL with attributes. {_CARRIES}")
+
+
+def qualified_name(t: Optional[type]) -> str:
+    """A class's name as error.type and exception.type carry it: module.QualName,
+    builtins bare."""
+    if t is None:
+        return ""
+    module = getattr(t, "__module__", "")
+    name = getattr(t, "__qualname__", t.__name__)
+    return name if module in ("builtins", "", None) else f"{module}.{name}"
+
+
+def exception_attributes(exc_type: Optional[type], exc: Optional[BaseException],
+                         tb: Any) -> Dict[str, Any]:
+    """exception.type, exception.message and exception.stacktrace (semconv) of an
+    exception; a broken __str__ leaves the message empty rather than raising."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = ""
+    try:
+        stack = "".join(traceback.format_exception(exc_type, exc, tb))
+    except Exception:
+        stack = ""
+    return {"exception.type": qualified_name(exc_type), "exception.message": message,
+            "exception.stacktrace": stack}

@@ -1,0 +1,284 @@
+"""Spans: the Span object, the ``span`` context manager and decorator, the
+current span (contextvars) and ``inject``.
+
+The current span is read and set only through ``current()``, ``use(span)``
+and ``attach``/``detach`` here, so whatever else tracks context (an
+OpenTelemetry API bridge, a job framework's hooks) has one place to go.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, TypeVar, Union, cast
+
+from . import _fields, _state
+from ._attrs import encode as _encode
+from ._native import E_FORKED, E_HANDLE, E_INVALID, E_STATE, Error, untyped_handle, utf8
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_KINDS = {"internal": 0, "server": 1, "client": 2, "producer": 3, "consumer": 4}
+
+_var: ContextVar[Optional["Span"]] = ContextVar("ffitel.span", default=None)
+current = _var.get  # the current Span or None; read on every log call
+
+
+def attach(s: Optional["Span"]) -> Token:
+    """Makes s the current span; undo with detach(token)."""
+    return _var.set(s)
+
+
+def detach(token: Token) -> None:
+    _var.reset(token)
+
+
+@contextmanager
+def use(s: Optional["Span"]) -> Iterator[Optional["Span"]]:
+    """``with use(s):`` s is the current span inside (it is not ended on exit)."""
+    token = _var.set(s)
+    try:
+        yield s
+    finally:
+        _var.reset(token)
+
+
+def current_span() -> Optional["Span"]:
+    """The current span (the innermost ``ffitel.span`` or ``ffitel.task``), or None."""
+    return _var.get()
+
+
+class Span:
+    """An open span. Obtained from ``with ffitel.span(...) as s``.
+
+    In a forked child, or after shutdown, a span is a no-op (handle 0).
+    """
+
+    __slots__ = ("name", "_handle", "_arg", "_tp")
+
+    def __init__(self, name: str, handle: int) -> None:
+        self.name = name
+        self._handle = handle
+        self._arg: Any = untyped_handle(handle)  # as the untyped ffitel_log takes it
+        self._tp: Optional[str] = None
+
+    def __repr__(self) -> str:
+        return f"<ffitel.{type(self).__name__} {self.name!r} handle={self._handle}>"
+
+    @property
+    def is_recording(self) -> bool:
+        return self._handle != 0
+
+    def _check(self, rc: int, what: str) -> None:
+        if rc >= 0 or rc == E_INVALID:  # E_INVALID: the library kept what decoded
+            return
+        if _state.forked_rc(rc):
+            return
+        lib = _state.lib
+        if lib is None:
+            return
+        if rc == E_HANDLE and lib.phase() == _state.PHASE_SHUTDOWN:
+            return  # shutdown already ended it
+        raise lib.error(rc, what)
+
+    def _take_handle(self) -> int:
+        """The handle, leaving this span ended (a no-op) from now on."""
+        handle, self._handle, self._arg = self._handle, 0, 0
+        return handle
+
+    def set_attribute(self, key: str, value: Any) -> "Span":
+        return self.set_attributes({key: value})
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> "Span":
+        lib = _state.loaded()
+        if self._handle and lib is not None and attributes:
+            a = _encode(attributes)
+            self._check(lib.span_set_attributes(self._handle, a, len(a)),
+                        "ffitel_span_set_attributes")
+        return self
+
+    def add_event(self, name: str, attributes: Optional[Mapping[str, Any]] = None,
+                  **attrs: Any) -> "Span":
+        lib = _state.loaded()
+        if self._handle and lib is not None:
+            merged = {**attributes, **attrs} if attributes else attrs
+            n = utf8(name)
+            a = _encode(merged) if merged else None
+            self._check(lib.span_add_event(self._handle, n, len(n), a, len(a) if a else 0),
+                        "ffitel_span_add_event")
+        return self
+
+    def traceparent(self) -> str:
+        """The W3C traceparent header value; "" for a no-op span."""
+        if self._tp is not None:
+            return self._tp
+        lib = _state.loaded()
+        if not self._handle or lib is None:
+            return ""
+        try:
+            self._tp = lib.read_buffer(lib.span_traceparent, self._handle, initial=64)
+        except Error as exc:
+            if _state.forked_rc(exc.code):
+                return ""
+            raise
+        return self._tp
+
+    @property
+    def trace_id(self) -> str:
+        tp = self.traceparent()
+        return tp.split("-")[1] if tp else ""
+
+    @property
+    def span_id(self) -> str:
+        tp = self.traceparent()
+        return tp.split("-")[2] if tp else ""
+
+    def _end(self, exc: Optional[BaseException]) -> None:
+        handle = self._take_handle()
+        lib = _state.loaded()
+        if not handle or lib is None:
+            return
+        if exc is None:
+            self._check(lib.span_end(handle, 1, None, 0), "ffitel_span_end")
+            return
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        e = text.encode("utf-8", "replace")
+        lib.span_end(handle, 0, e, len(e))
+
+
+def _kind_of(kind: Union[str, int]) -> int:
+    if isinstance(kind, int):
+        return kind
+    try:
+        return _KINDS[kind.lower()]
+    except (KeyError, AttributeError):
+        raise ValueError(f"unknown span kind {kind!r}; one of {', '.join(_KINDS)}") from None
+
+
+def start(name: str, kind: int, attributes: Optional[Mapping[str, Any]],
+          traceparent: Optional[str]) -> Span:
+    """Starts a span, a child of the current one; not made current. A no-op
+    span in a forked child or after shutdown; raises Error otherwise."""
+    lib = _state.library()
+    if lib is None:
+        return Span(name, 0)
+    parent = current()
+    a = _fields.merged(attributes)
+    n = utf8(name)
+    tp = traceparent.encode("ascii", "replace") if traceparent else None
+    handle = lib.span_start(n, len(n), parent._handle if parent is not None else 0,
+                            tp, len(tp) if tp else 0, a, len(a) if a else 0, kind)
+    if handle == 0:
+        message = lib.error_message()
+        rc = lib.phase()
+        if _state.forked_rc(rc):
+            _state.warn_forked()
+            return Span(name, 0)
+        if rc == _state.PHASE_SHUTDOWN:
+            return Span(name, 0)  # after shutdown: a no-op, like logging to console
+        raise Error(f"{message or 'ffitel_span_start failed'}", E_STATE)
+    return Span(name, handle)
+
+
+class Decorator:
+    """A context manager that also decorates plain and ``async def``
+    functions; each call runs in a fresh copy (``_fresh``), so one decorated
+    function may run in several threads or tasks at once."""
+
+    __slots__ = ()
+
+    def _fresh(self) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self._fresh():
+                    return await fn(*args, **kwargs)
+            return cast(F, async_wrapper)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self._fresh():
+                return fn(*args, **kwargs)
+        return cast(F, wrapper)
+
+
+class span(Decorator):  # noqa: N801 - used like a function
+    """A span around a block (``with``) or a function (decorator).
+
+    The span is the current one inside: log records carry its trace and span
+    ids and spans started inside are its children (contextvars, so threads
+    and asyncio tasks each have their own). An exception ends it with status
+    ERROR and propagates. ``traceparent`` continues a remote trace when there
+    is no current span.
+    """
+
+    __slots__ = ("_name", "_kind", "_attributes", "_traceparent", "_span", "_token")
+
+    def __init__(self, name: str, kind: Union[str, int] = "internal",
+                 attributes: Optional[Mapping[str, Any]] = None,
+                 traceparent: Optional[str] = None) -> None:
+        self._name = name
+        self._kind = _kind_of(kind)
+        self._attributes = attributes
+        self._traceparent = traceparent
+        self._span: Optional[Span] = None
+        self._token: Any = None
+
+    def __enter__(self) -> Span:
+        s = start(self._name, self._kind, self._attributes, self._traceparent)
+        self._span = s
+        self._token = _var.set(s)
+        return s
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
+        _var.reset(self._token)
+        s, self._span = self._span, None
+        if s is not None:
+            s._end(exc)
+        return False
+
+    def _fresh(self) -> "span":
+        return span(self._name, self._kind, self._attributes, self._traceparent)
+
+
+def inject(carrier: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The current span's propagation carrier as headers (ffitel_span_inject).
+
+    {"traceparent": ...} plus "tracestate" (and "baggage") when present, as
+    the configured propagators (OTEL_PROPAGATORS) write them. Empty when
+    there is no current (recording) span. With a carrier, fills it in and
+    returns it.
+    """
+    out = carrier if carrier is not None else {}
+    s = current()
+    if s is None:
+        return out
+    lib = _state.loaded()
+    handle = s._handle
+    if handle and lib is not None:
+        try:
+            text = lib.read_buffer(lib.span_inject, handle, initial=256)
+        except Error as exc:
+            if exc.code != E_FORKED:
+                raise
+            _state.enter_forked_mode()  # then as below: a cached traceparent or nothing
+        else:
+            headers = json.loads(text)
+            if isinstance(headers, dict):
+                for key, value in headers.items():
+                    if isinstance(key, str) and isinstance(value, str) and value:
+                        out[key] = value
+                tp = headers.get("traceparent")
+                if s._tp is None and isinstance(tp, str) and tp:
+                    s._tp = tp  # as traceparent() caches it: ids stay readable after the end
+            return out
+    tp = s.traceparent()
+    if tp:
+        out["traceparent"] = tp
+    return out
