@@ -43,6 +43,23 @@ def test_import_loads_nothing_until_first_use() -> None:
     assert proc.stdout.split() == ["False", "none", "False", "True", "console"]
 
 
+def test_import_needs_only_the_standard_library_and_all_lists_the_exports() -> None:
+    proc = run_worker("""
+        import sys
+        before = set(sys.modules)
+        import ffitel
+        outside = sorted(m.split('.')[0] for m in set(sys.modules) - before
+                         if m.split('.')[0] not in sys.stdlib_module_names
+                         and m.split('.')[0] != 'ffitel')
+        public = sorted(n for n in vars(ffitel) if not n.startswith('_')
+                        and not type(getattr(ffitel, n)).__name__ == 'module')
+        print(outside)
+        print(public == sorted(ffitel.__all__), len(ffitel.__all__) == len(set(ffitel.__all__)))
+        print(sorted(set(public) ^ set(ffitel.__all__)))
+    """)
+    assert proc.stdout.split("\n")[:3] == ["[]", "True True", "[]"], proc.stdout
+
+
 def test_lifecycle_phases_and_logging_after_shutdown() -> None:
     proc = run_worker("""
         import ffitel

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Mapping, Optional
 from . import _state
 from ._fields import get as _fields_get
 from ._fields import merged as _fields_merged
-from ._native import PY_USE_JSON
+from ._native import E_FORKED, PY_USE_JSON
 from ._spans import current as _span_get
 from ._state import DEBUG, ERROR, FATAL, INFO, TRACE, WARN
 
@@ -85,7 +85,8 @@ def emit(severity: int, msg: Any, attrs: Mapping[str, Any]) -> None:
         rc = native(severity, msg, {**fields[0], **attrs} if fields else attrs,
                     s._handle if s is not None else 0)
         if rc != PY_USE_JSON:
-            if _state.forked_rc(rc):
+            if rc == E_FORKED:  # compared here: a call costs as much as the rest
+                _state.enter_forked_mode()
                 _emit_fallback(severity, msg, attrs)
             return
         # a value the native path does not take (a list, a big int...): JSON
@@ -95,7 +96,8 @@ def emit(severity: int, msg: Any, attrs: Mapping[str, Any]) -> None:
         rc = log_fn(severity, m, len(m), a, len(a) if a else 0, s._arg if s is not None else 0)
     except Exception:  # ctypes.ArgumentError: a size beyond the untyped path's range
         rc = _log_typed(severity, m, a, s._handle if s is not None else 0)
-    if _state.forked_rc(rc):
+    if rc == E_FORKED:
+        _state.enter_forked_mode()
         _emit_fallback(severity, msg, attrs)
 
 
