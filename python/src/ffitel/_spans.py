@@ -183,15 +183,33 @@ def start(name: str, kind: int, attributes: Optional[Mapping[str, Any]],
     return Span(name, handle)
 
 
-class Decorator:
-    """A context manager that also decorates plain and ``async def``
-    functions; each call runs in a fresh copy (``_fresh``), so one decorated
+class Scope:
+    """The current span around a block (``with``) or a function (decorator):
+    ``_start`` opens it, it is the current span inside, and it ends on exit
+    (``Span._end``), failed when an exception leaves the block. Each
+    decorated call runs in a fresh copy (``_fresh``), so one decorated
     function may run in several threads or tasks at once."""
 
-    __slots__ = ()
+    __slots__ = ("_span", "_token")
 
-    def _fresh(self) -> Any:
+    def _start(self) -> Span:
         raise NotImplementedError
+
+    def _fresh(self) -> "Scope":
+        raise NotImplementedError
+
+    def __enter__(self) -> Span:
+        s = self._start()
+        self._span = s
+        self._token = _var.set(s)
+        return s
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
+        _var.reset(self._token)
+        s, self._span = self._span, None
+        if s is not None:
+            s._end(exc)
+        return False
 
     def __call__(self, fn: F) -> F:
         if inspect.iscoroutinefunction(fn):
@@ -208,7 +226,7 @@ class Decorator:
         return cast(F, wrapper)
 
 
-class span(Decorator):  # noqa: N801 - used like a function
+class span(Scope):  # noqa: N801 - used like a function
     """A span around a block (``with``) or a function (decorator).
 
     The span is the current one inside: log records carry its trace and span
@@ -218,7 +236,7 @@ class span(Decorator):  # noqa: N801 - used like a function
     is no current span.
     """
 
-    __slots__ = ("_name", "_kind", "_attributes", "_traceparent", "_span", "_token")
+    __slots__ = ("_name", "_kind", "_attributes", "_traceparent")
 
     def __init__(self, name: str, kind: Union[str, int] = "internal",
                  attributes: Optional[Mapping[str, Any]] = None,
@@ -230,18 +248,8 @@ class span(Decorator):  # noqa: N801 - used like a function
         self._span: Optional[Span] = None
         self._token: Any = None
 
-    def __enter__(self) -> Span:
-        s = start(self._name, self._kind, self._attributes, self._traceparent)
-        self._span = s
-        self._token = _var.set(s)
-        return s
-
-    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
-        _var.reset(self._token)
-        s, self._span = self._span, None
-        if s is not None:
-            s._end(exc)
-        return False
+    def _start(self) -> Span:
+        return start(self._name, self._kind, self._attributes, self._traceparent)
 
     def _fresh(self) -> "span":
         return span(self._name, self._kind, self._attributes, self._traceparent)

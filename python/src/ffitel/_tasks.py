@@ -13,7 +13,7 @@ from . import _fields, _spans, _state
 from ._attrs import encode as _encode
 from ._logging import emit, exception_attributes
 from ._native import utf8
-from ._spans import Decorator, Span, span
+from ._spans import Scope, Span, span
 from ._state import WARN
 
 _PROPAGATIONS = {"auto": -1, "child": 0, "link": 1, "none": 2}
@@ -85,6 +85,12 @@ class Task(Span):
         except Exception:  # pragma: no cover - defensive
             pass
 
+    def _end(self, exc: Optional[BaseException]) -> None:  # leaving ``with ffitel.task``
+        if exc is None:
+            self.end(ok=True)
+        else:
+            self.fail(exc)
+
     def fail(self, exc: BaseException) -> None:
         """Ends the attempt as failed by exc: an ``exception`` event on the span,
         error status, ``error.type`` = the exception class's qualified name.
@@ -155,7 +161,7 @@ def _start(task_type: str, worker: Any, task_id: Any, attempt: int,
     return Task(name, handle)
 
 
-class task(Decorator):  # noqa: N801 - used like a function
+class task(Scope):  # noqa: N801 - used like a function
     """One attempt of a background task (job), on the consumer side.
 
     A context manager (``with ffitel.task(...) as t``, t is a Task, a Span)
@@ -178,8 +184,7 @@ class task(Decorator):  # noqa: N801 - used like a function
     runs; a task never raises because of telemetry.
     """
 
-    __slots__ = ("_type", "_worker", "_task_id", "_attempt", "_carrier", "_propagation",
-                 "_task", "_token")
+    __slots__ = ("_type", "_worker", "_task_id", "_attempt", "_carrier", "_propagation")
 
     def __init__(self, task_type: str, *, worker: str = "", task_id: Any = "",
                  attempt: int = 1, carrier: Optional[Mapping[str, Any]] = None,
@@ -192,31 +197,18 @@ class task(Decorator):  # noqa: N801 - used like a function
         self._attempt = int(attempt)
         self._carrier = carrier
         self._propagation = _propagation_of(propagation)
-        self._task: Optional[Task] = None
+        self._span: Optional[Span] = None
         self._token: Any = None
 
-    def __enter__(self) -> Task:
-        t = _start(self._type, self._worker, self._task_id, self._attempt,
-                   self._carrier, self._propagation)
-        self._task = t
-        self._token = _spans.attach(t)
-        return t
-
-    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
-        _spans.detach(self._token)
-        t, self._task = self._task, None
-        if t is not None:
-            if exc is None:
-                t.end(ok=True)
-            else:
-                t.fail(exc)
-        return False
+    def _start(self) -> Task:
+        return _start(self._type, self._worker, self._task_id, self._attempt,
+                      self._carrier, self._propagation)
 
     def _fresh(self) -> "task":
         t = task.__new__(task)
         t._type, t._worker, t._task_id = self._type, self._worker, self._task_id
         t._attempt, t._carrier, t._propagation = self._attempt, self._carrier, self._propagation
-        t._task, t._token = None, None
+        t._span, t._token = None, None
         return t
 
 
