@@ -213,3 +213,19 @@ def run_worker(code: str, env: Optional[Dict[str, str]] = None, timeout: float =
 
 def service_name(tag: str) -> str:
     return f"pytest-{tag}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def console() -> None:
+    """Phase 2 in the test process itself: export is off there (no
+    TELEMETRY_ENABLED), so it logs to the console only. Use with
+    ``pytestmark = pytest.mark.usefixtures("console")``."""
+    import ffitel
+    ffitel.init_telemetry()
+
+
+def logged(capfd: pytest.CaptureFixture[str]) -> str:
+    """The console output (stderr) since the last read."""
+    import ffitel
+    ffitel.flush()  # phase 2 writes the console from a background goroutine
+    return capfd.readouterr().err

@@ -16,19 +16,11 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from conftest import run_worker
+from conftest import logged, run_worker
 
 import ffitel
 
-
-@pytest.fixture(autouse=True, scope="module")
-def console() -> None:
-    ffitel.init_telemetry()  # export is off in the test process: console only
-
-
-def logged(capfd: pytest.CaptureFixture[str]) -> str:
-    ffitel.flush()  # phase 2 writes the console from a background goroutine
-    return capfd.readouterr().err
+pytestmark = pytest.mark.usefixtures("console")
 
 
 def test_import_loads_nothing_until_first_use() -> None:

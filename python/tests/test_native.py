@@ -12,13 +12,12 @@ from typing import Iterator
 
 import pytest
 
+from conftest import logged
+
 import ffitel
 from ffitel import _native, _state
 
-
-@pytest.fixture(autouse=True, scope="module")
-def console() -> None:
-    ffitel.init_telemetry()  # export is off in the test process: console only
+pytestmark = pytest.mark.usefixtures("console")
 
 
 @pytest.fixture
@@ -29,11 +28,6 @@ def json_path() -> Iterator[None]:
         yield
     finally:
         _state.native_fn = saved
-
-
-def logged(capfd: pytest.CaptureFixture[str]) -> str:
-    ffitel.flush()
-    return capfd.readouterr().err
 
 
 def strip_time(out: str) -> str:

@@ -11,10 +11,7 @@ from conftest import Collector, run_worker, service_name, wait_for
 
 import ffitel
 
-
-@pytest.fixture(autouse=True, scope="module")
-def console() -> None:
-    ffitel.init_telemetry()  # export is off in the test process: console only
+pytestmark = pytest.mark.usefixtures("console")
 
 
 def test_start_task_returns_a_task_that_end_finishes() -> None:

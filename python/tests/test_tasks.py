@@ -14,22 +14,14 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from conftest import Collector, run_worker, service_name, wait_for
+from conftest import Collector, logged, run_worker, service_name, wait_for
 
 import ffitel
 
 PROCESS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 20, 30, 60,
                    120, 300, 600]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def console() -> None:
-    ffitel.init_telemetry()  # export is off in the test process: console only
-
-
-def logged(capfd: pytest.CaptureFixture[str]) -> str:
-    ffitel.flush()  # phase 2 writes the console from a background goroutine
-    return capfd.readouterr().err
+pytestmark = pytest.mark.usefixtures("console")
 
 
 def producer_carrier() -> Dict[str, str]:
