@@ -172,14 +172,10 @@ def start(name: str, kind: int, attributes: Optional[Mapping[str, Any]],
     handle = lib.span_start(n, len(n), parent._handle if parent is not None else 0,
                             tp, len(tp) if tp else 0, a, len(a) if a else 0, kind)
     if handle == 0:
-        message = lib.error_message()
-        rc = lib.phase()
-        if _state.forked_rc(rc):
-            _state.warn_forked()
-            return Span(name, 0)
-        if rc == _state.PHASE_SHUTDOWN:
-            return Span(name, 0)  # after shutdown: a no-op, like logging to console
-        raise Error(f"{message or 'ffitel_span_start failed'}", E_STATE)
+        message = _state.start_failure(lib)
+        if message is None:
+            return Span(name, 0)  # a forked child, or after shutdown: a no-op
+        raise Error(message or "ffitel_span_start failed", E_STATE)
     return Span(name, handle)
 
 

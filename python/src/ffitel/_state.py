@@ -127,6 +127,18 @@ def check(native: _native.Native, rc: int, what: str) -> None:
         raise native.error(rc, what)
 
 
+def start_failure(native: _native.Native) -> Optional[str]:
+    """Why a start call (span, task) returned handle 0: None when that is
+    expected here (a forked child, warned once; after shutdown, where starts
+    are no-ops), else the library's message for the calling thread."""
+    message = native.error_message()  # before another call replaces it
+    rc = native.phase()
+    if forked_rc(rc):
+        warn_forked()
+        return None
+    return None if rc == PHASE_SHUTDOWN else message
+
+
 def refresh_threshold(native: _native.Native) -> None:
     """Caches the lowest enabled severity (LOG_LEVEL is read once by the library)."""
     global threshold

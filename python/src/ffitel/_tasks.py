@@ -147,11 +147,8 @@ def _start(task_type: str, worker: Any, task_id: Any, attempt: int,
                                t, len(t), w, len(w), i, len(i), attempt,
                                tp, len(tp) if tp else 0, ts, len(ts) if ts else 0, propagation)
     if handle == 0:
-        message = lib.error_message()
-        rc = lib.phase()
-        if _state.forked_rc(rc):
-            _state.warn_forked()
-        elif rc != _state.PHASE_SHUTDOWN:  # after shutdown a no-op, like a span
+        message = _state.start_failure(lib)
+        if message is not None:  # a forked child, or after shutdown: quietly a no-op
             _warn_task_once("ffitel.task: the task span could not be started; the task "
                             "runs without it", error=message, task_type=task_type)
         return Task(name, 0)
