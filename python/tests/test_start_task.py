@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from conftest import Collector, run_worker, service_name, wait_for
+from conftest import Collector, logged, run_worker, service_name, wait_for
 
 import ffitel
 
@@ -85,3 +85,19 @@ def test_start_task_end_reaches_the_collector(collector: Collector) -> None:
     points = wait_for(metrics_arrived)
     assert points, "task metrics did not arrive"
     assert sorted(p.get("error.type", "") for p in points) == ["", "TimeoutError", "_OTHER"]
+
+
+def test_a_started_task_made_current_with_use_carries_logs(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    # _spans.use is the one internal way to make a span current (hooks, bridges)
+    from ffitel import _spans
+
+    t = ffitel.start_task("SendReport", task_id="t-use")
+    ids = f"trace_id={t.trace_id} span_id={t.span_id}"  # read while it is open
+    logged(capfd)
+    with _spans.use(t):
+        assert ffitel.current_span() is t
+        ffitel.info("inside the hook's task")
+    assert ffitel.current_span() is None
+    t.end(ok=True)
+    assert ids in logged(capfd)
