@@ -31,7 +31,7 @@ class ForkTest < Minitest::Test
       # A fork that bypasses Process._fork (e.g. from a C extension): the C
       # guard answers FFITEL_E_FORKED and the wrapper falls back the same way.
       pid = fork do
-        Ffitel.instance_variable_set(:@state, :loaded)
+        Ffitel::Runtime.instance_variable_set(:@state, :loaded)
         Ffitel.info("raw child record")
         puts "raw child phase=\#{Ffitel.phase}"
       end
