@@ -2,30 +2,18 @@
 
 module Ffitel
   class << self
-    def trace(msg, **attrs)
-      Logging.emit(TRACE, msg, attrs)
-    end
-
-    def debug(msg, **attrs)
-      Logging.emit(DEBUG, msg, attrs)
-    end
-
-    def info(msg, **attrs)
-      Logging.emit(INFO, msg, attrs)
-    end
-
-    def warn(msg, **attrs)
-      Logging.emit(WARN, msg, attrs)
+    # Ffitel.trace / debug / info / warn (warning) / error / fatal(msg,
+    # **attrs): logs +msg+ with +attrs+ over the current fields, in the
+    # current span. Never raises; false when the record went to the
+    # fallback logger.
+    { trace: TRACE, debug: DEBUG, info: INFO, warn: WARN, error: ERROR, fatal: FATAL }.each do |name, severity|
+      class_eval <<~RUBY, __FILE__, __LINE__ + 1
+        def #{name}(msg, **attrs)
+          Logging.emit(#{severity}, msg, attrs)
+        end
+      RUBY
     end
     alias warning warn
-
-    def error(msg, **attrs)
-      Logging.emit(ERROR, msg, attrs)
-    end
-
-    def fatal(msg, **attrs)
-      Logging.emit(FATAL, msg, attrs)
-    end
 
     # Logs at +level+ (a Symbol from SEVERITIES or a severity number 1..24).
     def log(level, msg, **attrs)

@@ -29,7 +29,8 @@ module Ffitel
       parent_handle = parent && parent.handle.nonzero? ? parent.handle : 0
       tp = parent_handle.zero? && traceparent ? traceparent.to_s : nil
       handle = Native.handle(Native.ffitel_span_start(name, name.bytesize, parent_handle, tp, tp ? tp.bytesize : 0,
-                                                      json, json ? json.bytesize : 0, kind_number))
+                                                      json, json ? json.bytesize : 0, kind_number),
+                             fallback: "cannot start span #{name.inspect}")
       handle ? Span.new(name, handle) : NullSpan.new(name)
     end
 

@@ -61,7 +61,8 @@ module Ffitel
       handle = Native.handle(Native.ffitel_task_start_in(Context.handle_of(current), task_type, task_type.bytesize,
                                                          worker, worker.bytesize, task_id, task_id.bytesize,
                                                          attempt.clamp(-2**31, 2**31 - 1),
-                                                         tp, tp ? tp.bytesize : 0, ts, ts ? ts.bytesize : 0, mode))
+                                                         tp, tp ? tp.bytesize : 0, ts, ts ? ts.bytesize : 0, mode),
+                             fallback: "cannot start task #{task_type.inspect}")
       handle ? Task.new(task_type, attempt, handle) : NullSpan.new("process #{task_type}")
     end
   end
