@@ -178,6 +178,7 @@ module Ffitel
       end
       E_INTERNAL
     end
+    private_class_method :read_buffer
 
     # The calling thread's last error message ("" when there is none).
     def self.last_error
