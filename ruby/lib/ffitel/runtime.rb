@@ -61,10 +61,9 @@ module Ffitel
       end
 
       # The enabled-levels table (index: severity number) while the library
-      # is loaded, else nil. The log hot path's one check.
-      def levels
-        @state == :loaded ? @levels : nil
-      end
+      # is loaded, else nil (kept so: set only when loaded, cleared by
+      # forked!). The log hot path's one check, an attr_reader for speed.
+      attr_reader :levels
 
       # Loads the library unless it is loaded or known to be unusable.
       # Whether it is usable. Raises Ffitel::Error when it cannot load.
@@ -170,7 +169,10 @@ module Ffitel
 
       # Marks the library unusable in this (forked) process. Returns true.
       def forked!
-        @state = :forked if @state == :loaded
+        if @state == :loaded
+          @state = :forked
+          @levels = nil
+        end
         true
       end
 
