@@ -204,6 +204,15 @@ class ApiTest < Minitest::Test
     old ? ENV["FFITEL_LIBRARY"] = old : ENV.delete("FFITEL_LIBRARY")
   end
 
+  def test_library_path_defaults_to_the_gem_copy_then_the_build_tree
+    old = ENV.delete("FFITEL_LIBRARY")
+    gem_copy = File.join(RUBY_LIB, "ffitel", "libffitel.so")
+    expected = File.exist?(gem_copy) ? gem_copy : File.join(REPO_ROOT, "build", "libffitel.so")
+    assert_equal expected, Ffitel.library_path
+  ensure
+    ENV["FFITEL_LIBRARY"] = old if old
+  end
+
   def test_missing_library_raises_for_init_and_falls_back_for_logging
     out, err, status = run_ruby(<<~RUBY, env: { "FFITEL_LIBRARY" => "/nonexistent/libffitel.so" })
       require "ffitel"

@@ -30,8 +30,10 @@ class ForkTest < Minitest::Test
 
       # A fork that bypasses Process._fork (e.g. from a C extension): the C
       # guard answers FFITEL_E_FORKED and the wrapper falls back the same way.
+      levels = Ffitel::Runtime.levels
       pid = fork do
-        Ffitel.instance_variable_set(:@state, :loaded)
+        Ffitel::Runtime.instance_variable_set(:@state, :loaded) # undo what the fork hook did
+        Ffitel::Runtime.instance_variable_set(:@levels, levels)
         Ffitel.info("raw child record")
         puts "raw child phase=\#{Ffitel.phase}"
       end

@@ -17,11 +17,11 @@ class NativeTest < Minitest::Test
   end
 
   def with_json_path
-    saved = Ffitel.instance_variable_get(:@native_log)
-    Ffitel.instance_variable_set(:@native_log, nil)
+    saved = Ffitel::Runtime.instance_variable_get(:@native_log)
+    Ffitel::Runtime.instance_variable_set(:@native_log, nil)
     yield
   ensure
-    Ffitel.instance_variable_set(:@native_log, saved)
+    Ffitel::Runtime.instance_variable_set(:@native_log, saved)
   end
 
   def without_time(records)
@@ -29,7 +29,7 @@ class NativeTest < Minitest::Test
   end
 
   def test_the_native_method_is_defined_and_used
-    assert_same Ffitel::NativeLog, Ffitel.instance_variable_get(:@native_log)
+    assert_same Ffitel::NativeLog, Ffitel::Runtime.instance_variable_get(:@native_log)
     assert_equal 0, Ffitel::NativeLog.log(Ffitel::INFO, "direct", { k: 1 }, 0)
   end
 

@@ -91,27 +91,19 @@ module Ffitel
       (timeout.to_f * 1000).ceil.clamp(0, MAX_TIMEOUT_MS)
     end
 
-    # One event as a JSON String, or nil when none arrived. Follows the buffer
-    # convention: a return >= cap means the event was not consumed; it is
-    # taken again with a buffer of return + 1 bytes.
+    # One event as a JSON String, or nil when none arrived (or in a forked
+    # child). A larger event stays queued and is taken again, without
+    # waiting, with a buffer of the size the library asks for.
     def next_event(wait_ms)
-      buf = @buf
-      cap = BUFFER_BYTES
-      loop do
+      json = Native.read_string(BUFFER_BYTES, buffer: @buf) do |buf, cap|
         n = Native.ffitel_event_poll(@handle, wait_ms, buf, cap)
-        return nil if n.zero?
-        return buf.read_bytes(n).force_encoding(Encoding::UTF_8) if n.positive? && n < cap
-
-        if n.negative?
-          return nil if n == Native::E_FORKED && Ffitel.__send__(:forked!)
-
-          @closed = true if n == Native::E_HANDLE
-          Ffitel.__send__(:raise_error, n)
-        end
-        cap = n + 1
-        buf = FFI::MemoryPointer.new(cap)
-        wait_ms = 0 # the event is queued: take it without waiting
+        wait_ms = 0
+        n
       end
+      json.nil? || json.empty? ? nil : json
+    rescue Error => e
+      @closed = true if e.code == Native::E_HANDLE
+      raise
     end
   end
 
@@ -135,7 +127,7 @@ module Ffitel
       mode = DELIVERIES.fetch(delivery.to_s.to_sym) do
         raise ArgumentError, "unknown delivery #{delivery.inspect} (:durable, :fast, :broadcast)"
       end
-      return nil unless usable?
+      return nil unless Runtime.usable?
 
       name = name.to_s
       payload_json = encode_event_json(payload, "payload")
@@ -146,16 +138,11 @@ module Ffitel
       metadata_json = encode_event_json(metadata, "metadata")
 
       # Inside a span the publish span becomes its child.
-      current = current_span
-      current_handle = current && !current.ended? ? current.handle : 0
-      out = Native.read_buffer(64) do |buf, cap|
+      current_handle = Context.handle_of(current_span)
+      Native.read_string(64) do |buf, cap|
         Native.ffitel_event_publish_in(current_handle, name, name.bytesize, payload_json, payload_json.bytesize,
                                        metadata_json, metadata_json.bytesize, mode, buf, cap)
       end
-      return out if out.is_a?(String)
-      return nil if out == Native::E_FORKED && forked!
-
-      raise_error(out)
     end
 
     # Subscribes to in-process events whose name matches +pattern+: an exact
@@ -164,11 +151,11 @@ module Ffitel
     # returns the block's value; without one, returns the Subscription
     # (close it with sub.close). Raises Ffitel::Error for a bad pattern.
     def subscribe(pattern)
-      raise Error.new("ffitel: cannot subscribe in this process (#{@load_error || 'forked child'})", nil) unless usable?
-
       pattern = pattern.to_s
-      handle = Native.ffitel_event_subscribe(pattern, pattern.bytesize)
-      raise Error.new(last_error_or("cannot subscribe to #{pattern.inspect}"), Native::E_INVALID) if handle.zero?
+      handle = Runtime.usable? && Native.handle(Native.ffitel_event_subscribe(pattern, pattern.bytesize),
+                                                code: Native::E_INVALID,
+                                                fallback: "cannot subscribe to #{pattern.inspect}")
+      raise Error.new("ffitel: cannot subscribe in this process (#{Runtime.load_error || 'forked child'})", nil) unless handle
 
       sub = Subscription.new(pattern, handle)
       return sub unless block_given?
@@ -186,11 +173,6 @@ module Ffitel
       JSON.generate(value)
     rescue JSON::GeneratorError, JSON::NestingError, SystemStackError => e
       raise Error.new("event #{what} cannot be encoded as JSON: #{e.message}", Native::E_INVALID)
-    end
-
-    def last_error_or(fallback)
-      message = Native.last_error
-      message.empty? ? "ffitel: #{fallback}" : message
     end
   end
 end

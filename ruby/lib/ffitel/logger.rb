@@ -77,38 +77,23 @@ module Ffitel
       end
       case message
       when String
-        Ffitel.__send__(:emit, number, message, attrs)
+        Logging.emit(number, message, attrs)
       when Exception
         attrs[:"exception.type"] = message.class.name
         attrs[:"exception.message"] = message.message
         attrs[:"exception.stacktrace"] = message.backtrace.join("\n") if message.backtrace
-        Ffitel.__send__(:emit, number, "#{message.message} (#{message.class})", attrs)
+        Logging.emit(number, "#{message.message} (#{message.class})", attrs)
       else
-        Ffitel.__send__(:emit, number, message.inspect, attrs)
+        Logging.emit(number, message.inspect, attrs)
       end
       true
     rescue StandardError
       true # logging never raises into the host
     end
 
-    def debug?
-      level <= ::Logger::DEBUG && Ffitel.enabled?(Ffitel::DEBUG)
-    end
-
-    def info?
-      level <= ::Logger::INFO && Ffitel.enabled?(Ffitel::INFO)
-    end
-
-    def warn?
-      level <= ::Logger::WARN && Ffitel.enabled?(Ffitel::WARN)
-    end
-
-    def error?
-      level <= ::Logger::ERROR && Ffitel.enabled?(Ffitel::ERROR)
-    end
-
-    def fatal?
-      level <= ::Logger::FATAL && Ffitel.enabled?(Ffitel::FATAL)
+    # debug? info? warn? error? fatal?: this logger's level and LOG_LEVEL.
+    %w[debug info warn error fatal].each_with_index do |name, severity|
+      define_method(:"#{name}?") { level <= severity && Ffitel.enabled?(SEVERITY_NUMBERS[severity]) }
     end
 
     # Logs msg as-is at ::Logger::INFO (the library adds the timestamp and level).

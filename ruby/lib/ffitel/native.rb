@@ -4,8 +4,10 @@ require "ffi"
 require "json"
 
 module Ffitel
-  # The C ABI of libffitel.so (cshim/include/ffitel.h), attached once.
-  # Loaded by Ffitel.load_library, never by `require "ffitel"`.
+  # The C ABI of libffitel.so (cshim/include/ffitel.h), attached once by
+  # Runtime.load!, never by `require "ffitel"`. The one module that calls
+  # the library; it also turns what the library returns into values or
+  # Ffitel::Error (check, handle, read_string). Internal.
   #
   # Strings go in as :pointer + explicit byte length: ruby-ffi passes a
   # String's bytes to a :pointer argument without copying or checking for
@@ -26,7 +28,7 @@ module Ffitel
     # Blocks +signals+ in the calling thread while the Go runtime starts, so
     # the threads Go creates inherit a mask that keeps them out of signal
     # delivery: SIGINT/SIGTERM then always land on a Ruby thread. See
-    # Ffitel.load_library.
+    # Runtime.load!.
     module LibC
       extend FFI::Library
       ffi_lib FFI::Library::LIBC
@@ -120,32 +122,68 @@ module Ffitel
       attach_function :ffitel_stats_json, [:pointer, :size_t], :int
     end
 
-    # The calling thread's last error message.
-    def self.last_error
-      buf = FFI::MemoryPointer.new(1024)
-      n = ffitel_last_error(buf, 1024)
-      return "" if n <= 0
+    # ---- the one place results become values or exceptions ---------------
 
-      if n >= 1024
-        buf = FFI::MemoryPointer.new(n + 1)
-        n = ffitel_last_error(buf, n + 1)
-      end
-      buf.read_bytes(n).force_encoding(Encoding::UTF_8)
+    # A status code as the wrappers answer it: true for success (>= 0); false
+    # in a forked child (Runtime is told); Ffitel::Error with the library's
+    # message for any other error.
+    def self.check(rc)
+      return true if rc >= 0
+      return Runtime.forked! && false if rc == E_FORKED
+
+      raise error(rc)
     end
 
-    # Calls a function following the buffer convention (returns the length it
-    # needed) and returns the output as a String, or the negative code.
-    def self.read_buffer(initial = 256)
-      cap = initial
-      2.times do
-        buf = FFI::MemoryPointer.new(cap)
-        n = yield(buf, cap)
-        return n if n.negative?
-        return buf.read_bytes(n).force_encoding(Encoding::UTF_8) if n < cap
+    # The Ffitel::Error for +rc+ (or for a failed handle-returning call, nil):
+    # the calling thread's last error message, else +fallback+.
+    def self.error(rc, fallback = nil)
+      message = last_error
+      message = "ffitel: #{fallback || "error #{rc}"}" if message.empty?
+      Error.new(message, rc)
+    end
 
-        cap = n + 1
+    # A handle (span, task, subscription) from a call that returns 0 on
+    # failure: the handle; nil in a forked child; else raises Ffitel::Error
+    # (+code+ and +fallback+ when the library left no message).
+    def self.handle(handle, code: nil, fallback: nil)
+      return handle if handle.nonzero?
+      return nil if Runtime.forked_now?
+
+      raise error(code, fallback)
+    end
+
+    # Calls a function that writes into a caller's buffer and returns the
+    # length it needed (cshim's buffer convention): yields (buffer, capacity),
+    # retries with a buffer of the needed size, and returns the output as a
+    # UTF-8 String. nil in a forked child; raises Ffitel::Error for any other
+    # error. +buffer+ is a first buffer of +capacity+ bytes to reuse.
+    def self.read_string(capacity, buffer: nil, &call)
+      out = read_buffer(capacity, buffer: buffer, &call)
+      return out if out.is_a?(String)
+
+      check(out)
+      nil
+    end
+
+    # read_string's loop; returns the negative code instead of raising.
+    def self.read_buffer(capacity, buffer: nil)
+      buf = buffer || FFI::MemoryPointer.new(capacity)
+      4.times do
+        n = yield(buf, capacity)
+        return n if n.negative?
+        return buf.read_bytes(n).force_encoding(Encoding::UTF_8) if n < capacity
+
+        capacity = n + 1
+        buf = FFI::MemoryPointer.new(capacity)
       end
       E_INTERNAL
+    end
+    private_class_method :read_buffer
+
+    # The calling thread's last error message ("" when there is none).
+    def self.last_error
+      out = read_buffer(1024) { |buf, cap| ffitel_last_error(buf, cap) }
+      out.is_a?(String) ? out : ""
     end
   end
 end

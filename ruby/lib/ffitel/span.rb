@@ -1,6 +1,57 @@
 # frozen_string_literal: true
 
+require "json"
+
 module Ffitel
+  class << self
+    # Runs the block in a new span, the child of the current span (or of
+    # +traceparent+, a W3C header value from an incoming request or job,
+    # when there is no current span). The span is the current span inside
+    # the block (fiber-local). An exception ends it with status ERROR and is
+    # re-raised unchanged. Returns the block's value.
+    #
+    # kind: :internal, :server, :client, :producer, :consumer.
+    def span(name, kind: :internal, attributes: nil, traceparent: nil)
+      raise ArgumentError, "Ffitel.span needs a block" unless block_given?
+
+      span = start_span(name, kind: kind, attributes: attributes, traceparent: traceparent)
+      Context.run_as_current(span) { yield span }
+    end
+
+    # Starts a span without making it current; end it with span.finish. For
+    # callbacks that cannot wrap a block (e.g. Rack middleware pairs).
+    def start_span(name, kind: :internal, attributes: nil, traceparent: nil, parent: current_span)
+      name = name.to_s
+      return NullSpan.new(name) unless Runtime.usable?
+
+      kind_number = kind.is_a?(Integer) ? kind : SPAN_KINDS.fetch(kind.to_sym) { raise ArgumentError, "unknown span kind #{kind.inspect}" }
+      json = Attributes.encode!(attributes || Attributes::EMPTY, Thread.current[FIELDS_KEY])
+      parent_handle = parent && parent.handle.nonzero? ? parent.handle : 0
+      tp = parent_handle.zero? && traceparent ? traceparent.to_s : nil
+      handle = Native.handle(Native.ffitel_span_start(name, name.bytesize, parent_handle, tp, tp ? tp.bytesize : 0,
+                                                      json, json ? json.bytesize : 0, kind_number),
+                             fallback: "cannot start span #{name.inspect}")
+      handle ? Span.new(name, handle) : NullSpan.new(name)
+    end
+
+    # Headers that carry the current span to another process, as the
+    # configured propagators (OTEL_PROPAGATORS) write them:
+    # {"traceparent" => "00-...", "tracestate" => "..."} (tracestate and
+    # baggage only when present), or {} outside any span (and in a forked
+    # child). With a Hash, fills it in and returns it.
+    def inject(carrier = {})
+      span = current_span
+      return carrier if span.nil? || span.handle.zero? || span.ended?
+
+      out = Native.read_string(256) { |buf, cap| Native.ffitel_span_inject(span.handle, buf, cap) }
+      return carrier unless out # a forked child: nothing to inject
+
+      headers = JSON.parse(out)
+      headers.each { |key, value| carrier[key] = value if value.is_a?(String) && !value.empty? } if headers.is_a?(Hash)
+      carrier
+    end
+  end
+
   # A span started by Ffitel.span. It is the current span of the fiber that
   # runs the block: records logged and spans started inside it are its
   # children. Methods return self, so calls chain.
@@ -33,7 +84,7 @@ module Ffitel
       json = Attributes.encode!(attributes)
       return self if json.nil?
 
-      Ffitel.__send__(:check_span_call, Native.ffitel_span_set_attributes(@handle, json, json.bytesize))
+      Native.check(Native.ffitel_span_set_attributes(@handle, json, json.bytesize))
       self
     end
 
@@ -44,8 +95,7 @@ module Ffitel
       attrs = attributes.merge(attrs) if attributes
       name = name.to_s
       json = Attributes.encode!(attrs)
-      Ffitel.__send__(:check_span_call,
-                      Native.ffitel_span_add_event(@handle, name, name.bytesize, json, json ? json.bytesize : 0))
+      Native.check(Native.ffitel_span_add_event(@handle, name, name.bytesize, json, json ? json.bytesize : 0))
       self
     end
 
@@ -53,11 +103,7 @@ module Ffitel
     def traceparent
       return nil if @ended
 
-      out = Native.read_buffer(64) { |buf, cap| Native.ffitel_span_traceparent(@handle, buf, cap) }
-      return out if out.is_a?(String)
-
-      Ffitel.__send__(:check_span_call, out)
-      nil
+      Native.read_string(64) { |buf, cap| Native.ffitel_span_traceparent(@handle, buf, cap) }
     end
 
     # The 32-hex-digit trace id, from traceparent.
@@ -76,17 +122,24 @@ module Ffitel
       return self if @ended
 
       @ended = true
-      if error
-        text = error.is_a?(Exception) ? "#{error.class}: #{error.message}" : error.to_s
-        Native.ffitel_span_end(@handle, 0, text, text.bytesize)
-      else
-        Native.ffitel_span_end(@handle, 1, nil, 0)
-      end
+      end_native(error && describe_error(error))
       self
     end
 
     def inspect
       "#<#{self.class} #{@name.inspect}#{@ended ? ' ended' : ''}>"
+    end
+
+    private
+
+    # The status description finish sends for +error+.
+    def describe_error(error)
+      error.is_a?(Exception) ? "#{error.class}: #{error.message}" : error.to_s
+    end
+
+    # Ends the span in the library: ok without +text+, failed with it.
+    def end_native(text)
+      Native.ffitel_span_end(@handle, text ? 0 : 1, text, text ? text.bytesize : 0)
     end
   end
 

@@ -90,65 +90,57 @@ class Collector
   # Log records: Hashes with "body", "severity", "attrs", "trace_id",
   # "span_id", "service".
   def logs
-    docs("logs.jsonl").flat_map do |doc|
-      doc.fetch("resourceLogs", []).flat_map do |rl|
-        service = attr_hash(rl.dig("resource", "attributes"))["service.name"]
-        rl.fetch("scopeLogs", []).flat_map do |sl|
-          sl.fetch("logRecords", []).map do |r|
-            { "body" => value(r["body"]), "severity" => r["severityNumber"], "attrs" => attr_hash(r["attributes"]),
-              "trace_id" => r["traceId"].to_s, "span_id" => r["spanId"].to_s, "service" => service }
-          end
-        end
-      end
+    items("logs.jsonl", "Logs", "logRecords") do |r, service|
+      { "body" => value(r["body"]), "severity" => r["severityNumber"], "attrs" => attr_hash(r["attributes"]),
+        "trace_id" => r["traceId"].to_s, "span_id" => r["spanId"].to_s, "service" => service }
     end
   end
 
   def spans
-    docs("traces.jsonl").flat_map do |doc|
-      doc.fetch("resourceSpans", []).flat_map do |rs|
-        service = attr_hash(rs.dig("resource", "attributes"))["service.name"]
-        rs.fetch("scopeSpans", []).flat_map do |ss|
-          ss.fetch("spans", []).map do |s|
-            { "name" => s["name"], "trace_id" => s["traceId"], "span_id" => s["spanId"],
-              "parent_span_id" => s["parentSpanId"].to_s, "kind" => s["kind"], "attrs" => attr_hash(s["attributes"]),
-              "status" => s["status"] || {}, "events" => s["events"] || [], "service" => service,
-              "links" => (s["links"] || []).map do |l|
-                { "trace_id" => l["traceId"], "span_id" => l["spanId"], "attrs" => attr_hash(l["attributes"]) }
-              end }
-          end
-        end
-      end
+    items("traces.jsonl", "Spans", "spans") do |s, service|
+      { "name" => s["name"], "trace_id" => s["traceId"], "span_id" => s["spanId"],
+        "parent_span_id" => s["parentSpanId"].to_s, "kind" => s["kind"], "attrs" => attr_hash(s["attributes"]),
+        "status" => s["status"] || {}, "events" => s["events"] || [], "service" => service,
+        "links" => (s["links"] || []).map do |l|
+          { "trace_id" => l["traceId"], "span_id" => l["spanId"], "attrs" => attr_hash(l["attributes"]) }
+        end }
     end
   end
 
   # Metric data points: Hashes with "name", "unit", "value" (sum) or
   # "count"/"sum"/"bounds" (histogram), "attrs", "service".
   def metric_points
-    docs("metrics.jsonl").flat_map do |doc|
-      doc.fetch("resourceMetrics", []).flat_map do |rm|
-        service = attr_hash(rm.dig("resource", "attributes"))["service.name"]
-        rm.fetch("scopeMetrics", []).flat_map do |sm|
-          sm.fetch("metrics", []).flat_map do |m|
-            if m["sum"]
-              m["sum"].fetch("dataPoints", []).map do |p|
-                { "name" => m["name"], "unit" => m["unit"], "value" => (p["asDouble"] || p["asInt"].to_f).to_f,
-                  "attrs" => attr_hash(p["attributes"]), "service" => service }
-              end
-            elsif m["histogram"]
-              m["histogram"].fetch("dataPoints", []).map do |p|
-                { "name" => m["name"], "unit" => m["unit"], "count" => p["count"].to_i, "sum" => p["sum"],
-                  "bounds" => p["explicitBounds"] || [], "attrs" => attr_hash(p["attributes"]), "service" => service }
-              end
-            else
-              []
-            end
-          end
+    items("metrics.jsonl", "Metrics", "metrics") do |m, service|
+      if m["sum"]
+        m["sum"].fetch("dataPoints", []).map do |p|
+          { "name" => m["name"], "unit" => m["unit"], "value" => (p["asDouble"] || p["asInt"].to_f).to_f,
+            "attrs" => attr_hash(p["attributes"]), "service" => service }
+        end
+      elsif m["histogram"]
+        m["histogram"].fetch("dataPoints", []).map do |p|
+          { "name" => m["name"], "unit" => m["unit"], "count" => p["count"].to_i, "sum" => p["sum"],
+            "bounds" => p["explicitBounds"] || [], "attrs" => attr_hash(p["attributes"]), "service" => service }
+        end
+      else
+        []
+      end
+    end.flatten(1)
+  end
+
+  private
+
+  # Walks the OTLP JSON in +file+ (resource<kind> -> scope<kind> -> +key+)
+  # and maps each item with its resource's service.name.
+  def items(file, kind, key)
+    docs(file).flat_map do |doc|
+      doc.fetch("resource#{kind}", []).flat_map do |res|
+        service = attr_hash(res.dig("resource", "attributes"))["service.name"]
+        res.fetch("scope#{kind}", []).flat_map do |scope|
+          scope.fetch(key, []).map { |item| yield item, service }
         end
       end
     end
   end
-
-  private
 
   def attr_hash(list)
     (list || []).to_h { |kv| [kv["key"], value(kv["value"])] }
