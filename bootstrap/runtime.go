@@ -308,12 +308,14 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		rt.converter = newLogConverter(rt.res, exps.logs)
 		rt.logs = newBatcher(rt.converter.export, rt.cfg.LogQueueSize, rt.cfg.LogBatchSize, rt.cfg.LogScheduleDelay, rt.cfg.LogExportTimeout)
 		rt.logs.lossTick, rt.logs.onLoss = lossInterval, rt.lossReporter("log records")
+		rt.logs.fullWait, rt.logs.retryFor = rt.cfg.QueueFullWait, rt.cfg.LogExportTimeout
 		rt.logs.start()
 		rt.lp = sdklog.NewLoggerProvider(sdklog.WithResource(rt.res), sdklog.WithProcessor(apiProcessor{rt.logs}))
 	}
 	if exps.spans != nil {
 		rt.spans = newBatcher(exps.spans.ExportSpans, rt.cfg.SpanQueueSize, rt.cfg.SpanBatchSize, rt.cfg.SpanScheduleDelay, rt.cfg.SpanExportTimeout)
 		rt.spans.lossTick, rt.spans.onLoss = lossInterval, rt.lossReporter("spans")
+		rt.spans.fullWait, rt.spans.retryFor = rt.cfg.QueueFullWait, rt.cfg.SpanExportTimeout
 		rt.spans.start()
 		rt.spanEnds.upgrade(rt.spans)
 	} else {
