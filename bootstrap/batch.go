@@ -19,6 +19,18 @@ import (
 // Adding never blocks on the network: it takes a mutex and stores the item
 // in the tail chunk. The queue is a list of fixed chunks of maxBatch items,
 // so a deep queue never copies itself to grow, and drained chunks are reused.
+//
+// A full queue either refuses the item at once (drop policy) or, under the
+// backpressure policy, makes the caller wait for room while exports are
+// succeeding, at most fullWait per call: a burst from fast producers is
+// delivered whole instead of being thrown away because the exporter is
+// briefly slower. While exports are failing nobody waits: the overflow is
+// dropped and counted, and the host thread never waits on a dead network.
+//
+// A batch whose export fails is retried with backoff for as long as the
+// queue still has room for the producers (or until shutdown's deadline):
+// a collector restart loses nothing. Only what is finally given up counts
+// as failed.
 type batcher[T any] struct {
 	export   func(context.Context, []T) error
 	maxQueue int
@@ -27,6 +39,12 @@ type batcher[T any] struct {
 	timeout  time.Duration
 	onLoss   func(dropped, failed uint64, lastErr error) // periodic loss report; may be nil
 	lossTick time.Duration
+	// fullWait > 0 selects the backpressure policy: how long add waits for
+	// room in a full queue while exports succeed. Zero drops at once.
+	fullWait time.Duration
+	// retryFor is how long a failed batch is retried (while the queue has
+	// room); zero gives up after the first failure.
+	retryFor time.Duration
 
 	mu       sync.Mutex
 	chunks   [][]T // full chunks, then the tail being filled; each has cap maxBatch
@@ -35,6 +53,8 @@ type batcher[T any] struct {
 	free     [][]T // drained chunks kept for reuse
 	closed   bool
 	lastErr  error
+	waiters  int           // callers waiting for room
+	room     chan struct{} // closed when room appears; replaced after
 
 	// Owned by the worker goroutine: chunks taken from the queue.
 	local [][]T
@@ -43,6 +63,9 @@ type batcher[T any] struct {
 	stop    chan context.Context
 	done    chan struct{}
 	flushes chan chan struct{}
+	// stopping is closed when shutdown starts: a retry waiting for its
+	// backoff tries again at once.
+	stopping chan struct{}
 
 	// base bounds every export; shutdown cancels it when its deadline
 	// passes so that an export stuck on a dead collector gives up.
@@ -50,7 +73,20 @@ type batcher[T any] struct {
 	cancelBase context.CancelFunc
 
 	emitted, exported, dropped, failed atomic.Uint64
+	// retried counts export attempts repeated after a failure; waited
+	// counts adds that waited for room (backpressure).
+	retried, waited atomic.Uint64
+	// failing is set while the last export attempt failed: producers do
+	// not wait for room then.
+	failing atomic.Bool
 }
+
+// Retry backoff for a failed batch: short enough that delivery resumes
+// within a second or two of a collector coming back.
+const (
+	retryInitial = 100 * time.Millisecond
+	retryMax     = 2 * time.Second
+)
 
 // shutdownGrace is how long shutdown waits, after its deadline, for the
 // worker to count what it could not send.
@@ -74,10 +110,16 @@ func newBatcher[T any](export func(context.Context, []T) error, maxQueue, maxBat
 		stop:       make(chan context.Context, 1),
 		done:       make(chan struct{}),
 		flushes:    make(chan chan struct{}),
+		stopping:   make(chan struct{}),
 	}
 }
 
-func (b *batcher[T]) start() { go b.run() }
+func (b *batcher[T]) start() {
+	go b.run()
+	if b.onLoss != nil {
+		go b.reportLoss()
+	}
+}
 
 // maxFreeChunks bounds the drained chunks kept for reuse.
 const maxFreeChunks = 8
@@ -86,6 +128,9 @@ const maxFreeChunks = 8
 func (b *batcher[T]) add(item T) bool {
 	b.emitted.Add(1)
 	b.mu.Lock()
+	if b.queued+b.inflight >= b.maxQueue && !b.closed {
+		b.waitForRoom()
+	}
 	if b.closed || b.queued+b.inflight >= b.maxQueue {
 		b.mu.Unlock()
 		b.dropped.Add(1)
@@ -107,12 +152,58 @@ func (b *batcher[T]) add(item T) bool {
 	full := len(b.chunks[n-1]) == b.maxBatch
 	b.mu.Unlock()
 	if full {
-		select {
-		case b.wake <- struct{}{}:
-		default:
-		}
+		b.wakeWorker()
 	}
 	return true
+}
+
+func (b *batcher[T]) wakeWorker() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// waitForRoom is the backpressure policy: called with b.mu held and the
+// queue full, it waits (releasing the lock) until the worker makes room,
+// exports start failing, the queue closes, or fullWait has passed. It
+// returns with b.mu held; the caller checks for room again.
+func (b *batcher[T]) waitForRoom() {
+	if b.fullWait <= 0 || b.failing.Load() {
+		return
+	}
+	b.waited.Add(1)
+	deadline := time.Now().Add(b.fullWait)
+	var timer *time.Timer
+	for b.queued+b.inflight >= b.maxQueue && !b.closed && !b.failing.Load() {
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		if b.room == nil {
+			b.room = make(chan struct{})
+		}
+		room := b.room
+		b.waiters++
+		b.mu.Unlock()
+		// The queue is full: export now rather than at the next tick.
+		b.wakeWorker()
+		if timer == nil {
+			timer = time.NewTimer(left)
+		} else {
+			timer.Reset(left)
+		}
+		select {
+		case <-room:
+		case <-timer.C:
+		case <-b.done:
+		}
+		b.mu.Lock()
+		b.waiters--
+	}
+	if timer != nil {
+		timer.Stop()
+	}
 }
 
 func (b *batcher[T]) stats() metrics.SignalStats {
@@ -154,22 +245,68 @@ func (b *batcher[T]) finished(batch []T) {
 	if len(b.free) < maxFreeChunks {
 		b.free = append(b.free, batch[:0])
 	}
+	b.signalRoom()
 	b.mu.Unlock()
 }
 
+// signalRoom wakes the callers waiting for room. Called with b.mu held.
+func (b *batcher[T]) signalRoom() {
+	if b.waiters > 0 && b.room != nil {
+		close(b.room)
+		b.room = nil
+	}
+}
+
+// exportBatch exports one batch, retrying a failure with backoff while
+// retrying costs nobody anything: the queue still has room for the
+// producers, retryFor has not passed and ctx has not ended. What is finally given up counts as
+// failed.
 func (b *batcher[T]) exportBatch(ctx context.Context, batch []T) {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
-	err := b.export(ctx, batch)
-	cancel()
-	if err != nil {
-		b.failed.Add(uint64(len(batch)))
+	backoff := retryInitial
+	start := time.Now()
+	for {
+		ectx, cancel := context.WithTimeout(ctx, b.timeout)
+		err := b.export(ectx, batch)
+		cancel()
+		if err == nil {
+			b.failing.Store(false)
+			b.exported.Add(uint64(len(batch)))
+			break
+		}
 		b.mu.Lock()
 		b.lastErr = err
+		// Producers waiting for room stop waiting: the overflow is
+		// dropped while the collector is away.
+		wasFailing := b.failing.Swap(true)
+		if !wasFailing {
+			b.signalRoom()
+		}
+		retry := ctx.Err() == nil && b.queued+b.inflight < b.maxQueue &&
+			time.Since(start)+backoff < b.retryFor
 		b.mu.Unlock()
-	} else {
-		b.exported.Add(uint64(len(batch)))
+		if !retry || !b.sleep(ctx, backoff) {
+			b.failed.Add(uint64(len(batch)))
+			break
+		}
+		b.retried.Add(1)
+		backoff = min(backoff*2, retryMax)
 	}
 	b.finished(batch)
+}
+
+// sleep waits d, or less when ctx ends (false) or shutdown starts (the
+// retry then happens at once, within shutdown's deadline).
+func (b *batcher[T]) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-b.stopping:
+		return ctx.Err() == nil
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // drain exports until the queue is empty or ctx ends.
@@ -206,9 +343,6 @@ func (b *batcher[T]) run() {
 	}()
 	timer := time.NewTimer(b.delay)
 	defer timer.Stop()
-	loss := time.NewTicker(b.lossTick)
-	defer loss.Stop()
-	var reportedDropped, reportedFailed uint64
 	for {
 		select {
 		case <-b.wake:
@@ -219,15 +353,6 @@ func (b *batcher[T]) run() {
 		case ack := <-b.flushes:
 			b.drain(b.base)
 			close(ack)
-		case <-loss.C:
-			d, f := b.dropped.Load(), b.failed.Load()
-			if (d > reportedDropped || f > reportedFailed) && b.onLoss != nil {
-				b.mu.Lock()
-				err := b.lastErr
-				b.mu.Unlock()
-				b.onLoss(d-reportedDropped, f-reportedFailed, err)
-			}
-			reportedDropped, reportedFailed = d, f
 		case ctx := <-b.stop:
 			ctx, cancel := context.WithCancel(ctx)
 			stopOnBase := context.AfterFunc(b.base, cancel)
@@ -245,6 +370,31 @@ func (b *batcher[T]) run() {
 			b.dropped.Add(uint64(left))
 			return
 		}
+	}
+}
+
+// reportLoss warns once per interval in which items were dropped or
+// failed. It runs beside the worker, so a drain that takes the whole
+// interval (an outage, a long burst) does not silence it. The loss left at
+// shutdown is reported by the caller of shutdown.
+func (b *batcher[T]) reportLoss() {
+	tick := time.NewTicker(b.lossTick)
+	defer tick.Stop()
+	var reportedDropped, reportedFailed uint64
+	for {
+		select {
+		case <-b.done:
+			return
+		case <-tick.C:
+		}
+		d, f := b.dropped.Load(), b.failed.Load()
+		if d > reportedDropped || f > reportedFailed {
+			b.mu.Lock()
+			err := b.lastErr
+			b.mu.Unlock()
+			b.onLoss(d-reportedDropped, f-reportedFailed, err)
+		}
+		reportedDropped, reportedFailed = d, f
 	}
 }
 
@@ -275,7 +425,9 @@ func (b *batcher[T]) shutdown(ctx context.Context) error {
 		return nil
 	}
 	b.closed = true
+	b.signalRoom()
 	b.mu.Unlock()
+	close(b.stopping)
 	// The grace for counting leftovers comes out of the caller's budget.
 	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc

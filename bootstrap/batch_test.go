@@ -342,3 +342,165 @@ func TestBatcherReportsLossPeriodically(t *testing.T) {
 	default:
 	}
 }
+
+func TestBatcherBackpressureDeliversBurstWhole(t *testing.T) {
+	const writers, perWriter = 8, 5000
+	var exported atomic.Uint64
+	export := func(_ context.Context, batch []int) error {
+		time.Sleep(200 * time.Microsecond) // an exporter slower than the producers
+		exported.Add(uint64(len(batch)))
+		return nil
+	}
+	b := newBatcher(export, 64, 16, time.Hour, time.Second)
+	b.fullWait = time.Minute
+	b.start()
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				b.add(w*perWriter + i)
+			}
+		})
+	}
+	wg.Wait()
+	flushBatcher(t, b)
+	stopBatcher(t, b)
+	s := b.stats()
+	checkIdentity(t, s)
+	if s.Exported != writers*perWriter || s.Dropped != 0 {
+		t.Errorf("stats %+v, want all %d exported and none dropped", s, writers*perWriter)
+	}
+	if b.waited.Load() == 0 {
+		t.Error("no caller waited for room: the test did not fill the queue")
+	}
+}
+
+func TestBatcherDropPolicyNeverWaits(t *testing.T) {
+	rec := &recordingExport{}
+	b := newBatcher(rec.export, 4, 2, time.Hour, time.Second)
+	// The worker is not running: nothing makes room, and with fullWait
+	// zero a full queue refuses at once.
+	for i := range 6 {
+		b.add(i)
+	}
+	if s := b.stats(); s.Dropped != 2 || b.waited.Load() != 0 {
+		t.Errorf("stats %+v waited %d, want 2 dropped without waiting", s, b.waited.Load())
+	}
+}
+
+func TestBatcherDoesNotWaitWhileExportsFail(t *testing.T) {
+	release := make(chan struct{})
+	export := func(ctx context.Context, _ []int) error {
+		<-release
+		return errors.New("collector down")
+	}
+	b := newBatcher(export, 4, 2, time.Hour, time.Second)
+	b.fullWait = time.Hour // would hang the test if honoured while failing
+	b.start()
+	defer stopBatcher(t, b)
+	b.add(0)
+	b.add(1) // a full batch: the worker takes it and blocks in export
+	close(release)
+	// Wait until the worker has seen the failure.
+	for !b.failing.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 10 {
+		b.add(2 + i)
+	}
+	s := b.stats()
+	checkIdentity(t, s)
+	if s.Dropped == 0 {
+		t.Errorf("stats %+v: a full queue with a failing exporter must drop", s)
+	}
+}
+
+func TestBatcherRetriesFailedBatchUntilCollectorReturns(t *testing.T) {
+	var calls atomic.Int32
+	rec := &recordingExport{}
+	export := func(ctx context.Context, batch []int) error {
+		if calls.Add(1) <= 3 { // down for three attempts, then back
+			return errors.New("connection refused")
+		}
+		return rec.export(ctx, batch)
+	}
+	b := newBatcher(export, 100, 5, time.Hour, time.Second)
+	b.retryFor = time.Minute
+	b.start()
+	defer stopBatcher(t, b)
+	for i := range 5 {
+		b.add(i)
+	}
+	flushBatcher(t, b)
+	s := b.stats()
+	checkIdentity(t, s)
+	if s.Exported != 5 || s.Failed != 0 {
+		t.Errorf("stats %+v, want all 5 exported after the retries, none failed", s)
+	}
+	if got := b.retried.Load(); got != 3 {
+		t.Errorf("retried %d times, want 3", got)
+	}
+	if got := rec.exported(); !slices.Equal(got, []int{0, 1, 2, 3, 4}) {
+		t.Errorf("exported %v, want [0 1 2 3 4]", got)
+	}
+}
+
+func TestBatcherGivesUpRetryWhenQueueFills(t *testing.T) {
+	rec := &recordingExport{err: errors.New("collector down")}
+	b := newBatcher(rec.export, 4, 2, time.Hour, time.Second)
+	b.retryFor = time.Hour
+	// Fill the queue before the worker runs: the first failure finds no
+	// room, so retrying would only make the producers drop; it gives up.
+	for i := range 4 {
+		b.add(i)
+	}
+	b.start()
+	deadline := time.Now().Add(20 * time.Second)
+	for b.stats().Failed < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if s := b.stats(); s.Failed < 2 {
+		t.Fatalf("stats %+v: the batch that met a full queue was not given up", s)
+	}
+	// The second batch finds room and is retried until shutdown gives up.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = b.shutdown(ctx)
+	s := b.stats()
+	checkIdentity(t, s)
+	if s.Pending != 0 || s.Exported != 0 || s.Failed+s.Dropped != 4 {
+		t.Errorf("stats %+v, want all 4 failed or dropped, none pending", s)
+	}
+	if b.retried.Load() == 0 {
+		t.Error("the batch that found room was never retried")
+	}
+}
+
+func TestBatcherReportsLossWhileDrainNeverEnds(t *testing.T) {
+	// An exporter that fails slowly keeps the worker in one long drain;
+	// loss must still be reported every interval.
+	export := func(ctx context.Context, _ []int) error {
+		time.Sleep(2 * time.Millisecond)
+		return errors.New("collector down")
+	}
+	b := newBatcher(export, 1000, 1, time.Hour, time.Second)
+	reports := make(chan lossReport, 100)
+	b.lossTick = 20 * time.Millisecond
+	b.onLoss = func(dropped, failed uint64, err error) { reports <- lossReport{dropped, failed, err} }
+	for i := range 1000 {
+		b.add(i) // 1000 batches of one: a drain of about 2 s
+	}
+	b.start()
+	defer stopBatcher(t, b)
+	select {
+	case r := <-reports:
+		if r.failed == 0 {
+			t.Errorf("report %+v, want failures", r)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no loss report during a long drain")
+	}
+	if s := b.stats(); s.Pending == 0 {
+		t.Errorf("stats %+v: the drain had already ended, the test proves nothing", s)
+	}
+}

@@ -37,6 +37,11 @@ type Config struct {
 
 	EarlyBuffer     int
 	ShutdownTimeout time.Duration
+	// QueueFullWait is how long a caller waits for room in a full export
+	// queue while exports succeed (FFITEL_QUEUE_FULL=backpressure, with
+	// FFITEL_QUEUE_FULL_WAIT_MS); zero is the drop policy.
+	QueueFull     string
+	QueueFullWait time.Duration
 
 	MetricsAddr      string
 	MetricsNamespace string
@@ -80,6 +85,9 @@ const (
 	defaultLogQueueSize  = 1 << 17
 	defaultSpanQueueSize = 1 << 16
 	defaultBatchSize     = 512
+	// defaultQueueFullWaitMS bounds one caller's wait for room in a full
+	// export queue while the collector keeps accepting.
+	defaultQueueFullWaitMS = 5000
 )
 
 // LoadConfig resolves the configuration from getenv (os.Getenv when nil).
@@ -126,6 +134,11 @@ func LoadConfig(getenv func(string) string) (Config, []string) {
 
 	c.EarlyBuffer = r.integer("FFITEL_EARLY_BUFFER", 1024, 0, 1<<20)
 	c.ShutdownTimeout = time.Duration(r.integer("FFITEL_SHUTDOWN_TIMEOUT_MS", 5000, 0, 10*60*1000)) * time.Millisecond
+	c.QueueFull = r.oneOf("FFITEL_QUEUE_FULL", "backpressure", "backpressure", "drop")
+	c.QueueFullWait = time.Duration(r.integer("FFITEL_QUEUE_FULL_WAIT_MS", defaultQueueFullWaitMS, 0, 10*60*1000)) * time.Millisecond
+	if c.QueueFull == "drop" {
+		c.QueueFullWait = 0
+	}
 
 	c.MetricsAddr = strings.TrimSpace(getenv("FFITEL_METRICS_ADDR"))
 	if c.MetricsAddr != "" && !strings.Contains(c.MetricsAddr, ":") {
@@ -243,6 +256,8 @@ func (c Config) LogAttrs() []slog.Attr {
 		slog.Int("log_queue_size", c.LogQueueSize),
 		slog.Int("span_queue_size", c.SpanQueueSize),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.String("queue_full", c.QueueFull),
+		slog.Duration("queue_full_wait", c.QueueFullWait),
 		slog.Duration("metric_export_interval", c.MetricExportInterval),
 		slog.String("metrics_addr", c.MetricsAddr),
 		slog.String("worker_id", c.WorkerID),

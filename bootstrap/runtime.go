@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"io"
 	"log/slog"
@@ -308,12 +309,14 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		rt.converter = newLogConverter(rt.res, exps.logs)
 		rt.logs = newBatcher(rt.converter.export, rt.cfg.LogQueueSize, rt.cfg.LogBatchSize, rt.cfg.LogScheduleDelay, rt.cfg.LogExportTimeout)
 		rt.logs.lossTick, rt.logs.onLoss = lossInterval, rt.lossReporter("log records")
+		rt.logs.fullWait, rt.logs.retryFor = rt.cfg.QueueFullWait, rt.cfg.LogExportTimeout
 		rt.logs.start()
 		rt.lp = sdklog.NewLoggerProvider(sdklog.WithResource(rt.res), sdklog.WithProcessor(apiProcessor{rt.logs}))
 	}
 	if exps.spans != nil {
 		rt.spans = newBatcher(exps.spans.ExportSpans, rt.cfg.SpanQueueSize, rt.cfg.SpanBatchSize, rt.cfg.SpanScheduleDelay, rt.cfg.SpanExportTimeout)
 		rt.spans.lossTick, rt.spans.onLoss = lossInterval, rt.lossReporter("spans")
+		rt.spans.fullWait, rt.spans.retryFor = rt.cfg.QueueFullWait, rt.cfg.SpanExportTimeout
 		rt.spans.start()
 		rt.spanEnds.upgrade(rt.spans)
 	} else {
@@ -510,7 +513,40 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	if rt.converter != nil {
 		_ = rt.converter.lp.Shutdown(ctx)
 	}
+	rt.reportUndelivered()
 	return errors.Join(errs[0], errs[1], errs[2])
+}
+
+// reportUndelivered ends a shutdown with one line stating what was not
+// delivered over the process's life, when anything was not: nothing is
+// lost without a word, even when the process exits right after.
+func (rt *Runtime) reportUndelivered() {
+	var attrs []any
+	lost := uint64(0)
+	for _, sig := range []struct {
+		name  string
+		stats func() metrics.SignalStats
+	}{{"log_records", statsOf(rt.logs)}, {"spans", statsOf(rt.spans)}} {
+		s := sig.stats()
+		if n := s.Dropped + s.Failed + s.Pending; n > 0 {
+			lost += n
+			attrs = append(attrs, slog.Group(sig.name, slog.Uint64("emitted", s.Emitted),
+				slog.Uint64("exported", s.Exported), slog.Uint64("dropped", s.Dropped),
+				slog.Uint64("failed", s.Failed), slog.Uint64("pending", s.Pending)))
+		}
+	}
+	if lost > 0 {
+		rt.internal.Warn(fmt.Sprintf("telemetry shutdown: %d items not delivered", lost), attrs...)
+	}
+}
+
+func statsOf[T any](b *batcher[T]) func() metrics.SignalStats {
+	return func() metrics.SignalStats {
+		if b == nil {
+			return metrics.SignalStats{}
+		}
+		return b.stats()
+	}
 }
 
 // Logger returns the process logger, starting phase 1 if needed. It stays
