@@ -175,3 +175,39 @@ func TestGrafanaDashboardUsesTheRuleQueries(t *testing.T) {
 		t.Error("the dashboard has no panels")
 	}
 }
+
+var (
+	runbookLine = regexp.MustCompile(`runbook: docs/OPERATIONS\.md#(\S+)`)
+	headingLine = regexp.MustCompile(`(?m)^#{1,6} (.+)$`)
+	notSlug     = regexp.MustCompile(`[^a-z0-9 -]`)
+)
+
+// Every alert's runbook annotation points at a section of docs/OPERATIONS.md
+// that exists (GitHub's heading anchors), and every alert is documented there.
+func TestPrometheusAlertRunbooksExist(t *testing.T) {
+	rules := readRules(t)
+	b, err := os.ReadFile(filepath.Join(e2e.RepoRoot(), "docs", "OPERATIONS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	anchors := map[string]bool{}
+	for _, m := range headingLine.FindAllStringSubmatch(doc, -1) {
+		slug := strings.ReplaceAll(notSlug.ReplaceAllString(strings.ToLower(m[1]), ""), " ", "-")
+		anchors[slug] = true
+	}
+	links := runbookLine.FindAllStringSubmatch(rules.text, -1)
+	if len(links) != len(rules.alerts) {
+		t.Errorf("%d runbook annotations for %d alerts: give every alert one", len(links), len(rules.alerts))
+	}
+	for _, m := range links {
+		if !anchors[m[1]] {
+			t.Errorf("runbook docs/OPERATIONS.md#%s: no such heading", m[1])
+		}
+	}
+	for alert := range rules.alerts {
+		if !strings.Contains(doc, "`"+alert+"`") {
+			t.Errorf("alert %s is not described in docs/OPERATIONS.md", alert)
+		}
+	}
+}

@@ -20,10 +20,11 @@ def main() -> int:
     with open(path, "w", encoding="utf-8") as jobs:
         for i in range(n):
             with ffitel.span("place order", kind="server", attributes={"order.index": i}) as root:
+                trace_id = root.trace_id
                 ffitel.info("order placed", order_index=i)
                 with ffitel.send("ProcessOrder", order_index=i):
                     carrier = ffitel.inject()
-            jobs.write(json.dumps({"index": i, "trace_id": root.trace_id, "carrier": carrier}) + "\n")
+            jobs.write(json.dumps({"index": i, "trace_id": trace_id, "carrier": carrier}) + "\n")
     delivered = ffitel.shutdown(timeout=30.0)
     print(json.dumps({"delivered": delivered, "pipeline": ffitel.stats().get("pipeline")}))
     return 0 if delivered else 1
