@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,5 +202,31 @@ func TestTwoTierTopologyKeepsEachTraceOnOneGateway(t *testing.T) {
 		len(spans[0]), len(spans[1]), len(logs[0]), len(logs[1]))
 	if perGateway[0] == 0 || perGateway[1] == 0 {
 		t.Errorf("traces per gateway %v: the load-balancing exporter did not spread %d traces over both gateways", perGateway, traces)
+	}
+}
+
+// The example configurations are valid as shipped, with only their required
+// variables set (every other one at its default).
+func TestCollectorExamplesValidateWithDefaults(t *testing.T) {
+	var base []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FFITEL_") {
+			base = append(base, kv)
+		}
+	}
+	for config, required := range map[string][]string{
+		"deploy/collector/agent.yaml":   {"FFITEL_GATEWAYS=[gw-1:4317, gw-2:4317]", "FFITEL_GATEWAY_ENDPOINT=gw:4317"},
+		"deploy/collector/gateway.yaml": {"FFITEL_BACKEND_ENDPOINT=backend:4317"},
+	} {
+		cmd := exec.Command(lbCollectorBinary(), "validate", "--config", filepath.Join(e2e.RepoRoot(), config))
+		cmd.Env = append(append([]string{}, base...), required...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s does not validate: %v\n%s", config, err, out)
+		}
+		cmd = exec.Command(lbCollectorBinary(), "validate", "--config", filepath.Join(e2e.RepoRoot(), config))
+		cmd.Env = base
+		if out, err := cmd.CombinedOutput(); err == nil {
+			t.Errorf("%s validates without its required variables %v:\n%s", config, required, out)
+		}
 	}
 }
