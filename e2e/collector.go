@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -25,7 +26,8 @@ type Collector struct {
 	HTTPEndpoint string
 	Dir          string
 	cmd          *exec.Cmd
-	stderr       *bytes.Buffer
+	exited       chan struct{} // closed when the process has been waited for
+	stderr       *lockedBuffer
 }
 
 // RepoRoot is the root of the ffitel checkout.
@@ -75,10 +77,6 @@ func StartCollector(t testing.TB) *Collector {
 
 // Start starts a Collector writing into dir and waits until it listens.
 func Start(dir string) (*Collector, error) {
-	bin := CollectorBinary()
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("the OpenTelemetry Collector is missing at %s: run `make collector` (make test does it): %w", bin, err)
-	}
 	grpcPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -87,29 +85,73 @@ func Start(dir string) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Collector{
-		GRPCEndpoint: fmt.Sprintf("http://127.0.0.1:%d", grpcPort),
-		HTTPEndpoint: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
-		Dir:          dir,
-		stderr:       &bytes.Buffer{},
+	return StartProcess(ProcessSpec{
+		Binary:  CollectorBinary(),
+		Configs: []string{filepath.Join(RepoRoot(), "e2e", "collector", "config.yaml")},
+		Env: []string{"FFITEL_COLLECTOR_OUT=" + dir,
+			"FFITEL_COLLECTOR_GRPC_PORT=" + strconv.Itoa(grpcPort),
+			"FFITEL_COLLECTOR_HTTP_PORT=" + strconv.Itoa(httpPort)},
+		GRPCPort: grpcPort,
+		HTTPPort: httpPort,
+		Dir:      dir,
+	})
+}
+
+// ProcessSpec describes a Collector process: which binary, which
+// configuration files (merged in order, later ones override), the extra
+// environment, the OTLP ports it must listen on before it counts as started
+// (HTTPPort may be 0) and the directory its file exporters write to.
+type ProcessSpec struct {
+	Binary   string
+	Configs  []string
+	Env      []string
+	GRPCPort int
+	HTTPPort int
+	Dir      string
+}
+
+// StartProcess starts the Collector spec describes and waits until it
+// listens. It fails with a clear message when the binary is missing.
+func StartProcess(spec ProcessSpec) (*Collector, error) {
+	if _, err := os.Stat(spec.Binary); err != nil {
+		return nil, fmt.Errorf("the OpenTelemetry Collector is missing at %s: run `make collector` (make test does it): %w", spec.Binary, err)
 	}
-	c.cmd = exec.Command(bin, "--config", filepath.Join(RepoRoot(), "e2e", "collector", "config.yaml"))
-	c.cmd.Env = append(os.Environ(),
-		"FFITEL_COLLECTOR_OUT="+dir,
-		"FFITEL_COLLECTOR_GRPC_PORT="+strconv.Itoa(grpcPort),
-		"FFITEL_COLLECTOR_HTTP_PORT="+strconv.Itoa(httpPort))
+	c := &Collector{
+		GRPCEndpoint: fmt.Sprintf("http://127.0.0.1:%d", spec.GRPCPort),
+		Dir:          spec.Dir,
+		stderr:       &lockedBuffer{},
+	}
+	ports := []int{spec.GRPCPort}
+	if spec.HTTPPort != 0 {
+		c.HTTPEndpoint = fmt.Sprintf("http://127.0.0.1:%d", spec.HTTPPort)
+		ports = append(ports, spec.HTTPPort)
+	}
+	var args []string
+	for _, cfg := range spec.Configs {
+		args = append(args, "--config", cfg)
+	}
+	c.cmd = exec.Command(spec.Binary, args...)
+	c.cmd.Env = append(os.Environ(), spec.Env...)
 	c.cmd.Stderr = c.stderr
 	c.cmd.Stdout = c.stderr
 	if err := c.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start collector: %w", err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(exited) }()
+	c.exited = exited
 	deadline := time.Now().Add(30 * time.Second)
-	for _, port := range []int{grpcPort, httpPort} {
+	for _, port := range ports {
 		for {
 			conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
 			if err == nil {
 				conn.Close()
 				break
+			}
+			select {
+			case <-exited:
+				return nil, fmt.Errorf("collector %s exited before listening on %d: %s", spec.Binary, port, c.stderr.String())
+			default:
 			}
 			if time.Now().After(deadline) {
 				c.Stop()
@@ -121,19 +163,25 @@ func Start(dir string) (*Collector, error) {
 	return c, nil
 }
 
+// Output returns what the Collector wrote to stdout and stderr so far.
+func (c *Collector) Output() string { return c.stderr.String() }
+
 // Stop stops the Collector (idempotent).
 func (c *Collector) Stop() {
-	if c.cmd == nil || c.cmd.Process == nil || c.cmd.ProcessState != nil {
+	if c.cmd == nil || c.exited == nil {
 		return
 	}
-	_ = c.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-c.exited:
+		return
+	default:
+	}
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-c.exited:
 	case <-time.After(10 * time.Second):
 		_ = c.cmd.Process.Kill()
-		<-done
+		<-c.exited
 	}
 }
 
@@ -161,6 +209,24 @@ func WaitFor(timeout time.Duration, cond func() bool) bool {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// lockedBuffer collects a process's output while tests read it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func readLines(path string, each func([]byte) error) error {

@@ -9,7 +9,7 @@ command -v valgrind >/dev/null || need+=(valgrind)
 command -v gcc >/dev/null || need+=(gcc)
 command -v ruby >/dev/null || need+=(ruby)
 ruby -e 'require "ffi"' 2>/dev/null || need+=(ruby-ffi)
-command -v prometheus >/dev/null || need+=(prometheus)
+command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)  # promtool tests deploy/prometheus
 [ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 
 if [ ${#need[@]} -gt 0 ]; then
