@@ -14,8 +14,6 @@ import (
 	"time"
 	"unsafe"
 
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/ffitel/ffitel/bootstrap"
 )
 
@@ -191,19 +189,9 @@ func handleSlot(h slog.Handler, s *C.ffitel_ring_slot) {
 			attrs = append(attrs, slog.Attr{Key: key, Value: v})
 		}
 	}
-	ctx := context.Background()
-	if s.span != 0 {
-		if sp, ok := spans.get(uint64(s.span)); ok {
-			ctx = trace.ContextWithSpan(ctx, sp)
-		} else {
-			rt().CountInputError()
-		}
+	ctx, r, spanKnown := hostRecord(level, msg, attrs, uint64(s.span), int64(s.ts))
+	if !spanKnown {
+		rt().CountInputError()
 	}
-	now := time.Unix(0, int64(s.ts))
-	if s.ts == 0 {
-		now = time.Now()
-	}
-	r := slog.NewRecord(now, level, msg, 0)
-	r.AddAttrs(attrs...)
 	_ = h.Handle(ctx, r)
 }
