@@ -250,7 +250,7 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		sink, err := events.OpenSink(ctx, url)
 		if err != nil {
 			rt.notice(slog.LevelWarn, "durable event sink not opened; durable publishes will fail",
-				slog.String("url", events.RedactURL(url)), slog.String("error", redactSecrets(err.Error(), rt.cfg.secretValues())))
+				slog.String("url", RedactURL(url)), slog.String("error", redactSecrets(err.Error(), rt.cfg.secretValues())))
 		} else {
 			rt.events.Router().SetSink(sink)
 		}
