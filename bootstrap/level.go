@@ -61,7 +61,7 @@ var levelBands = [...]struct {
 	{slog.LevelDebug, "DEBUG", "\x1b[34m"},
 }
 
-const traceColor = "\x1b[2m"
+const traceColor = ansiDim
 
 // levelBand returns the console colour and the name of l's band.
 func levelBand(l slog.Level) (color, name string) {

@@ -33,6 +33,11 @@ func newLogItem(ctx context.Context, c *chain, r slog.Record) logItem {
 // a program that makes a logger per request must not grow it forever.
 const maxCachedChains = 4096
 
+var (
+	_ sdklog.Processor = (*collectProcessor)(nil)
+	_ sdklog.Processor = apiProcessor{}
+)
+
 // logConverter runs on the export goroutine only. It converts queued items
 // to OTLP records through the otelslog bridge, which emits into a private
 // LoggerProvider whose processor collects them into the batch.

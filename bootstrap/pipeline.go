@@ -218,7 +218,7 @@ func (m *metricPump) shutdown(ctx context.Context) error {
 	before := m.failures.Load()
 	m.exportOnce(ctx)
 	if m.failures.Load() != before {
-		return errors.New("final metric export failed")
+		return errors.New("ffitel: final metric export failed")
 	}
 	return nil
 }

@@ -23,7 +23,6 @@ import (
 
 	"github.com/ffitel/ffitel/events"
 	"github.com/ffitel/ffitel/metrics"
-	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -253,7 +252,7 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		exps, err = newExporters(ctx, rt.cfg, rt.out)
 	}
 	if err != nil {
-		reason := "exporters could not be built: " + err.Error()
+		reason := "exporters could not be built: " + strings.TrimPrefix(err.Error(), "ffitel: ")
 		rt.consoleOnly(reason)
 		rt.notice(slog.LevelWarn, "telemetry export is off; phase 2 stays console-only", slog.String("reason", reason))
 		return nil
@@ -319,62 +318,6 @@ func (rt *Runtime) startServices(ctx context.Context) {
 	go rt.watchEventDrops(rt.lossInterval(), rt.watchStop)
 }
 
-// lossInterval is how often losses (dropped records, events) are reported.
-func (rt *Runtime) lossInterval() time.Duration {
-	if rt.opts.LossReportInterval > 0 {
-		return rt.opts.LossReportInterval
-	}
-	return 10 * time.Second
-}
-
-// routeSDKDiagnostics sends the OpenTelemetry SDK's errors and internal log
-// lines to ffitel's console warnings, with header values and URL passwords
-// replaced. It runs before the exporters are built, because they report a
-// malformed OTEL_EXPORTER_OTLP_HEADERS by quoting it.
-func (rt *Runtime) routeSDKDiagnostics() {
-	secrets := rt.cfg.secretValues()
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		rt.internal.Warn("opentelemetry error", slog.String("error", redactSecrets(err.Error(), secrets)))
-	}))
-	otel.SetLogger(funcr.New(func(prefix, args string) {
-		rt.internal.Warn("opentelemetry", slog.String("detail", redactSecrets(strings.TrimSpace(prefix+" "+args), secrets)))
-	}, funcr.Options{}))
-}
-
-// watchEventDrops warns, every interval, how many events the in-process
-// bus dropped from full poll queues (a subscriber that does not poll fast
-// enough): drops are counted in the stats and never silent.
-func (rt *Runtime) watchEventDrops(interval time.Duration, stop chan struct{}) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	var reported uint64
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			if d := rt.events.Router().Bus().Stats().FFIChannelDrops; d > reported {
-				rt.internal.Warn("domain events dropped from full subscriber queues in the last interval",
-					slog.Uint64("dropped", d-reported), slog.Uint64("total", d))
-				reported = d
-			}
-		}
-	}
-}
-
-// notice logs one of ffitel's own lifecycle lines (configuration warnings,
-// the resolved configuration, why export is off). They bypass LOG_LEVEL:
-// an operator who sets LOG_LEVEL=error still learns that export is off.
-func (rt *Runtime) notice(level slog.Level, msg string, attrs ...slog.Attr) {
-	r := slog.NewRecord(time.Now(), level, msg, 0)
-	r.AddAttrs(attrs...)
-	r.AddAttrs(slog.String("component", "ffitel"))
-	_ = rt.handler.Handle(context.Background(), r)
-	if rt.asyncOut != nil { // written at once, like an error (caller holds rt.mu)
-		_ = rt.asyncOut.Flush()
-	}
-}
-
 // phase2Route returns a phase-2 route: phase 1's console, formatted and
 // written by an asyncConsole so the host thread does not wait for it.
 // Caller holds rt.mu.
@@ -397,16 +340,6 @@ func (rt *Runtime) consoleOnly(reason string) {
 	rt.state.Store(int32(StateTelemetry))
 	rt.early.countReplayed(0, len(rt.early.drain()))
 	rt.spanEnds.upgrade(nil)
-}
-
-func (rt *Runtime) lossReporter(what string) func(dropped, failed uint64, lastErr error) {
-	return func(dropped, failed uint64, lastErr error) {
-		attrs := []any{slog.Uint64("dropped", dropped), slog.Uint64("failed", failed)}
-		if lastErr != nil {
-			attrs = append(attrs, slog.String("last_error", lastErr.Error()))
-		}
-		rt.internal.Warn("telemetry loss: "+what+" not exported in the last interval", attrs...)
-	}
 }
 
 // Shutdown flushes and stops everything, bounded by ctx's deadline, or by
@@ -526,50 +459,4 @@ func (rt *Runtime) Tasks() *metrics.Tasks {
 func (rt *Runtime) Propagator() propagation.TextMapPropagator {
 	_ = rt.InitConsoleOnly()
 	return rt.propagator
-}
-
-// CountInputError records bad input received from a host (C ABI).
-func (rt *Runtime) CountInputError() { rt.inputErrors.Add(1) }
-
-// CountSpansEndedAtShutdown records spans a host left open and Shutdown ended.
-func (rt *Runtime) CountSpansEndedAtShutdown(n int) { rt.spansEndedAtShutdown.Add(uint64(n)) }
-
-// Stats returns the pipeline accounting.
-func (rt *Runtime) Stats() metrics.PipelineStats {
-	s := metrics.PipelineStats{
-		Phase:                rt.Phase().String(),
-		SpansEndedAtShutdown: rt.spansEndedAtShutdown.Load(),
-		InputErrors:          rt.inputErrors.Load(),
-	}
-	rt.mu.Lock()
-	s.ExportEnabled, s.ExportDisabledReason = rt.export != nil, rt.disabledReason
-	export, early := rt.export, rt.early
-	rt.mu.Unlock()
-	export.stats(&s)
-	if early != nil {
-		s.Early = early.stats()
-		s.Early.SpansBuffered, s.Early.SpansOverflowed, s.Early.SpansReplayed, s.Early.SpansDiscarded = rt.spanEnds.stats()
-	}
-	return s
-}
-
-// ForceFlush exports everything queued so far, within ctx.
-func (rt *Runtime) ForceFlush(ctx context.Context) error {
-	rt.mu.Lock()
-	export, console := rt.export, rt.asyncOut
-	rt.mu.Unlock()
-	if console != nil {
-		_ = console.Flush()
-	}
-	return export.flush(ctx, rt.Phase() == StateTelemetry)
-}
-
-// Snapshot returns the stats document served as /metrics/events and by
-// ffitel_stats_json.
-func (rt *Runtime) Snapshot() metrics.Snapshot {
-	snap := metrics.Snapshot{CapturedAt: time.Now().UTC(), WorkerID: rt.cfg.WorkerID, Pipeline: rt.Stats()}
-	if ev := rt.eventsIfStarted(); ev != nil {
-		snap.Router, snap.Bus = ev.Router().Stats(), ev.Router().Bus().Stats()
-	}
-	return snap
 }

@@ -31,7 +31,7 @@ const maxIdentifier = 63
 
 // ErrInvalidNamespace is returned (wrapped) for a namespace that cannot name
 // a queue table.
-var ErrInvalidNamespace = errors.New("invalid namespace for a queue table")
+var ErrInvalidNamespace = errors.New("events: invalid namespace for a queue table")
 
 var namespacePattern = regexp.MustCompile(`^[a-z0-9_]+$`)
 
