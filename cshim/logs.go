@@ -15,16 +15,9 @@ import (
 	"time"
 	"unicode/utf8"
 	"unsafe"
-)
 
-// levelOf maps an OpenTelemetry severity number (1..24) to the slog level
-// the OTLP bridge maps back to the same number (level = severity - 9).
-func levelOf(severity int32) (slog.Level, bool) {
-	if severity < 1 || severity > 24 {
-		return slog.LevelInfo, false
-	}
-	return slog.Level(severity - 9), true
-}
+	"github.com/ffitel/ffitel/bootstrap"
+)
 
 // logScratch is the per-call attribute buffer of the log path, pooled: a
 // buffer on the stack would escape through the recursive JSON decoder and
@@ -55,7 +48,7 @@ func ffitelgo_log_attrs(severity C.int32_t, msg *C.char, msgLen C.size_t, attrs 
 // ring drained first (order), attributes decoded into pooled scratch.
 func logCall(severity C.int32_t, msg *C.char, msgLen C.size_t, span C.uint64_t, nowNS C.int64_t,
 	decode func(in *input, buf []slog.Attr) []slog.Attr) C.int {
-	level, known := levelOf(int32(severity))
+	level, known := bootstrap.LevelFromSeverity(int32(severity))
 	if known && !rt().Handler().Enabled(context.Background(), level) {
 		return C.FFITEL_OK
 	}
@@ -199,7 +192,7 @@ func typedValue(typ C.int32_t, str string, i C.int64_t, d C.double) (slog.Value,
 //export ffitelgo_log_enabled
 func ffitelgo_log_enabled(severity C.int32_t) (rc C.int) {
 	defer recoverInto(&rc)
-	level, _ := levelOf(int32(severity))
+	level, _ := bootstrap.LevelFromSeverity(int32(severity))
 	if rt().Handler().Enabled(context.Background(), level) {
 		return 1
 	}

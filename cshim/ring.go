@@ -49,7 +49,7 @@ func ringStart() {
 	wake, stop, done := make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	ring.wake, ring.stop, ring.done = wake, stop, done
 	ring.active.Store(true)
-	C.ffitel_shim_ring_set(1, C.int32_t(int32(rt().Config().Level)+9))
+	C.ffitel_shim_ring_set(1, C.int32_t(bootstrap.SeverityFromLevel(rt().Config().Level)))
 	go ringRun(wake, stop, done)
 }
 
@@ -170,7 +170,7 @@ func handleSlotSafely(h slog.Handler, s *C.ffitel_ring_slot) {
 // out for host-ended spans.
 func handleSlot(h slog.Handler, s *C.ffitel_ring_slot) {
 	data := unsafe.Slice((*byte)(unsafe.Pointer(&s.data[0])), len(s.data))
-	level, _ := levelOf(int32(s.severity))
+	level, _ := bootstrap.LevelFromSeverity(int32(s.severity))
 	msg := string(data[:s.msg_len])
 	off := pad8(int(s.msg_len))
 	var buf [8]slog.Attr
