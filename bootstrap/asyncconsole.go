@@ -63,6 +63,8 @@ func newAsyncConsole(out io.Writer) *asyncConsole {
 // while draining, with writeMu held.
 type asyncSink struct{ c *asyncConsole }
 
+var _ io.Writer = asyncSink{}
+
 func (s asyncSink) Write(p []byte) (int, error) {
 	s.c.line = append(s.c.line, p...)
 	return len(p), nil

@@ -333,11 +333,11 @@ func (b *batcher[T]) run() {
 				left += len(c)
 			}
 			b.chunks, b.local, b.queued = nil, nil, 0
-			b.lastErr = fmt.Errorf("export worker stopped: %v", r)
+			b.lastErr = fmt.Errorf("ffitel: export worker stopped: %v", r)
 			b.mu.Unlock()
 			b.dropped.Add(uint64(left))
 			if b.onLoss != nil {
-				b.onLoss(uint64(left), 0, fmt.Errorf("export worker stopped: %v", r))
+				b.onLoss(uint64(left), 0, fmt.Errorf("ffitel: export worker stopped: %v", r))
 			}
 		}
 	}()

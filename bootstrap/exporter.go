@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdoutlog"
@@ -27,6 +28,18 @@ import (
 const (
 	defaultGRPCEndpoint = "http://localhost:4317"
 	defaultHTTPEndpoint = "http://localhost:4318"
+)
+
+// The exporters the environment can select, pinned to the interfaces the
+// pipeline uses.
+var (
+	_ sdklog.Exporter       = (*otlploggrpc.Exporter)(nil)
+	_ sdklog.Exporter       = (*otlploghttp.Exporter)(nil)
+	_ sdklog.Exporter       = (*stdoutlog.Exporter)(nil)
+	_ sdktrace.SpanExporter = (*otlptrace.Exporter)(nil)
+	_ sdktrace.SpanExporter = (*stdouttrace.Exporter)(nil)
+	_ sdkmetric.Exporter    = (*otlpmetricgrpc.Exporter)(nil)
+	_ sdkmetric.Exporter    = (*otlpmetrichttp.Exporter)(nil)
 )
 
 // exporters are the phase-2 exporters; a nil field means the signal is off.
@@ -54,15 +67,15 @@ func newExporters(ctx context.Context, c Config, console io.Writer) (exporters, 
 	var e exporters
 	var err error
 	if e.logs, err = newLogExporter(ctx, c, console); err != nil {
-		return exporters{}, fmt.Errorf("logs exporter: %w", err)
+		return exporters{}, fmt.Errorf("ffitel: logs exporter: %w", err)
 	}
 	if e.spans, err = newSpanExporter(ctx, c, console); err != nil {
 		e.shutdown(ctx)
-		return exporters{}, fmt.Errorf("traces exporter: %w", err)
+		return exporters{}, fmt.Errorf("ffitel: traces exporter: %w", err)
 	}
 	if e.metrics, err = newMetricExporter(ctx, c, console); err != nil {
 		e.shutdown(ctx)
-		return exporters{}, fmt.Errorf("metrics exporter: %w", err)
+		return exporters{}, fmt.Errorf("ffitel: metrics exporter: %w", err)
 	}
 	return e, nil
 }

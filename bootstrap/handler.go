@@ -7,7 +7,7 @@ import (
 )
 
 // chain records the WithAttrs/WithGroup calls made on a Handler, so that the
-// same logger can be re-derived on whichever pipeline is current. Chains are
+// same logger can be re-derived on whichever route is current. Chains are
 // immutable and shared.
 type chain struct {
 	parent *chain
@@ -26,9 +26,9 @@ func (c *chain) apply(h slog.Handler) slog.Handler {
 	return h.WithAttrs(c.attrs)
 }
 
-// pipeline is what records flow into during one phase. A new pipeline is
-// stored at each transition; handlers pick it up on their next record.
-type pipeline struct {
+// route is where records flow during one phase. A new route is stored at
+// each transition; handlers pick it up on their next record.
+type route struct {
 	gen     uint64
 	console slog.Handler
 	export  *batcher[logItem] // the OTLP export queue; nil unless phase 2 exports logs
@@ -36,7 +36,7 @@ type pipeline struct {
 	early   *EarlyBuffer      // non-nil in phase 1 only
 }
 
-// derived caches a Handler's chain applied to one pipeline's console.
+// derived caches a Handler's chain applied to one route's console.
 type derived struct {
 	gen     uint64
 	console slog.Handler
@@ -46,12 +46,15 @@ type derived struct {
 // from it in phase 1 keep working, unchanged, after the upgrade to phase 2,
 // when their records also go to OTLP. It is safe for concurrent use.
 type Handler struct {
-	rt    *Runtime
+	level slog.Level             // LOG_LEVEL
+	route *atomic.Pointer[route] // the Runtime's current route
 	chain *chain
 	cache atomic.Pointer[derived]
 }
 
-func (h *Handler) resolve(p *pipeline) *derived {
+var _ slog.Handler = (*Handler)(nil)
+
+func (h *Handler) resolve(p *route) *derived {
 	if d := h.cache.Load(); d != nil && d.gen == p.gen {
 		return d
 	}
@@ -62,14 +65,14 @@ func (h *Handler) resolve(p *pipeline) *derived {
 
 // Enabled reports whether records at level are wanted (LOG_LEVEL).
 func (h *Handler) Enabled(_ context.Context, level slog.Level) bool {
-	return level >= h.rt.cfg.Level
+	return level >= h.level
 }
 
 // Handle writes r to the console and, depending on the phase, keeps it for
 // replay or queues it for export. Export errors are accounted for in the
 // pipeline stats, never returned to the caller.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
-	p := h.rt.pipeline.Load()
+	p := h.route.Load()
 	if p.async != nil {
 		// Phase 2: one copy of the record serves the console goroutine
 		// and the export queue; the host thread neither formats nor writes.
@@ -88,8 +91,8 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 			return err
 		}
 		// The buffer was drained by a concurrent upgrade: the new
-		// pipeline is already stored.
-		p = h.rt.pipeline.Load()
+		// route is already stored.
+		p = h.route.Load()
 	}
 	if p.export != nil {
 		p.export.add(newLogItem(ctx, h.chain, r))
@@ -102,7 +105,7 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	if len(attrs) == 0 {
 		return h
 	}
-	return &Handler{rt: h.rt, chain: &chain{parent: h.chain, attrs: attrs}}
+	return &Handler{level: h.level, route: h.route, chain: &chain{parent: h.chain, attrs: attrs}}
 }
 
 // WithGroup returns a Handler that qualifies later attributes with name.
@@ -110,7 +113,7 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
 	}
-	return &Handler{rt: h.rt, chain: &chain{parent: h.chain, group: name}}
+	return &Handler{level: h.level, route: h.route, chain: &chain{parent: h.chain, group: name}}
 }
 
 // resolveLogValuers returns r, or a copy with its LogValuer attributes

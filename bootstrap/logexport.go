@@ -2,9 +2,7 @@ package bootstrap
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"time"
 
 	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel/attribute"
@@ -34,6 +32,11 @@ func newLogItem(ctx context.Context, c *chain, r slog.Record) logItem {
 // maxCachedChains bounds the converter's cache of derived bridge handlers;
 // a program that makes a logger per request must not grow it forever.
 const maxCachedChains = 4096
+
+var (
+	_ sdklog.Processor = (*collectProcessor)(nil)
+	_ sdklog.Processor = apiProcessor{}
+)
 
 // logConverter runs on the export goroutine only. It converts queued items
 // to OTLP records through the otelslog bridge, which emits into a private
@@ -102,36 +105,13 @@ func (p *collectProcessor) Enabled(context.Context, sdklog.EnabledParameters) bo
 func (p *collectProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
 	rec := r.Clone()
 	for _, f := range p.fields {
-		rec.AddAttributes(attribute.KeyValue{Key: attribute.Key(f.Key), Value: logValue(f.Value)})
+		rec.AddAttributes(attribute.KeyValue{Key: attribute.Key(f.Key), Value: AttributeValue(f.Value)})
 	}
 	p.batch = append(p.batch, rec)
 	return nil
 }
 func (p *collectProcessor) Shutdown(context.Context) error   { return nil }
 func (p *collectProcessor) ForceFlush(context.Context) error { return nil }
-
-// logValue converts a context field's value to an OpenTelemetry log value.
-func logValue(v slog.Value) attribute.Value {
-	switch v.Kind() {
-	case slog.KindString:
-		return attribute.StringValue(v.String())
-	case slog.KindInt64:
-		return attribute.Int64Value(v.Int64())
-	case slog.KindUint64:
-		return attribute.Int64Value(int64(v.Uint64()))
-	case slog.KindFloat64:
-		return attribute.Float64Value(v.Float64())
-	case slog.KindBool:
-		return attribute.BoolValue(v.Bool())
-	case slog.KindDuration:
-		return attribute.Int64Value(int64(v.Duration()))
-	case slog.KindTime:
-		return attribute.StringValue(v.Time().Format(time.RFC3339Nano))
-	case slog.KindLogValuer:
-		return logValue(v.Resolve())
-	}
-	return attribute.StringValue(fmt.Sprint(v.Any()))
-}
 
 // apiProcessor queues records that other Go code emits through the
 // OpenTelemetry log API (the global LoggerProvider set in phase 2), so they

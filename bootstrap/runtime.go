@@ -17,7 +17,6 @@ import (
 	"go.opentelemetry.io/otel/log/global"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
-	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -25,7 +24,6 @@ import (
 
 	"github.com/ffitel/ffitel/events"
 	"github.com/ffitel/ffitel/metrics"
-	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -89,10 +87,10 @@ type Runtime struct {
 	opts     Options
 	out      io.Writer
 
-	mu       sync.Mutex // serialises transitions
-	state    atomic.Int32
-	gen      uint64
-	pipeline atomic.Pointer[pipeline]
+	mu    sync.Mutex // serialises transitions
+	state atomic.Int32
+	gen   uint64
+	route atomic.Pointer[route] // where the Handler sends records now
 
 	console slog.Handler // the ConsoleHandler, or a discarding one for FFITEL_LOG_OUTPUT=none
 	// asyncOut is the phase-2 console (see asyncconsole.go) and console2
@@ -119,15 +117,8 @@ type Runtime struct {
 	reader     *sdkmetric.ManualReader
 	propagator propagation.TextMapPropagator
 
-	// phase 2
-	exporters      exporters
-	lp             *sdklog.LoggerProvider // for other Go code using the OpenTelemetry log API
-	converter      *logConverter
-	logs           *batcher[logItem]
-	spans          *batcher[sdktrace.ReadOnlySpan]
-	pump           *metricPump
-	exportEnabled  bool
-	disabledReason string
+	export         *exportPipeline // phase 2's export path; nil when export is off
+	disabledReason string          // why export is off; "" when export is nil
 
 	spansEndedAtShutdown atomic.Uint64
 	inputErrors          atomic.Uint64
@@ -184,7 +175,7 @@ func (rt *Runtime) InitConsoleOnly() error {
 	rt.internal = slog.New(console).With(slog.String("component", "ffitel"))
 	rt.early = newEarlyBuffer(rt.cfg.EarlyBuffer)
 	rt.spanEnds = newSpanRouter(rt.cfg.EarlyBuffer)
-	rt.handler = &Handler{rt: rt}
+	rt.handler = &Handler{level: rt.cfg.Level, route: &rt.route}
 	rt.logger = slog.New(rt.handler)
 
 	rt.res = newResource(rt.cfg)
@@ -215,7 +206,7 @@ func (rt *Runtime) InitConsoleOnly() error {
 	}
 
 	rt.gen++
-	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console, early: rt.early})
+	rt.route.Store(&route{gen: rt.gen, console: rt.console, early: rt.early})
 	rt.state.Store(int32(StateConsole))
 	if rt.opts.SetGlobals {
 		slog.SetDefault(rt.logger)
@@ -245,37 +236,7 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		return ErrShutdown
 	}
 	defer rt.notice(slog.LevelInfo, "ffitel telemetry configuration", slog.Any("config", slog.GroupValue(rt.cfg.LogAttrs()...)))
-
-	// The durable event sink connects now, never in phase 1.
-	if url := rt.cfg.EventsDurableURL; url != "" {
-		sink, err := events.OpenSink(ctx, url)
-		if err != nil {
-			rt.notice(slog.LevelWarn, "durable event sink not opened; durable publishes will fail",
-				slog.String("url", events.RedactURL(url)), slog.String("error", redactSecrets(err.Error(), rt.cfg.secretValues())))
-		} else {
-			rt.events.Router().SetSink(sink)
-		}
-	}
-
-	// The endpoint serves stats and Prometheus even when OTLP export is off.
-	if rt.cfg.MetricsAddr != "" {
-		ep, err := rt.startEndpoint(rt.cfg.MetricsAddr, rt.promRegistry)
-		if err != nil {
-			rt.notice(slog.LevelWarn, "metrics endpoint not started", slog.String("addr", rt.cfg.MetricsAddr),
-				slog.String("error", err.Error()))
-		} else {
-			rt.endpoint = ep
-			rt.notice(slog.LevelInfo, "serving /metrics, /metrics/events and /healthz", slog.String("addr", ep.addr))
-		}
-	}
-
-	// Events flow with or without OTLP export; their drops are reported.
-	watchInterval := rt.opts.LossReportInterval
-	if watchInterval <= 0 {
-		watchInterval = 10 * time.Second
-	}
-	rt.watchStop = make(chan struct{})
-	go rt.watchEventDrops(watchInterval, rt.watchStop)
+	rt.startServices(ctx)
 
 	if reason := rt.cfg.ExportReason(); reason != "" {
 		rt.consoleOnly(reason)
@@ -292,62 +253,37 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		exps, err = newExporters(ctx, rt.cfg, rt.out)
 	}
 	if err != nil {
-		reason := "exporters could not be built: " + err.Error()
+		reason := "exporters could not be built: " + strings.TrimPrefix(err.Error(), "ffitel: ")
 		rt.consoleOnly(reason)
 		rt.notice(slog.LevelWarn, "telemetry export is off; phase 2 stays console-only", slog.String("reason", reason))
 		return nil
 	}
-	rt.exporters = exps
-	rt.exportEnabled = true
+	rt.export = newExportPipeline(exps, pipelineSettings{cfg: rt.cfg, res: rt.res, reader: rt.reader,
+		lossInterval: rt.lossInterval(), lossReporter: rt.lossReporter, warn: rt.internal.Warn})
 	rt.disabledReason = ""
-	lossInterval := rt.opts.LossReportInterval
-	if lossInterval <= 0 {
-		lossInterval = 10 * time.Second
-	}
-
-	if exps.logs != nil {
-		rt.converter = newLogConverter(rt.res, exps.logs)
-		rt.logs = newBatcher(rt.converter.export, rt.cfg.LogQueueSize, rt.cfg.LogBatchSize, rt.cfg.LogScheduleDelay, rt.cfg.LogExportTimeout)
-		rt.logs.lossTick, rt.logs.onLoss = lossInterval, rt.lossReporter("log records")
-		rt.logs.fullWait, rt.logs.retryFor = rt.cfg.QueueFullWait, rt.cfg.LogExportTimeout
-		rt.logs.start()
-		rt.lp = sdklog.NewLoggerProvider(sdklog.WithResource(rt.res), sdklog.WithProcessor(apiProcessor{rt.logs}))
-	}
-	if exps.spans != nil {
-		rt.spans = newBatcher(exps.spans.ExportSpans, rt.cfg.SpanQueueSize, rt.cfg.SpanBatchSize, rt.cfg.SpanScheduleDelay, rt.cfg.SpanExportTimeout)
-		rt.spans.lossTick, rt.spans.onLoss = lossInterval, rt.lossReporter("spans")
-		rt.spans.fullWait, rt.spans.retryFor = rt.cfg.QueueFullWait, rt.cfg.SpanExportTimeout
-		rt.spans.start()
-		rt.spanEnds.upgrade(rt.spans)
-	} else {
-		rt.spanEnds.upgrade(nil)
-	}
-	if exps.metrics != nil {
-		rt.pump = &metricPump{reader: rt.reader, exporter: exps.metrics, interval: rt.cfg.MetricExportInterval,
-			timeout: rt.cfg.MetricExportTimeout, warn: rt.internal.Warn}
-		rt.pump.start()
-	}
+	rt.spanEnds.upgrade(rt.export.spanQueue())
 	if rt.opts.SetGlobals {
 		otel.SetTracerProvider(rt.tp)
 		otel.SetMeterProvider(rt.mp)
 		otel.SetTextMapPropagator(rt.propagator)
-		if rt.lp != nil {
-			global.SetLoggerProvider(rt.lp)
+		if rt.export.lp != nil {
+			global.SetLoggerProvider(rt.export.lp)
 		}
 	}
 
-	// Store the new pipeline before draining the early buffer: a record
-	// that finds the buffer closed reloads and finds the export path.
-	rt.pipeline.Store(rt.phase2Pipeline(rt.logs))
+	// Store the new route before draining the early buffer: a record that
+	// finds the buffer closed reloads and finds the export path.
+	logs := rt.export.logQueue()
+	rt.route.Store(rt.phase2Route(logs))
 	rt.state.Store(int32(StateTelemetry))
 	early := rt.early.drain()
-	if rt.logs == nil {
+	if logs == nil {
 		rt.early.countReplayed(0, len(early))
 		return nil
 	}
 	replayed := 0
 	for _, e := range early {
-		if rt.logs.add(e) { // a refused record is counted as dropped
+		if logs.add(e) { // a refused record is counted as dropped
 			replayed++
 		}
 	}
@@ -355,58 +291,38 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 	return nil
 }
 
-// routeSDKDiagnostics sends the OpenTelemetry SDK's errors and internal log
-// lines to ffitel's console warnings, with header values and URL passwords
-// replaced. It runs before the exporters are built, because they report a
-// malformed OTEL_EXPORTER_OTLP_HEADERS by quoting it.
-func (rt *Runtime) routeSDKDiagnostics() {
-	secrets := rt.cfg.secretValues()
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		rt.internal.Warn("opentelemetry error", slog.String("error", redactSecrets(err.Error(), secrets)))
-	}))
-	otel.SetLogger(funcr.New(func(prefix, args string) {
-		rt.internal.Warn("opentelemetry", slog.String("detail", redactSecrets(strings.TrimSpace(prefix+" "+args), secrets)))
-	}, funcr.Options{}))
-}
-
-// watchEventDrops warns, every interval, how many events the in-process
-// bus dropped from full poll queues (a subscriber that does not poll fast
-// enough): drops are counted in the stats and never silent.
-func (rt *Runtime) watchEventDrops(interval time.Duration, stop chan struct{}) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	var reported uint64
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			if d := rt.events.Router().Bus().Stats().FFIChannelDrops; d > reported {
-				rt.internal.Warn("domain events dropped from full subscriber queues in the last interval",
-					slog.Uint64("dropped", d-reported), slog.Uint64("total", d))
-				reported = d
-			}
+// startServices starts what phase 2 runs with or without OTLP export: the
+// durable event sink, the metrics endpoint and the event-drop reports.
+// Caller holds rt.mu.
+func (rt *Runtime) startServices(ctx context.Context) {
+	// The durable event sink connects now, never in phase 1.
+	if url := rt.cfg.EventsDurableURL; url != "" {
+		sink, err := events.OpenSink(ctx, url)
+		if err != nil {
+			rt.notice(slog.LevelWarn, "durable event sink not opened; durable publishes will fail",
+				slog.String("url", RedactURL(url)), slog.String("error", redactSecrets(err.Error(), rt.cfg.secretValues())))
+		} else {
+			rt.events.Router().SetSink(sink)
 		}
 	}
-}
-
-// notice logs one of ffitel's own lifecycle lines (configuration warnings,
-// the resolved configuration, why export is off). They bypass LOG_LEVEL:
-// an operator who sets LOG_LEVEL=error still learns that export is off.
-func (rt *Runtime) notice(level slog.Level, msg string, attrs ...slog.Attr) {
-	r := slog.NewRecord(time.Now(), level, msg, 0)
-	r.AddAttrs(attrs...)
-	r.AddAttrs(slog.String("component", "ffitel"))
-	_ = rt.handler.Handle(context.Background(), r)
-	if rt.asyncOut != nil { // written at once, like an error (caller holds rt.mu)
-		_ = rt.asyncOut.Flush()
+	if rt.cfg.MetricsAddr != "" {
+		ep, err := rt.startEndpoint(rt.cfg.MetricsAddr, rt.promRegistry)
+		if err != nil {
+			rt.notice(slog.LevelWarn, "metrics endpoint not started", slog.String("addr", rt.cfg.MetricsAddr),
+				slog.String("error", err.Error()))
+		} else {
+			rt.endpoint = ep
+			rt.notice(slog.LevelInfo, "serving /metrics, /metrics/events and /healthz", slog.String("addr", ep.addr))
+		}
 	}
+	rt.watchStop = make(chan struct{})
+	go rt.watchEventDrops(rt.lossInterval(), rt.watchStop)
 }
 
-// phase2Pipeline returns a phase-2 pipeline: phase 1's console, formatted
-// and written by an asyncConsole so the host thread does not wait for it.
+// phase2Route returns a phase-2 route: phase 1's console, formatted and
+// written by an asyncConsole so the host thread does not wait for it.
 // Caller holds rt.mu.
-func (rt *Runtime) phase2Pipeline(export *batcher[logItem]) *pipeline {
+func (rt *Runtime) phase2Route(export *batcher[logItem]) *route {
 	if rt.console2 == nil {
 		rt.console2 = rt.console
 		if ch, ok := rt.console.(*ConsoleHandler); ok {
@@ -415,27 +331,16 @@ func (rt *Runtime) phase2Pipeline(export *batcher[logItem]) *pipeline {
 		}
 	}
 	rt.gen++
-	return &pipeline{gen: rt.gen, console: rt.console2, async: rt.asyncOut, export: export}
+	return &route{gen: rt.gen, console: rt.console2, async: rt.asyncOut, export: export}
 }
 
 // consoleOnly enters phase 2 without exporting. Caller holds rt.mu.
 func (rt *Runtime) consoleOnly(reason string) {
-	rt.exportEnabled = false
 	rt.disabledReason = reason
-	rt.pipeline.Store(rt.phase2Pipeline(nil))
+	rt.route.Store(rt.phase2Route(nil))
 	rt.state.Store(int32(StateTelemetry))
 	rt.early.countReplayed(0, len(rt.early.drain()))
 	rt.spanEnds.upgrade(nil)
-}
-
-func (rt *Runtime) lossReporter(what string) func(dropped, failed uint64, lastErr error) {
-	return func(dropped, failed uint64, lastErr error) {
-		attrs := []any{slog.Uint64("dropped", dropped), slog.Uint64("failed", failed)}
-		if lastErr != nil {
-			attrs = append(attrs, slog.String("last_error", lastErr.Error()))
-		}
-		rt.internal.Warn("telemetry loss: "+what+" not exported in the last interval", attrs...)
-	}
 }
 
 // Shutdown flushes and stops everything, bounded by ctx's deadline, or by
@@ -478,43 +383,19 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 		_ = rt.asyncOut.Close(ctx)
 	}
 	rt.gen++
-	rt.pipeline.Store(&pipeline{gen: rt.gen, console: rt.console})
+	rt.route.Store(&route{gen: rt.gen, console: rt.console})
 	rt.state.Store(int32(StateShutdown))
 	if prev == StateConsole {
 		rt.early.countReplayed(0, len(rt.early.drain()))
 		rt.spanEnds.upgrade(nil)
 	}
 
-	// End the spans ended so far into the queue, then drain all signals
-	// in parallel so the bound holds for the whole shutdown.
-	var wg sync.WaitGroup
-	var errs [3]error
-	if rt.spans != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[0] = rt.spans.shutdown(ctx) }()
-	}
-	if rt.logs != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[1] = rt.logs.shutdown(ctx) }()
-	}
-	if rt.pump != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[2] = rt.pump.shutdown(ctx) }()
-	}
-	wg.Wait()
-	// Exporter shutdown closes connections; bounded by what is left.
-	rt.exporters.shutdown(ctx)
+	err := rt.export.shutdown(ctx)
 	_ = rt.events.Router().Close(ctx)
 	_ = rt.tp.Shutdown(ctx)
 	_ = rt.mp.Shutdown(ctx)
-	if rt.lp != nil {
-		_ = rt.lp.Shutdown(ctx)
-	}
-	if rt.converter != nil {
-		_ = rt.converter.lp.Shutdown(ctx)
-	}
 	rt.reportUndelivered()
-	return errors.Join(errs[0], errs[1], errs[2])
+	return err
 }
 
 // reportUndelivered ends a shutdown with one line stating what was not
@@ -526,7 +407,7 @@ func (rt *Runtime) reportUndelivered() {
 	for _, sig := range []struct {
 		name  string
 		stats func() metrics.SignalStats
-	}{{"log_records", statsOf(rt.logs)}, {"spans", statsOf(rt.spans)}} {
+	}{{"log_records", statsOf(rt.export.logQueue())}, {"spans", statsOf(rt.export.spanQueue())}} {
 		s := sig.stats()
 		if n := s.Dropped + s.Failed + s.Pending; n > 0 {
 			lost += n
@@ -581,10 +462,10 @@ func (rt *Runtime) MeterProvider() metric.MeterProvider {
 func (rt *Runtime) LoggerProvider() otellog.LoggerProvider {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	if rt.lp == nil {
+	if rt.export == nil || rt.export.lp == nil {
 		return global.GetLoggerProvider()
 	}
-	return rt.lp
+	return rt.export.lp
 }
 
 // Events returns the domain-event publisher (its Router and Bus hold the
@@ -612,68 +493,4 @@ func (rt *Runtime) Tasks() *metrics.Tasks {
 func (rt *Runtime) Propagator() propagation.TextMapPropagator {
 	_ = rt.InitConsoleOnly()
 	return rt.propagator
-}
-
-// CountInputError records bad input received from a host (C ABI).
-func (rt *Runtime) CountInputError() { rt.inputErrors.Add(1) }
-
-// CountSpansEndedAtShutdown records spans a host left open and Shutdown ended.
-func (rt *Runtime) CountSpansEndedAtShutdown(n int) { rt.spansEndedAtShutdown.Add(uint64(n)) }
-
-// Stats returns the pipeline accounting.
-func (rt *Runtime) Stats() metrics.PipelineStats {
-	s := metrics.PipelineStats{
-		Phase:                rt.Phase().String(),
-		SpansEndedAtShutdown: rt.spansEndedAtShutdown.Load(),
-		InputErrors:          rt.inputErrors.Load(),
-	}
-	rt.mu.Lock()
-	s.ExportEnabled, s.ExportDisabledReason = rt.exportEnabled, rt.disabledReason
-	logs, spans, pump, early := rt.logs, rt.spans, rt.pump, rt.early
-	rt.mu.Unlock()
-	if logs != nil {
-		s.Logs = logs.stats()
-	}
-	if spans != nil {
-		s.Spans = spans.stats()
-	}
-	if pump != nil {
-		s.MetricExports, s.MetricExportFailures = pump.exports.Load(), pump.failures.Load()
-	}
-	if early != nil {
-		s.Early = early.stats()
-		s.Early.SpansBuffered, s.Early.SpansOverflowed, s.Early.SpansReplayed, s.Early.SpansDiscarded = rt.spanEnds.stats()
-	}
-	return s
-}
-
-// ForceFlush exports everything queued so far, within ctx.
-func (rt *Runtime) ForceFlush(ctx context.Context) error {
-	rt.mu.Lock()
-	logs, spans, pump, console := rt.logs, rt.spans, rt.pump, rt.asyncOut
-	rt.mu.Unlock()
-	var errs []error
-	if console != nil {
-		_ = console.Flush()
-	}
-	if spans != nil {
-		errs = append(errs, spans.flush(ctx))
-	}
-	if logs != nil {
-		errs = append(errs, logs.flush(ctx))
-	}
-	if pump != nil && rt.Phase() == StateTelemetry {
-		pump.exportOnce(ctx)
-	}
-	return errors.Join(errs...)
-}
-
-// Snapshot returns the stats document served as /metrics/events and by
-// ffitel_stats_json.
-func (rt *Runtime) Snapshot() metrics.Snapshot {
-	snap := metrics.Snapshot{CapturedAt: time.Now().UTC(), WorkerID: rt.cfg.WorkerID, Pipeline: rt.Stats()}
-	if ev := rt.eventsIfStarted(); ev != nil {
-		snap.Router, snap.Bus = ev.Router().Stats(), ev.Router().Bus().Stats()
-	}
-	return snap
 }

@@ -2,6 +2,7 @@ package main
 
 /*
 #include <stddef.h>
+#include "include/ffitel.h"
 */
 import "C"
 
@@ -29,9 +30,9 @@ func (in *input) problem(code int, msg string) {
 // result counts bad input in the stats and returns the call's code.
 func (in *input) result() C.int {
 	if in.code == 0 {
-		return codeOK
+		return C.FFITEL_OK
 	}
-	if in.code == codeInvalid {
+	if in.code == C.FFITEL_E_INVALID {
 		rt().CountInputError()
 	}
 	setError(in.msg)
@@ -45,7 +46,7 @@ func (in *input) text(what string, p *C.char, n C.size_t, limit int) string {
 		return ""
 	}
 	if p == nil {
-		in.problem(codeInvalid, "ffitel: "+what+" is NULL with a non-zero length")
+		in.problem(C.FFITEL_E_INVALID, "ffitel: "+what+" is NULL with a non-zero length")
 		return ""
 	}
 	size := int(n)
@@ -63,7 +64,7 @@ func (in *input) text(what string, p *C.char, n C.size_t, limit int) string {
 		s = truncateUTF8(s, limit)
 	}
 	if !utf8.ValidString(s) {
-		in.problem(codeInvalid, "ffitel: "+what+" is not valid UTF-8 (replaced with U+FFFD)")
+		in.problem(C.FFITEL_E_INVALID, "ffitel: "+what+" is not valid UTF-8 (replaced with U+FFFD)")
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	return s
@@ -78,12 +79,12 @@ func (in *input) attrsInto(buf []slog.Attr, p *C.char, n C.size_t) []slog.Attr {
 		return nil
 	}
 	if p == nil {
-		in.problem(codeInvalid, "ffitel: attrs_json is NULL with a non-zero length")
+		in.problem(C.FFITEL_E_INVALID, "ffitel: attrs_json is NULL with a non-zero length")
 		in.badAttrs = true
 		return nil
 	}
 	if n > maxAttrsJSONBytes {
-		in.problem(codeInvalid, "ffitel: attrs_json exceeds 1 MiB; attributes ignored")
+		in.problem(C.FFITEL_E_INVALID, "ffitel: attrs_json exceeds 1 MiB; attributes ignored")
 		in.badAttrs = true
 		return nil
 	}
@@ -95,7 +96,7 @@ func (in *input) attrsInto(buf []slog.Attr, p *C.char, n C.size_t) []slog.Attr {
 		in.truncated = true
 	}
 	if err != nil {
-		in.problem(codeInvalid, "ffitel: "+err.Error())
+		in.problem(C.FFITEL_E_INVALID, "ffitel: "+err.Error())
 		in.badAttrs = true
 	}
 	return attrs

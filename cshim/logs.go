@@ -16,17 +16,8 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"go.opentelemetry.io/otel/trace"
+	"github.com/ffitel/ffitel/bootstrap"
 )
-
-// levelOf maps an OpenTelemetry severity number (1..24) to the slog level
-// the OTLP bridge maps back to the same number (level = severity - 9).
-func levelOf(severity int32) (slog.Level, bool) {
-	if severity < 1 || severity > 24 {
-		return slog.LevelInfo, false
-	}
-	return slog.Level(severity - 9), true
-}
 
 // logScratch is the per-call attribute buffer of the log path, pooled: a
 // buffer on the stack would escape through the recursive JSON decoder and
@@ -57,9 +48,9 @@ func ffitelgo_log_attrs(severity C.int32_t, msg *C.char, msgLen C.size_t, attrs 
 // ring drained first (order), attributes decoded into pooled scratch.
 func logCall(severity C.int32_t, msg *C.char, msgLen C.size_t, span C.uint64_t, nowNS C.int64_t,
 	decode func(in *input, buf []slog.Attr) []slog.Attr) C.int {
-	level, known := levelOf(int32(severity))
+	level, known := bootstrap.LevelFromSeverity(int32(severity))
 	if known && !rt().Handler().Enabled(context.Background(), level) {
-		return codeOK
+		return C.FFITEL_OK
 	}
 	defer ringSync()()
 	var in input
@@ -71,37 +62,42 @@ func logCall(severity C.int32_t, msg *C.char, msgLen C.size_t, span C.uint64_t, 
 	return rc
 }
 
-// logRecord builds and handles one record. The record is built by hand
-// rather than through slog.Logger so that no caller PC is captured: the Go
-// frames say nothing about the host. nowNS is the host's wall clock, read in
-// C with one clock_gettime (0: read it here).
+// logRecord builds and handles the record of a synchronous log call, with
+// the markers of what was wrong with its input.
 func logRecord(in *input, severity C.int32_t, level slog.Level, known bool, text string, attrs []slog.Attr,
 	span C.uint64_t, nowNS C.int64_t) C.int {
 	if !known {
-		in.problem(codeInvalid, "ffitel_log: unknown severity; logged as INFO")
+		in.problem(C.FFITEL_E_INVALID, "ffitel_log: unknown severity; logged as INFO")
 	}
-	ctx := context.Background()
-	if span != 0 {
-		if s, ok := spans.get(uint64(span)); ok {
-			ctx = trace.ContextWithSpan(ctx, s)
-		} else {
-			in.problem(codeHandle, "ffitel_log: unknown or ended span handle; logged without trace ids")
-		}
+	ctx, r, spanKnown := hostRecord(level, text, attrs, uint64(span), int64(nowNS))
+	if !spanKnown {
+		in.problem(C.FFITEL_E_HANDLE, "ffitel_log: unknown or ended span handle; logged without trace ids")
 	}
-	var now time.Time
-	if nowNS != 0 {
-		now = time.Unix(0, int64(nowNS))
-	} else {
-		now = time.Now()
-	}
-	r := slog.NewRecord(now, level, text, 0)
-	r.AddAttrs(attrs...)
 	if !known {
 		r.AddAttrs(slog.Int("ffitel.invalid_severity", int(severity)))
 	}
 	r.AddAttrs(in.markers()...)
 	_ = rt().Handler().Handle(ctx, r)
 	return in.result()
+}
+
+// hostRecord is the one record builder of the host's log calls, the
+// synchronous path (logRecord) and the ring (handleSlot) alike: the record
+// at the host's wall clock nowNS (0: read it here) and the context carrying
+// span handle (0: none). spanKnown is false for a handle that is not open;
+// the record then carries no trace ids. The record is built by hand rather
+// than through slog.Logger so that no caller PC is captured: the Go frames
+// say nothing about the host.
+func hostRecord(level slog.Level, msg string, attrs []slog.Attr, span uint64, nowNS int64) (
+	ctx context.Context, r slog.Record, spanKnown bool) {
+	ctx, spanKnown = spanContext(span)
+	now := time.Unix(0, nowNS)
+	if nowNS == 0 {
+		now = time.Now()
+	}
+	r = slog.NewRecord(now, level, msg, 0)
+	r.AddAttrs(attrs...)
+	return ctx, r, spanKnown
 }
 
 // typedAttrsInto converts an ffitel_attr array, appending to buf. All keys
@@ -111,7 +107,7 @@ func (in *input) typedAttrsInto(buf []slog.Attr, p *C.ffitel_attr, n C.size_t) [
 		return buf
 	}
 	if p == nil {
-		in.problem(codeInvalid, "ffitel_log_attrs: attrs is NULL with a non-zero count")
+		in.problem(C.FFITEL_E_INVALID, "ffitel_log_attrs: attrs is NULL with a non-zero count")
 		in.badAttrs = true
 		return buf
 	}
@@ -142,7 +138,7 @@ func (in *input) typedAttrsInto(buf []slog.Attr, p *C.ffitel_attr, n C.size_t) [
 			return ""
 		}
 		if s == nil {
-			in.problem(codeInvalid, "ffitel_log_attrs: "+what+" is NULL with a non-zero length")
+			in.problem(C.FFITEL_E_INVALID, "ffitel_log_attrs: "+what+" is NULL with a non-zero length")
 			in.badAttrs = true
 			return ""
 		}
@@ -153,7 +149,7 @@ func (in *input) typedAttrsInto(buf []slog.Attr, p *C.ffitel_attr, n C.size_t) [
 			v, in.truncated = truncateUTF8(v, maxAttrValueBytes), true
 		}
 		if !utf8.ValidString(v) {
-			in.problem(codeInvalid, "ffitel_log_attrs: "+what+" is not valid UTF-8 (replaced with U+FFFD)")
+			in.problem(C.FFITEL_E_INVALID, "ffitel_log_attrs: "+what+" is not valid UTF-8 (replaced with U+FFFD)")
 			v = strings.ToValidUTF8(v, "\uFFFD")
 		}
 		return v
@@ -167,7 +163,7 @@ func (in *input) typedAttrsInto(buf []slog.Attr, p *C.ffitel_attr, n C.size_t) [
 		}
 		v, ok := typedValue(a._type, str, a.i, a.d)
 		if !ok {
-			in.problem(codeInvalid, "ffitel_log_attrs: attribute "+key+" has an unknown type; skipped")
+			in.problem(C.FFITEL_E_INVALID, "ffitel_log_attrs: attribute "+key+" has an unknown type; skipped")
 			in.badAttrs = true
 			continue
 		}
@@ -196,7 +192,7 @@ func typedValue(typ C.int32_t, str string, i C.int64_t, d C.double) (slog.Value,
 //export ffitelgo_log_enabled
 func ffitelgo_log_enabled(severity C.int32_t) (rc C.int) {
 	defer recoverInto(&rc)
-	level, _ := levelOf(int32(severity))
+	level, _ := bootstrap.LevelFromSeverity(int32(severity))
 	if rt().Handler().Enabled(context.Background(), level) {
 		return 1
 	}

@@ -26,17 +26,6 @@ import (
 
 func main() {}
 
-// Result codes of include/ffitel.h.
-const (
-	codeOK          = 0
-	codeInvalid     = -1
-	codeState       = -2
-	codeHandle      = -4
-	codeFull        = -5
-	codeInternal    = -6
-	codeUnavailable = -7
-)
-
 var environOnce sync.Once
 
 // rt returns the process-wide Runtime. The first call copies the host's
@@ -67,7 +56,7 @@ func fail(code int, format string, args ...any) C.int {
 // unwind into the host.
 func recoverInto(rc *C.int) {
 	if r := recover(); r != nil {
-		*rc = fail(codeInternal, "ffitel: internal error: %v", r)
+		*rc = fail(C.FFITEL_E_INTERNAL, "ffitel: internal error: %v", r)
 	}
 }
 
@@ -97,9 +86,9 @@ func copyOut(buf *C.char, capacity C.size_t, s string) C.int {
 func ffitelgo_init_console() (rc C.int) {
 	defer recoverInto(&rc)
 	if err := rt().InitConsoleOnly(); err != nil {
-		return fail(codeInternal, "ffitel: %v", err)
+		return fail(C.FFITEL_E_INTERNAL, "ffitel: %v", err)
 	}
-	return codeOK
+	return C.FFITEL_OK
 }
 
 //export ffitelgo_init_telemetry
@@ -108,12 +97,12 @@ func ffitelgo_init_telemetry() (rc C.int) {
 	err := rt().InitTelemetry(context.Background())
 	switch {
 	case errors.Is(err, bootstrap.ErrShutdown):
-		return fail(codeState, "ffitel_init_telemetry: the library was shut down")
+		return fail(C.FFITEL_E_STATE, "ffitel_init_telemetry: the library was shut down")
 	case err != nil:
-		return fail(codeInternal, "ffitel_init_telemetry: %v", err)
+		return fail(C.FFITEL_E_INTERNAL, "ffitel_init_telemetry: %v", err)
 	}
 	ringStart()
-	return codeOK
+	return C.FFITEL_OK
 }
 
 //export ffitelgo_shutdown
@@ -127,13 +116,13 @@ func ffitelgo_shutdown(timeoutMS C.int32_t) (rc C.int) {
 	}
 	ringStop(ctx) // from here the typed calls take the synchronous path
 	closeSubscriptions()
-	if n := spans.endAll(); n > 0 {
+	if n := endAllSpans(); n > 0 {
 		rt().CountSpansEndedAtShutdown(n)
 	}
 	if err := rt().Shutdown(ctx); err != nil {
-		return fail(codeState, "ffitel_shutdown: flush cut short (%v); see ffitel_stats_json for what was dropped", err)
+		return fail(C.FFITEL_E_STATE, "ffitel_shutdown: flush cut short (%v); see ffitel_stats_json for what was dropped", err)
 	}
-	return codeOK
+	return C.FFITEL_OK
 }
 
 //export ffitelgo_flush
@@ -147,9 +136,9 @@ func ffitelgo_flush(timeoutMS C.int32_t) (rc C.int) {
 	defer cancel()
 	ringDrain()
 	if err := rt().ForceFlush(ctx); err != nil {
-		return fail(codeState, "ffitel_flush: cut short (%v); what is still queued stays queued", err)
+		return fail(C.FFITEL_E_STATE, "ffitel_flush: cut short (%v); what is still queued stays queued", err)
 	}
-	return codeOK
+	return C.FFITEL_OK
 }
 
 //export ffitelgo_phase
@@ -164,7 +153,7 @@ func ffitelgo_stats_json(buf *C.char, capacity C.size_t) (rc C.int) {
 	ringDrain() // records queued in the ring count as emitted once they are records
 	b, err := json.Marshal(rt().Snapshot())
 	if err != nil {
-		return fail(codeInternal, "ffitel_stats_json: %v", err)
+		return fail(C.FFITEL_E_INTERNAL, "ffitel_stats_json: %v", err)
 	}
 	return copyOut(buf, capacity, string(b))
 }

@@ -2,6 +2,7 @@ package main
 
 /*
 #include <stddef.h>
+#include "include/ffitel.h"
 */
 import "C"
 
@@ -49,12 +50,12 @@ func ffitelgo_counter_add(name *C.char, nameLen C.size_t, value C.double, attrsJ
 	var in input
 	n := in.text("name", name, nameLen, 256)
 	if !validInstrumentName(n) {
-		in.problem(codeInvalid, "ffitel_counter_add: invalid instrument name (a letter, then letters, digits, _ . - /; at most 255 bytes)")
+		in.problem(C.FFITEL_E_INVALID, "ffitel_counter_add: invalid instrument name (a letter, then letters, digits, _ . - /; at most 255 bytes)")
 		return in.result()
 	}
 	v := float64(value)
 	if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-		in.problem(codeInvalid, "ffitel_counter_add: a counter only adds finite values >= 0")
+		in.problem(C.FFITEL_E_INVALID, "ffitel_counter_add: a counter only adds finite values >= 0")
 		return in.result()
 	}
 	attrs := in.attrs(attrsJSON, attrsLen)
@@ -67,11 +68,11 @@ func ffitelgo_counter_add(name *C.char, nameLen C.size_t, value C.double, attrsJ
 	if !ok {
 		created, err := meter().Float64Counter(n)
 		if err != nil {
-			return fail(codeInvalid, "ffitel_counter_add: %v", err)
+			return fail(C.FFITEL_E_INVALID, "ffitel_counter_add: %v", err)
 		}
 		c, _ = counters.LoadOrStore(n, created)
 	}
-	c.(metric.Float64Counter).Add(context.Background(), v, metric.WithAttributes(otelAttrs(attrs)...))
+	c.(metric.Float64Counter).Add(context.Background(), v, metric.WithAttributes(bootstrap.KeyValues(attrs)...))
 	return in.result()
 }
 
@@ -82,12 +83,12 @@ func ffitelgo_histogram_record(name *C.char, nameLen C.size_t, value C.double, u
 	var in input
 	n := in.text("name", name, nameLen, 256)
 	if !validInstrumentName(n) {
-		in.problem(codeInvalid, "ffitel_histogram_record: invalid instrument name (a letter, then letters, digits, _ . - /; at most 255 bytes)")
+		in.problem(C.FFITEL_E_INVALID, "ffitel_histogram_record: invalid instrument name (a letter, then letters, digits, _ . - /; at most 255 bytes)")
 		return in.result()
 	}
 	v := float64(value)
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		in.problem(codeInvalid, "ffitel_histogram_record: value is not finite")
+		in.problem(C.FFITEL_E_INVALID, "ffitel_histogram_record: value is not finite")
 		return in.result()
 	}
 	u := in.text("unit", unit, unitLen, 63)
@@ -99,10 +100,10 @@ func ffitelgo_histogram_record(name *C.char, nameLen C.size_t, value C.double, u
 	if !ok {
 		created, err := meter().Float64Histogram(n, metric.WithUnit(u))
 		if err != nil {
-			return fail(codeInvalid, "ffitel_histogram_record: %v", err)
+			return fail(C.FFITEL_E_INVALID, "ffitel_histogram_record: %v", err)
 		}
 		h, _ = histograms.LoadOrStore(n, created)
 	}
-	h.(metric.Float64Histogram).Record(context.Background(), v, metric.WithAttributes(otelAttrs(attrs)...))
+	h.(metric.Float64Histogram).Record(context.Background(), v, metric.WithAttributes(bootstrap.KeyValues(attrs)...))
 	return in.result()
 }

@@ -88,10 +88,14 @@ int ffitel_shim_ring_try(int32_t severity, const char *msg, size_t msg_len, cons
                          uint64_t span, int64_t ts) {
     enum { DATA = sizeof slots[0].data, MAX_ATTRS = 128 };
     if (!__atomic_load_n(&ring_on, __ATOMIC_ACQUIRE)) return FFITEL_RING_SYNC;
-    if (severity < 1 || severity > 24) return FFITEL_RING_SYNC; /* the Go path reports it */
+    /* The ring knows no severity table: Go maps numbers to levels
+     * (bootstrap.LevelFromSeverity) and sets the threshold. Below TRACE (1)
+     * is not a severity; the Go path reports it. */
+    if (severity < FFITEL_TRACE) return FFITEL_RING_SYNC;
     if (severity < __atomic_load_n(&ring_threshold, __ATOMIC_RELAXED)) return FFITEL_RING_BELOW_LEVEL;
     /* An error is written before the call returns (it may be the last line
-     * before a crash): the synchronous path does that. */
+     * before a crash): the synchronous path does that. It also reports a
+     * number past FATAL4 (24). */
     if (severity >= FFITEL_ERROR) return FFITEL_RING_SYNC;
     if (n > MAX_ATTRS || (n > 0 && attrs == NULL)) return FFITEL_RING_SYNC;
     if (msg_len > DATA || !text_ok(msg, msg_len)) return FFITEL_RING_SYNC;

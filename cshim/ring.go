@@ -14,8 +14,6 @@ import (
 	"time"
 	"unsafe"
 
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/ffitel/ffitel/bootstrap"
 )
 
@@ -51,7 +49,7 @@ func ringStart() {
 	wake, stop, done := make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	ring.wake, ring.stop, ring.done = wake, stop, done
 	ring.active.Store(true)
-	C.ffitel_shim_ring_set(1, C.int32_t(int32(rt().Config().Level)+9))
+	C.ffitel_shim_ring_set(1, C.int32_t(bootstrap.SeverityFromLevel(rt().Config().Level)))
 	go ringRun(wake, stop, done)
 }
 
@@ -172,7 +170,7 @@ func handleSlotSafely(h slog.Handler, s *C.ffitel_ring_slot) {
 // out for host-ended spans.
 func handleSlot(h slog.Handler, s *C.ffitel_ring_slot) {
 	data := unsafe.Slice((*byte)(unsafe.Pointer(&s.data[0])), len(s.data))
-	level, _ := levelOf(int32(s.severity))
+	level, _ := bootstrap.LevelFromSeverity(int32(s.severity))
 	msg := string(data[:s.msg_len])
 	off := pad8(int(s.msg_len))
 	var buf [8]slog.Attr
@@ -191,19 +189,9 @@ func handleSlot(h slog.Handler, s *C.ffitel_ring_slot) {
 			attrs = append(attrs, slog.Attr{Key: key, Value: v})
 		}
 	}
-	ctx := context.Background()
-	if s.span != 0 {
-		if sp, ok := spans.get(uint64(s.span)); ok {
-			ctx = trace.ContextWithSpan(ctx, sp)
-		} else {
-			rt().CountInputError()
-		}
+	ctx, r, spanKnown := hostRecord(level, msg, attrs, uint64(s.span), int64(s.ts))
+	if !spanKnown {
+		rt().CountInputError()
 	}
-	now := time.Unix(0, int64(s.ts))
-	if s.ts == 0 {
-		now = time.Now()
-	}
-	r := slog.NewRecord(now, level, msg, 0)
-	r.AddAttrs(attrs...)
 	_ = h.Handle(ctx, r)
 }

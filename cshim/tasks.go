@@ -3,6 +3,7 @@ package main
 /*
 #include <stdint.h>
 #include <stddef.h>
+#include "include/ffitel.h"
 */
 import "C"
 
@@ -17,9 +18,9 @@ func ffitelgo_task_start(current C.uint64_t, taskType *C.char, typeLen C.size_t,
 	defer recoverHandle(&h)
 	var in input
 	// The host's current span: linked when the carrier gives a remote parent.
-	ctx, ok := spans.context(uint64(current))
+	ctx, ok := spanContext(uint64(current))
 	if !ok {
-		in.problem(codeHandle, "ffitel_task_start_in: unknown or ended current span handle; ignored")
+		in.problem(C.FFITEL_E_HANDLE, "ffitel_task_start_in: unknown or ended current span handle; ignored")
 	}
 	info := metrics.TaskInfo{
 		Type:        in.text("task_type", taskType, typeLen, 256),
@@ -34,14 +35,14 @@ func ffitelgo_task_start(current C.uint64_t, taskType *C.char, typeLen C.size_t,
 		return 0
 	}
 	if info.Attempt < 1 {
-		in.problem(codeInvalid, "ffitel_task_start: attempt < 1; using 1")
+		in.problem(C.FFITEL_E_INVALID, "ffitel_task_start: attempt < 1; using 1")
 		info.Attempt = 1
 	}
 	switch {
 	case propagation >= -1 && propagation <= 2:
 		info.Propagation = metrics.Propagation(propagation)
 	default:
-		in.problem(codeInvalid, "ffitel_task_start: unknown propagation; using the default")
+		in.problem(C.FFITEL_E_INVALID, "ffitel_task_start: unknown propagation; using the default")
 	}
 	if tpLen > 0 {
 		info.Carrier = map[string]string{"traceparent": in.text("traceparent", traceparent, tpLen, 256)}
@@ -50,7 +51,7 @@ func ffitelgo_task_start(current C.uint64_t, taskType *C.char, typeLen C.size_t,
 		}
 	}
 	_, task := rt().Tasks().Start(ctx, info)
-	handle, ok := spans.addTask(task)
+	handle, ok := openSpan(spanEntry{span: task.Span(), task: task})
 	if !ok {
 		task.Abandon("span table full")
 		rt().CountInputError()
@@ -66,12 +67,12 @@ func ffitelgo_task_start(current C.uint64_t, taskType *C.char, typeLen C.size_t,
 //export ffitelgo_task_end
 func ffitelgo_task_end(task C.uint64_t, ok C.int32_t, errorType *C.char, etLen C.size_t) (rc C.int) {
 	defer recoverInto(&rc)
-	e, found := spans.removeEntry(uint64(task))
+	e, found := closeSpan(uint64(task))
 	if !found || e.task == nil {
 		if found { // a plain span handle: put it back untouched
-			spans.restore(uint64(task), e)
+			reopenSpan(uint64(task), e)
 		}
-		return fail(codeHandle, "ffitel_task_end: unknown or already ended task handle")
+		return fail(C.FFITEL_E_HANDLE, "ffitel_task_end: unknown or already ended task handle")
 	}
 	var in input
 	if ok == 0 {

@@ -150,7 +150,7 @@ func (b *Bus) Dispatch(ctx context.Context, ev DomainEvent) (int, error) {
 // to finish on its own and counted as an error. A panic is an error too.
 func (b *Bus) runHandler(ctx context.Context, h Handler, ev DomainEvent) error {
 	if b.running.Load() >= maxRunningHandlers {
-		return fmt.Errorf("event handler refused: %d handlers still running past their timeout", maxRunningHandlers)
+		return fmt.Errorf("events: event handler refused: %d handlers still running past their timeout", maxRunningHandlers)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.timeout)
 	defer cancel()
@@ -160,7 +160,7 @@ func (b *Bus) runHandler(ctx context.Context, h Handler, ev DomainEvent) error {
 		defer b.running.Add(-1)
 		defer func() {
 			if r := recover(); r != nil {
-				done <- fmt.Errorf("event handler panicked: %v", r)
+				done <- fmt.Errorf("events: event handler panicked: %v", r)
 			}
 		}()
 		done <- h(ctx, ev)
@@ -169,7 +169,7 @@ func (b *Bus) runHandler(ctx context.Context, h Handler, ev DomainEvent) error {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("event handler timed out after %v", b.timeout)
+		return fmt.Errorf("events: event handler timed out after %v", b.timeout)
 	}
 }
 

@@ -41,7 +41,7 @@ type DomainEvent struct {
 }
 
 // ErrInvalidEvent wraps every validation error of NewEvent.
-var ErrInvalidEvent = errors.New("invalid domain event")
+var ErrInvalidEvent = errors.New("events: invalid domain event")
 
 // NewEvent builds an event with a fresh UUIDv7 id. The event name, the
 // namespace and the correlation id are required; the payload must be a JSON

@@ -171,10 +171,10 @@ func TestOpenSinkFile(t *testing.T) {
 
 func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
-		"postgres://u:p%40ss@h:5432/db?sslmode=disable": "postgres://u:xxxxx@h:5432/db?sslmode=disable",
+		"postgres://u:p%40ss@h:5432/db?sslmode=disable": "postgres://u:REDACTED@h:5432/db?sslmode=disable",
 		"postgres://u@h/db":                             "postgres://u@h/db",
-		"postgres://h/db?password=secret":               "postgres://h/db?password=xxxxx",
-		"host=h password=secret user=u":                 "host=h password=xxxxx user=u",
+		"postgres://h/db?password=secret":               "postgres://h/db?password=REDACTED",
+		"host=h password=secret user=u":                 "host=h password=REDACTED user=u",
 		"file:///tmp/x.jsonl":                           "file:///tmp/x.jsonl",
 	} {
 		if got := events.RedactURL(in); got != want {

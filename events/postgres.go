@@ -8,7 +8,6 @@ import (
 	"hash/fnv"
 	"io"
 	"net"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ffitel/ffitel/internal/redact"
 )
 
 // QueueTableSuffix ends the name of every queue table: the events of
@@ -30,7 +31,7 @@ const maxIdentifier = 63
 
 // ErrInvalidNamespace is returned (wrapped) for a namespace that cannot name
 // a queue table.
-var ErrInvalidNamespace = errors.New("invalid namespace for a queue table")
+var ErrInvalidNamespace = errors.New("events: invalid namespace for a queue table")
 
 var namespacePattern = regexp.MustCompile(`^[a-z0-9_]+$`)
 
@@ -82,10 +83,10 @@ var _ Sink = (*PostgresSink)(nil)
 // postgresql://, or a libpq key=value string). It does not wait for the
 // server: connections are made when events are enqueued.
 func NewPostgresSink(ctx context.Context, url string) (*PostgresSink, error) {
-	pw := passwordOf(url)
+	pw := redact.Password(url)
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, &redactedError{msg: "events: postgres sink: invalid URL " + quoteURL(url) + ": " + scrub(unwrapParseError(err), pw), err: err}
+		return nil, &redactedError{msg: "events: postgres sink: invalid URL " + quoteURL(url) + ": " + redact.Scrub(unwrapParseError(err), pw), err: err}
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		// Bounds a connection attempt even when the caller's context has no deadline.
@@ -295,7 +296,7 @@ func (s *PostgresSink) errorf(err error, format string, args ...any) error {
 	case isConnectionLost(err):
 		reason = "connection lost: " + reason
 	}
-	return &redactedError{msg: "events: " + s.String() + ": " + what + ": " + scrub(reason, s.password), err: err}
+	return &redactedError{msg: "events: " + s.String() + ": " + what + ": " + redact.Scrub(reason, s.password), err: err}
 }
 
 func isConnectError(err error) bool {
@@ -312,46 +313,6 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
-
-// scrub removes the password (as written and URL-escaped) from msg.
-func scrub(msg, password string) string {
-	if password == "" {
-		return msg
-	}
-	for _, p := range []string{password, url.QueryEscape(password), url.PathEscape(password), url.UserPassword("", password).String()[1:]} {
-		if p != "" && p != ":" {
-			msg = strings.ReplaceAll(msg, p, "xxxxx")
-		}
-	}
-	return msg
-}
-
-// passwordOf extracts the password of a postgres URL or key=value string
-// without validating the rest, so it can be scrubbed even from parse errors.
-func passwordOf(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		if p, ok := u.User.Password(); ok {
-			return p
-		}
-		if p := u.Query().Get("password"); p != "" {
-			return p
-		}
-	}
-	if i := strings.Index(raw, "://"); i >= 0 {
-		rest := raw[i+3:]
-		if at := strings.LastIndex(strings.SplitN(rest, "/", 2)[0], "@"); at >= 0 {
-			if c := strings.Index(rest[:at], ":"); c >= 0 {
-				return rest[c+1 : at]
-			}
-		}
-	}
-	if m := dsnPassword.FindStringSubmatch(raw); m != nil {
-		return strings.Trim(m[1], "'")
-	}
-	return ""
-}
-
-var dsnPassword = regexp.MustCompile(`(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
 
 // unwrapParseError drops the connection string pgconn repeats in its parse
 // errors (already redacted by pgx, but we print our own redacted form).
@@ -373,27 +334,9 @@ func quoteURL(raw string) string {
 	return "(neither a URL nor key=value settings)"
 }
 
-// RedactURL returns raw with its password replaced by "xxxxx"; a string that
-// does not parse as a URL is reduced to its scheme.
-func RedactURL(raw string) string {
-	i := strings.Index(raw, "://")
-	if i < 0 { // a libpq key=value string, or a file path
-		return scrub(raw, passwordOf(raw))
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw[:i+3] + "…"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
-}
+// RedactURL returns raw with its password replaced (the module's one form,
+// see internal/redact); a URL that does not parse is reduced to its scheme.
+func RedactURL(raw string) string { return redact.URL(raw) }
 
 func firstNonEmpty(a, b string) string {
 	if a != "" {
@@ -404,4 +347,4 @@ func firstNonEmpty(a, b string) string {
 
 // PasswordOf returns the password in a postgres URL or libpq key=value
 // string ("" if none), so callers can scrub it from anything they print.
-func PasswordOf(raw string) string { return passwordOf(raw) }
+func PasswordOf(raw string) string { return redact.Password(raw) }

@@ -47,7 +47,7 @@ func ParseDeliveryMode(s string) (DeliveryMode, bool) {
 }
 
 // ErrNoDurableSink is returned by a durable publish without a sink.
-var ErrNoDurableSink = errors.New("no durable sink: set FFITEL_EVENTS_DURABLE_URL (postgres://... or file:///path.jsonl); it opens at phase 2")
+var ErrNoDurableSink = errors.New("events: no durable sink: set FFITEL_EVENTS_DURABLE_URL (postgres://... or file:///path.jsonl); it opens at phase 2")
 
 // Router sends events down the durable path, the fast path, or both.
 type Router struct {
@@ -95,7 +95,7 @@ func (r *Router) Route(ctx context.Context, ev DomainEvent, mode DeliveryMode) (
 		r.broadcast.Add(1)
 	default:
 		r.routingErrors.Add(1)
-		return res, fmt.Errorf("unknown delivery mode %d", int(mode))
+		return res, fmt.Errorf("events: unknown delivery mode %d", int(mode))
 	}
 	if mode == Durable || mode == Broadcast {
 		if err := r.routeDurable(ctx, ev); err != nil {

@@ -517,6 +517,45 @@ static void log_typed_error(void) {
     rc_typed_error = ffitel_log_attrs(FFITEL_ERROR, S("typed error before a crash"), &e, 1, 0);
 }
 
+/* Severity numbers on the typed path in phase 2: the ring takes only what
+ * Go's mapping accepts, so an unknown number still gets FFITEL_E_INVALID and
+ * is logged as INFO with its marker, as on the synchronous path. */
+static int sev_rc[4];
+static void log_typed_severities(void) {
+    sev_rc[0] = ffitel_log_attrs(0, S("typed severity 0"), NULL, 0, 0);
+    sev_rc[1] = ffitel_log_attrs(FFITEL_FATAL + 4, S("typed severity 25"), NULL, 0, 0);
+    sev_rc[2] = ffitel_log_attrs(FFITEL_FATAL + 3, S("typed FATAL4"), NULL, 0, 0);
+    sev_rc[3] = ffitel_log_attrs(FFITEL_WARN + 1, S("typed WARN2"), NULL, 0, 0);
+}
+
+/* The line of buf holding needle (static buffer; empty when none). */
+static const char *line_with(const char *buf, const char *needle) {
+    static char line[512];
+    line[0] = 0;
+    const char *p = strstr(buf, needle);
+    if (p == NULL) return line;
+    while (p > buf && p[-1] != '\n') p--;
+    size_t n = strcspn(p, "\n");
+    if (n >= sizeof line) n = sizeof line - 1;
+    memcpy(line, p, n);
+    line[n] = 0;
+    return line;
+}
+
+static void test_ring_severities(void) {
+    const char *out = capture_stderr(log_typed_severities, 1);
+    const char *l = line_with(out, "typed severity 0");
+    CHECK(sev_rc[0] == FFITEL_E_INVALID && strstr(l, "level=INFO") && strstr(l, "ffitel.invalid_severity=0"),
+          "severity 0, typed, phase 2: %d [%s]", sev_rc[0], l);
+    l = line_with(out, "typed severity 25");
+    CHECK(sev_rc[1] == FFITEL_E_INVALID && strstr(l, "level=INFO") && strstr(l, "ffitel.invalid_severity=25"),
+          "severity 25, typed, phase 2: %d [%s]", sev_rc[1], l);
+    l = line_with(out, "typed FATAL4");
+    CHECK(sev_rc[2] == FFITEL_OK && strstr(l, "level=FATAL"), "FATAL4, typed, phase 2: %d [%s]", sev_rc[2], l);
+    l = line_with(out, "typed WARN2");
+    CHECK(sev_rc[3] == FFITEL_OK && strstr(l, "level=WARN"), "WARN2, typed, phase 2: %d [%s]", sev_rc[3], l);
+}
+
 static void test_ring_edges(void) {
     const char *buf = capture_stderr(log_typed_error, 0); /* no flush: the error must already be out */
     int rc_err = rc_typed_error;
@@ -555,6 +594,7 @@ static void test_phase2_and_shutdown(void) {
     CHECK(ffitel_flush(-1) == FFITEL_OK, "flush with the default bound: %s", last_error());
     test_ring_phase2();
     test_ring_edges();
+    test_ring_severities();
     uint64_t forgotten = ffitel_span_start(S("forgotten"), 0, NULL, 0, NULL, 0, 0);
     CHECK(forgotten != 0, "forgotten span");
     CHECK(ffitel_shutdown(2000) == FFITEL_OK, "shutdown: %s", last_error());

@@ -1,0 +1,226 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/ffitel/ffitel/metrics"
+)
+
+// exportPipeline is phase 2's export path: the exporters, the accounted
+// queues (batchers) in front of them, the converter that turns queued log
+// items into OTLP records, the metric pump, and the LoggerProvider it owns
+// for other Go code using the OpenTelemetry log API. A signal whose exporter
+// is off has nil parts. Its methods are safe on a nil pipeline (export off).
+type exportPipeline struct {
+	exporters exporters
+	converter *logConverter                   // nil unless logs are exported
+	logs      *batcher[logItem]               // nil unless logs are exported
+	spans     *batcher[sdktrace.ReadOnlySpan] // nil unless spans are exported
+	pump      *metricPump                     // nil unless metrics are pushed
+	lp        *sdklog.LoggerProvider          // nil unless logs are exported
+}
+
+// pipelineSettings is what newExportPipeline needs besides the exporters.
+type pipelineSettings struct {
+	cfg          Config
+	res          *resource.Resource
+	reader       *sdkmetric.ManualReader // the phase-1 reader the pump collects
+	lossInterval time.Duration
+	lossReporter func(what string) func(dropped, failed uint64, lastErr error)
+	warn         func(msg string, args ...any)
+}
+
+// newExportPipeline starts a queue (and its goroutine) for each exported
+// signal. It never waits on the network.
+func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
+	c := s.cfg
+	p := &exportPipeline{exporters: exps}
+	if exps.logs != nil {
+		p.converter = newLogConverter(s.res, exps.logs)
+		p.logs = newBatcher(p.converter.export, c.LogQueueSize, c.LogBatchSize, c.LogScheduleDelay, c.LogExportTimeout)
+		p.logs.lossTick, p.logs.onLoss = s.lossInterval, s.lossReporter("log records")
+		p.logs.fullWait, p.logs.retryFor = c.QueueFullWait, c.LogExportTimeout
+		p.logs.start()
+		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(s.res), sdklog.WithProcessor(apiProcessor{p.logs}))
+	}
+	if exps.spans != nil {
+		p.spans = newBatcher(exps.spans.ExportSpans, c.SpanQueueSize, c.SpanBatchSize, c.SpanScheduleDelay, c.SpanExportTimeout)
+		p.spans.lossTick, p.spans.onLoss = s.lossInterval, s.lossReporter("spans")
+		p.spans.fullWait, p.spans.retryFor = c.QueueFullWait, c.SpanExportTimeout
+		p.spans.start()
+	}
+	if exps.metrics != nil {
+		p.pump = &metricPump{reader: s.reader, exporter: exps.metrics, interval: c.MetricExportInterval,
+			timeout: c.MetricExportTimeout, warn: s.warn}
+		p.pump.start()
+	}
+	return p
+}
+
+// logQueue is the export queue of log records, nil when they are not exported.
+func (p *exportPipeline) logQueue() *batcher[logItem] {
+	if p == nil {
+		return nil
+	}
+	return p.logs
+}
+
+// spanQueue is the export queue of spans, nil when they are not exported.
+func (p *exportPipeline) spanQueue() *batcher[sdktrace.ReadOnlySpan] {
+	if p == nil {
+		return nil
+	}
+	return p.spans
+}
+
+// flush exports everything queued so far, within ctx; with metrics set it
+// also sends one metric collection.
+func (p *exportPipeline) flush(ctx context.Context, metrics bool) error {
+	if p == nil {
+		return nil
+	}
+	var errs []error
+	if p.spans != nil {
+		errs = append(errs, p.spans.flush(ctx))
+	}
+	if p.logs != nil {
+		errs = append(errs, p.logs.flush(ctx))
+	}
+	if p.pump != nil && metrics {
+		p.pump.exportOnce(ctx)
+	}
+	return errors.Join(errs...)
+}
+
+// shutdown drains the queues and sends a final metric collection, all in
+// parallel so that ctx bounds the whole, then closes the exporters and the
+// providers it owns. Whatever cannot be sent in time is counted as dropped.
+func (p *exportPipeline) shutdown(ctx context.Context) error {
+	if p == nil {
+		return nil
+	}
+	var wg sync.WaitGroup
+	var errs [3]error
+	if p.spans != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[0] = p.spans.shutdown(ctx) }()
+	}
+	if p.logs != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[1] = p.logs.shutdown(ctx) }()
+	}
+	if p.pump != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[2] = p.pump.shutdown(ctx) }()
+	}
+	wg.Wait()
+	// Exporter shutdown closes connections; bounded by what is left.
+	p.exporters.shutdown(ctx)
+	if p.lp != nil {
+		_ = p.lp.Shutdown(ctx)
+	}
+	if p.converter != nil {
+		_ = p.converter.lp.Shutdown(ctx)
+	}
+	return errors.Join(errs[0], errs[1], errs[2])
+}
+
+// stats fills the export accounting of s.
+func (p *exportPipeline) stats(s *metrics.PipelineStats) {
+	if p == nil {
+		return
+	}
+	if p.logs != nil {
+		s.Logs = p.logs.stats()
+	}
+	if p.spans != nil {
+		s.Spans = p.spans.stats()
+	}
+	if p.pump != nil {
+		s.MetricExports, s.MetricExportFailures = p.pump.exports.Load(), p.pump.failures.Load()
+	}
+}
+
+// metricPump exports collections of the phase-1 ManualReader. Because the
+// reader has been aggregating since phase 1, the first export carries the
+// counts made before the upgrade.
+type metricPump struct {
+	reader   *sdkmetric.ManualReader
+	exporter sdkmetric.Exporter
+	interval time.Duration
+	timeout  time.Duration
+	warn     func(msg string, args ...any)
+
+	exports, failures atomic.Uint64
+	stop              chan struct{}
+	done              chan struct{}
+}
+
+func (m *metricPump) start() {
+	m.stop, m.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(m.done)
+		defer func() {
+			if r := recover(); r != nil { // never kill the host process
+				m.failures.Add(1)
+				m.warn("metric export stopped", slog.Any("panic", r))
+			}
+		}()
+		t := time.NewTicker(m.interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+				m.exportOnce(ctx)
+				cancel()
+			case <-m.stop:
+				return
+			}
+		}
+	}()
+}
+
+func (m *metricPump) exportOnce(ctx context.Context) {
+	var rm metricdata.ResourceMetrics
+	if err := m.reader.Collect(ctx, &rm); err != nil {
+		m.failures.Add(1)
+		return
+	}
+	if err := m.exporter.Export(ctx, &rm); err != nil {
+		if m.failures.Add(1) == 1 || m.failures.Load()%10 == 0 {
+			m.warn("metric export failed", slog.String("error", err.Error()), slog.Uint64("failures", m.failures.Load()))
+		}
+		return
+	}
+	m.exports.Add(1)
+}
+
+// shutdown stops the ticker and sends a final collection within ctx. A
+// final collection that could not be sent is counted as a failure.
+func (m *metricPump) shutdown(ctx context.Context) error {
+	close(m.stop)
+	select {
+	case <-m.done:
+	case <-ctx.Done():
+		m.failures.Add(1)
+		return ctx.Err()
+	}
+	before := m.failures.Load()
+	m.exportOnce(ctx)
+	if m.failures.Load() != before {
+		return errors.New("ffitel: final metric export failed")
+	}
+	return nil
+}
