@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from . import _state
@@ -52,17 +51,11 @@ else:  # pragma: no cover
                                      separators=(",", ":"))
     _fast_encode = _slow_encoder.encode
 
-# What in the fast encoder's output may need the careful path: 19 digits in a
-# row (an integer that may not fit in 64 bits), a list or object inside a
-# list ("[[", "[{", ",[", ",{" occur only inside arrays: an object's members
-# follow ',' with a key), and null. A match inside a string costs only the
-# careful path.
-_SUSPECT = re.compile(r"\d{19}|[\[,][\[{]|null")
-
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 _MAX_DEPTH = 8  # objects nested deeper are refused by the library's decoder
 _PLAIN_DEPTH = 64  # past this (a cycle, most likely) a value becomes a placeholder
 _SEQUENCES = (list, tuple, set, frozenset)
+_NOT_PLAIN = (int,) + _SEQUENCES
 _DROP = object()  # a None attribute: left out
 
 
@@ -186,10 +179,53 @@ def _careful_encode(attrs: Mapping[str, Any]) -> str:
     return _dumps(out)
 
 
+def _fits(value: Any, depth: int) -> bool:
+    """Whether the fast encoder writes value as the library reads it exactly
+    (depth: the nesting a dict here would have). False sends the whole
+    document down the careful path."""
+    t = type(value)
+    if t is str or t is bool or t is float:  # a non-finite float fails the fast encoder
+        return True
+    if t is int:
+        return _INT_MIN <= value <= _INT_MAX
+    if t is list or t is tuple:
+        for v in value:
+            t = type(v)
+            if t is str or t is bool or t is float or (t is int and _INT_MIN <= v <= _INT_MAX):
+                continue
+            return False
+        return True
+    if t is dict:
+        if depth > _MAX_DEPTH:
+            return False
+        for v in value.values():
+            if not _fits(v, depth + 1):
+                return False
+        return True
+    # None, an int subclass, another container: the careful path. Any other
+    # object is written as str(), or fails the fast encoder when that raises.
+    return not (value is None or isinstance(value, _NOT_PLAIN) or isinstance(value, Mapping))
+
+
 def encode(attrs: Mapping[str, Any]) -> bytes:
     """attrs as UTF-8 JSON for the C ABI; never raises on odd values or keys."""
-    text = _fast_text(attrs)
-    if text is None or _SUSPECT.search(text) is not None:
+    text: Optional[str] = None
+    try:
+        for v in attrs.values():
+            t = type(v)  # the common scalars inline: this loop is on every span and metric
+            if t is str or t is float or t is bool:
+                continue
+            if t is int:
+                if _INT_MIN <= v <= _INT_MAX:
+                    continue
+                break
+            if not _fits(v, 1):
+                break
+        else:
+            text = _fast_text(attrs)
+    except Exception:  # a mapping whose values() raises, a dict changed meanwhile
+        pass
+    if text is None:
         text = _careful_encode(attrs)
     return text.encode("utf-8", "surrogatepass")
 
