@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Union
 from . import _fields, _native, _spans, _state
 from ._attrs import encode as _encode
 from ._attrs import encode_value as _encode_value
-from ._native import E_FORKED, E_HANDLE, E_INVALID, Error, ForkedError, utf8
+from ._native import E_FORKED, E_HANDLE, E_INVALID, Error, ForkedError
 
 __all__ = ["publish_event", "subscribe", "Subscription", "DELIVERY_MODES"]
 
