@@ -15,13 +15,14 @@ from typing import Any, Dict, List, Optional, Union
 from . import _fields, _native, _spans, _state
 from ._attrs import encode as _encode
 from ._attrs import encode_value as _encode_value
-from ._native import E_FORKED, E_HANDLE, E_INVALID, Error, ForkedError, utf8
+from ._native import E_FORKED, E_HANDLE, E_INVALID, Error, ForkedError
 
 __all__ = ["publish_event", "subscribe", "Subscription", "DELIVERY_MODES"]
 
 DELIVERY_MODES = {"durable": 0, "fast": 1, "broadcast": 2}
 
 _ID_CAP = 64  # an event id is a 36-character UUIDv7
+MAX_PAYLOAD_BYTES = 1 << 20  # the library's limit on payload_json (cshim maxAttrsJSONBytes)
 _POLL_BUFFER = 4096
 # One ffitel_event_poll waits at most this long, so a Python signal handler
 # (Ctrl-C) runs within a quarter second even during poll(timeout=None).
@@ -86,9 +87,14 @@ def publish_event(name: str, payload: Any = None, *, namespace: Optional[str] = 
                        ("task_uuid", task_uuid), ("step_uuid", step_uuid),
                        ("step_name", step_name), ("fired_by", fired_by)):
         if value is not None:
-            metadata[key] = value if isinstance(value, str) else str(value)  # a uuid.UUID
-    n = utf8(name)
+            metadata[key] = value if isinstance(value, str) else _state.text(value)  # a uuid.UUID
+    n = _event_name(name)
     p = _encode_value({} if payload is None else payload)
+    if len(p) > MAX_PAYLOAD_BYTES:
+        _state.count_input_error()
+        raise Error(f"ffitel.publish_event: payload too large ({len(p)} bytes > "
+                    f"{MAX_PAYLOAD_BYTES}) as JSON; nothing published (FFITEL_E_INVALID)",
+                    E_INVALID)
     m = _encode(metadata)
     # Inside a span the publish span becomes its child (ffitel_event_publish_in).
     current = _spans.current()
@@ -99,6 +105,26 @@ def publish_event(name: str, payload: Any = None, *, namespace: Optional[str] = 
                             _ID_CAP, grow=False)
     _state.check(lib, rc, "ffitel_event_publish")
     return event_id.decode("ascii", "replace")
+
+
+def _event_name(name: Any) -> bytes:
+    """name as UTF-8, or Error naming what is wrong with it: a NUL or a lone
+    surrogate would reach subscribers as a different name."""
+    if not isinstance(name, str):
+        raise Error(f"ffitel.publish_event: invalid event name: must be a str, got "
+                    f"{type(name).__name__} (FFITEL_E_INVALID)", E_INVALID)
+    problem = None
+    if "\0" in name:
+        problem = "it contains a NUL character"
+    else:
+        try:
+            return name.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            problem = (f"it contains a lone surrogate ({name[exc.start]!r} at index "
+                       f"{exc.start}), which is not valid UTF-8")
+    _state.count_input_error()
+    raise Error(f"ffitel.publish_event: invalid event name {name!r}: {problem}; nothing "
+                "published (FFITEL_E_INVALID)", E_INVALID)
 
 
 class Subscription:

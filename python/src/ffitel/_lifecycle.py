@@ -36,10 +36,11 @@ def init_telemetry() -> None:
     _init("init_telemetry")
 
 
-def shutdown(timeout: Optional[float] = 5.0) -> bool:
+def shutdown(timeout: Optional[float] = None) -> bool:
     """Ends open spans, flushes and stops exporting, within timeout seconds.
 
-    timeout=None uses FFITEL_SHUTDOWN_TIMEOUT_MS. Returns False when the
+    timeout=None (the default) is the library's bound, FFITEL_SHUTDOWN_TIMEOUT_MS
+    (5000 unless set), for the whole shutdown. Returns False when the
     deadline cut the flush short (what was not sent is counted as dropped).
     Logging afterwards still reaches the console. Idempotent; does nothing if
     the library was never loaded. Registered with atexit.
@@ -47,12 +48,12 @@ def shutdown(timeout: Optional[float] = 5.0) -> bool:
     return _state.bounded("shutdown", timeout)
 
 
-def flush(timeout: Optional[float] = 5.0) -> bool:
+def flush(timeout: Optional[float] = None) -> bool:
     """Writes queued console lines and exports what is queued, within timeout seconds.
 
     In phase 2 the console is formatted and written by a background thread
     within about a millisecond (errors at once); flush waits for it. Keeps
-    running afterwards. timeout=None uses FFITEL_SHUTDOWN_TIMEOUT_MS. Returns
+    running afterwards. timeout=None (the default) is FFITEL_SHUTDOWN_TIMEOUT_MS. Returns
     False when the deadline cut the export short. Does nothing if the library
     was never loaded or in a forked child.
     """

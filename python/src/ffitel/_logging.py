@@ -36,12 +36,20 @@ def _emit_fallback(severity: int, msg: Any, attrs: Mapping[str, Any]) -> None:
         fields = _fields_get()
         if fields:
             attrs = {**fields[0], **attrs}
-        text = str(msg)
+        text = _state.text(msg)
         if attrs:
-            text += " " + " ".join(f"{k}={v!r}" for k, v in attrs.items())
+            text += " " + " ".join(f"{_state.text(k)}={_safe_repr(v)}" for k, v in attrs.items())
         _state.fallback().log(_level_of(severity), "%s", text)
     except Exception:  # logging never raises into the host
         pass
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception as exc:
+        _state.count_input_error()
+        return _state.placeholder(value, exc)
 
 
 _load_failure_warned = False
@@ -77,7 +85,7 @@ def emit(severity: int, msg: Any, attrs: Mapping[str, Any]) -> None:
         _emit_slow(severity, msg, attrs)
         return
     if type(msg) is not str:
-        msg = str(msg)
+        msg = _state.text(msg)
     s = _span_get()
     native = _state.native_fn
     if native is not None:
@@ -111,8 +119,38 @@ def _log_typed(severity: int, m: bytes, a: Optional[bytes], handle: int) -> int:
         return 0
 
 
-def log(severity: int, msg: Any, /, **attrs: Any) -> None:
-    """Logs msg at an OpenTelemetry severity number (1..24). Never raises."""
+_NAMES = {"trace": TRACE, "debug": DEBUG, "info": INFO, "information": INFO,
+          "warn": WARN, "warning": WARN, "error": ERROR, "err": ERROR,
+          "fatal": FATAL, "critical": FATAL}
+
+
+def severity_number(level: Any) -> int:
+    """An OpenTelemetry severity number (1..24) for a level name ("info",
+    "WARNING", "fatal"...) or number (clamped to 1..24). Anything else is INFO,
+    counted as an input error. Never raises."""
+    if type(level) is int:
+        return 1 if level < 1 else (24 if level > 24 else level)
+    try:
+        if isinstance(level, str):
+            number = _NAMES.get(level.strip().lower())
+            if number is not None:
+                return number
+        elif isinstance(level, (int, float)) and not isinstance(level, bool) \
+                and level == level:
+            return max(1, min(24, int(max(-1e9, min(1e9, level)))))
+    except Exception:  # a str or number subclass with odd methods
+        pass
+    _state.count_input_error()
+    return INFO
+
+
+def log(severity: Any, msg: Any, /, **attrs: Any) -> None:
+    """Logs msg at severity: an OpenTelemetry severity number (1..24) or a level
+    name ("trace", "debug", "info", "warning"/"warn", "error",
+    "critical"/"fatal", any case). An unknown level logs at INFO and counts as
+    an input error. Never raises."""
+    if type(severity) is not int or not 1 <= severity <= 24:
+        severity = severity_number(severity)
     if severity >= _state.threshold:
         emit(severity, msg, attrs)
 

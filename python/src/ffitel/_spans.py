@@ -144,9 +144,18 @@ class Span:
         if exc is None:
             self._check(lib.span_end(handle, 1, None, 0), "ffitel_span_end")
             return
-        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        detail = _state.text(exc)  # a raising __str__ must not replace the user's exception
+        text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         e = text.encode("utf-8", "replace")
         lib.span_end(handle, 0, e, len(e))
+
+
+def check_name(what: str, name: Any) -> str:
+    """name, when it is a str: a span name is the programmer's, so anything
+    else is a TypeError (logging calls never raise; starting a span may)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{what}: name must be a str, got {type(name).__name__}")
+    return name
 
 
 def _kind_of(kind: Union[str, int]) -> int:
@@ -237,7 +246,7 @@ class span(Scope):  # noqa: N801 - used like a function
     def __init__(self, name: str, kind: Union[str, int] = "internal",
                  attributes: Optional[Mapping[str, Any]] = None,
                  traceparent: Optional[str] = None) -> None:
-        self._name = name
+        self._name = check_name("ffitel.span", name)
         self._kind = _kind_of(kind)
         self._attributes = attributes
         self._traceparent = traceparent

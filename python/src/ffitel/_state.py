@@ -40,6 +40,11 @@ threshold = 0
 
 _load_pid = 0
 _fork_warned = False
+# Bad input this binding caught before it reached the library (an
+# unprintable value, a None attribute, an oversized event payload): the
+# library cannot see it, so stats() adds it to pipeline.input_errors.
+_input_errors = 0
+_input_errors_lock = threading.Lock()
 _load_lock = threading.Lock()
 _atexit_registered = False
 
@@ -158,13 +163,49 @@ def refresh_threshold(native: _native.Native) -> None:
     threshold = lowest
 
 
+def count_input_error() -> None:
+    """Counts one bad input the binding replaced or refused (never raises)."""
+    global _input_errors
+    with _input_errors_lock:
+        _input_errors += 1
+
+
+def input_errors() -> int:
+    """Bad inputs counted by count_input_error in this process."""
+    return _input_errors
+
+
+def placeholder(value: object, exc: BaseException) -> str:
+    """What a value whose str() raised becomes: ``<unprintable Foo: ValueError>``."""
+    return f"<unprintable {type(value).__name__}: {type(exc).__name__}>"
+
+
+def text(value: object) -> str:
+    """str(value), or its placeholder (counted) when str() raises. Never raises."""
+    if type(value) is str:
+        return value  # type: ignore[return-value]
+    try:
+        s = str(value)
+        if type(s) is not str:  # a __str__ returning a str subclass
+            s = str.__str__(s)
+        return s
+    except Exception as exc:
+        count_input_error()
+        return placeholder(value, exc)
+
+
 def bounded(name: str, timeout: Optional[float]) -> bool:
-    """Calls ffitel_shutdown or ffitel_flush with timeout in ms; False when cut short."""
+    """Calls ffitel_shutdown or ffitel_flush with timeout in ms; False when cut short.
+
+    timeout None passes -1: the library's bound, FFITEL_SHUTDOWN_TIMEOUT_MS."""
     check_fork()
     native = loaded()
     if native is None:
         return True
-    ms = -1 if timeout is None else max(0, min(int(timeout * 1000), 2**31 - 1))
+    if timeout is None or timeout != timeout:  # None (or NaN): the environment's bound
+        ms = -1
+    else:
+        ms = max(0, min(int(min(float(timeout), 2.0**31) * 1000), 2**31 - 1))
     rc = getattr(native, name)(ms)  # ctypes releases the GIL while it waits
     if rc == E_STATE:
         return False

@@ -216,6 +216,8 @@ def send(task_type: str, /, **attributes: Any) -> span:
     -- the carrier then holds this span's context, which ``ffitel.task`` on
     the consumer side continues. Also a decorator, like span().
     """
+    if not isinstance(task_type, str):
+        raise TypeError(f"ffitel.send: task_type must be a str, got {type(task_type).__name__}")
     attrs = {**attributes,
              "messaging.system": "ffitel",
              "messaging.operation.name": "send",
