@@ -121,10 +121,15 @@ func (t *Tasks) Inject(ctx context.Context) map[string]string {
 
 // TaskInfo describes one attempt of a task.
 type TaskInfo struct {
-	Type    string // the task type; the messaging destination
-	Worker  string // the worker (consumer group) name
-	ID      string // the task id: on the span, never on metrics
-	Attempt int    // 1 for the first attempt
+	Type   string // the task type; the messaging destination unless Destination is set
+	Worker string // the worker (consumer group) name
+	// System is messaging.system (say "celery", "sidekiq"); empty means
+	// MessagingSystem. Destination is messaging.destination.name (the
+	// queue a framework consumed from); empty means Type.
+	System      string
+	Destination string
+	ID          string // the task id: on the span, never on metrics
+	Attempt     int    // 1 for the first attempt
 	// Carrier is what Inject returned at the producer (may be nil).
 	Carrier map[string]string
 	// Propagation overrides the configured default; PropagationAuto (the
@@ -140,6 +145,8 @@ type Task struct {
 	metrics  []attribute.KeyValue
 	taskType string
 	worker   string
+	system   string
+	dest     string
 	ended    bool
 }
 
@@ -161,13 +168,20 @@ func (t *Tasks) Start(ctx context.Context, info TaskInfo) (context.Context, *Tas
 			mode = PropagationLink
 		}
 	}
+	system, dest := info.System, info.Destination
+	if system == "" {
+		system = MessagingSystem
+	}
+	if dest == "" {
+		dest = info.Type
+	}
 	var remote trace.SpanContext
 	var remoteCtx context.Context
 	if len(info.Carrier) > 0 && mode != PropagationNone {
 		remoteCtx = t.propagator.Extract(context.Background(), propagation.MapCarrier(info.Carrier))
 		remote = trace.SpanContextFromContext(remoteCtx)
 		if !remote.IsValid() {
-			t.malformed.Add(ctx, 1, metric.WithAttributes(semconv.MessagingDestinationNameKey.String(info.Type)))
+			t.malformed.Add(ctx, 1, metric.WithAttributes(semconv.MessagingDestinationNameKey.String(dest)))
 		}
 	}
 	ambient := trace.SpanContextFromContext(ctx)
@@ -190,7 +204,7 @@ func (t *Tasks) Start(ctx context.Context, info TaskInfo) (context.Context, *Tas
 	case len(info.Carrier) > 0 && !remote.IsValid() && mode != PropagationNone:
 		opts = append(opts, trace.WithNewRoot())
 	}
-	metricAttrs := t.metricAttrs(info.Type, info.Worker)
+	metricAttrs := t.metricAttrs(system, dest, info.Worker)
 	spanAttrs := append([]attribute.KeyValue{
 		semconv.MessagingOperationTypeKey.String("process"),
 		attribute.Int("ffitel.task.attempt", info.Attempt),
@@ -200,14 +214,15 @@ func (t *Tasks) Start(ctx context.Context, info TaskInfo) (context.Context, *Tas
 	}
 	opts = append(opts, trace.WithAttributes(spanAttrs...))
 	ctx, span := t.tracer.Start(ctx, "process "+info.Type, opts...)
-	return ctx, &Task{tasks: t, span: span, start: time.Now(), metrics: metricAttrs, taskType: info.Type, worker: info.Worker}
+	return ctx, &Task{tasks: t, span: span, start: time.Now(), metrics: metricAttrs, taskType: info.Type,
+		worker: info.Worker, system: system, dest: dest}
 }
 
-func (t *Tasks) metricAttrs(taskType, worker string) []attribute.KeyValue {
+func (t *Tasks) metricAttrs(system, destination, worker string) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{
-		semconv.MessagingSystemKey.String(MessagingSystem),
+		semconv.MessagingSystemKey.String(system),
 		semconv.MessagingOperationNameKey.String("process"),
-		semconv.MessagingDestinationNameKey.String(taskType),
+		semconv.MessagingDestinationNameKey.String(destination),
 	}
 	if worker != "" {
 		attrs = append(attrs, semconv.MessagingConsumerGroupNameKey.String(worker))
@@ -221,7 +236,7 @@ const maxCachedSets = 1024
 
 // metricSet returns the metric attributes of one outcome, cached.
 func (t *Tasks) metricSet(k *Task, errorType string) attribute.Set {
-	key := k.taskType + "\x00" + k.worker + "\x00" + errorType
+	key := k.system + "\x00" + k.dest + "\x00" + k.taskType + "\x00" + k.worker + "\x00" + errorType
 	if s, ok := t.sets.Load(key); ok {
 		return s.(attribute.Set)
 	}

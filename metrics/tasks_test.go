@@ -247,3 +247,38 @@ func sumValue(t *testing.T, r *sdkmetric.ManualReader, name string, attrs []attr
 	}
 	return -1
 }
+
+func TestTaskFrameworkSystemAndQueueLabelSpanAndMetrics(t *testing.T) {
+	f := newTaskFixture(t, PropagationAuto)
+	info := TaskInfo{Type: "tasks.add", Worker: "celery@host", System: "celery", Destination: "mail",
+		Attempt: 1, Propagation: PropagationAuto}
+	run(f, info, nil)
+	plain := TaskInfo{Type: "tasks.add", Worker: "celery@host", Attempt: 1, Propagation: PropagationAuto}
+	run(f, plain, nil)
+	want := []attribute.KeyValue{attribute.String("messaging.system", "celery"),
+		attribute.String("messaging.operation.name", "process"), attribute.String("messaging.destination.name", "mail"),
+		attribute.String("messaging.consumer.group.name", "celery@host")}
+	if v := sumValue(t, f.reader, ConsumedMessagesName, want); v != 1 {
+		t.Errorf("consumed{system=celery, destination=mail} = %v, want 1", v)
+	}
+	// The same type without a framework keeps the defaults, in its own series.
+	wantPlain := []attribute.KeyValue{attribute.String("messaging.system", "ffitel"),
+		attribute.String("messaging.operation.name", "process"), attribute.String("messaging.destination.name", "tasks.add"),
+		attribute.String("messaging.consumer.group.name", "celery@host")}
+	if v := sumValue(t, f.reader, ConsumedMessagesName, wantPlain); v != 1 {
+		t.Errorf("consumed{system=ffitel, destination=tasks.add} = %v, want 1", v)
+	}
+	var found bool
+	for _, s := range f.spans.Ended() {
+		attrs := attribute.NewSet(s.Attributes()...)
+		if sys, _ := attrs.Value("messaging.system"); sys.AsString() == "celery" {
+			found = true
+			if d, _ := attrs.Value("messaging.destination.name"); d.AsString() != "mail" || s.Name() != "process tasks.add" {
+				t.Errorf("span %q destination %v", s.Name(), d.AsString())
+			}
+		}
+	}
+	if !found {
+		t.Error("no task span with messaging.system=celery")
+	}
+}

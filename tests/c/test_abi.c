@@ -266,6 +266,18 @@ static void test_tasks(void) {
     CHECK(ffitel_task_end(orphan, 1, NULL, 0) == FFITEL_OK, "end orphan");
     CHECK(ffitel_span_inject(424242, carrier, sizeof carrier) == FFITEL_E_HANDLE, "inject unknown span");
 
+    /* A framework names its messaging system and queue; NULL with a
+     * non-zero length is refused like everywhere else. */
+    uint64_t fw = ffitel_task_start_ex(0, S("celery"), S("mail"), S("tasks.add"), S("w"), S("t-3"), 1, tp, 55,
+                                       NULL, 0, -1);
+    CHECK(fw != 0, "task_start_ex: %s", last_error());
+    CHECK(ffitel_task_end(fw, 1, NULL, 0) == FFITEL_OK, "end task_start_ex");
+    uint64_t fw_bad = ffitel_task_start_ex(0, NULL, 6, NULL, 0, S("tasks.add"), NULL, 0, NULL, 0, 1, NULL, 0,
+                                           NULL, 0, -1);
+    CHECK(fw_bad != 0 && last_error()[0] != 0, "task_start_ex with NULL system starts and says why: %s",
+          last_error());
+    CHECK(ffitel_task_end(fw_bad, 1, NULL, 0) == FFITEL_OK, "end fw_bad");
+
     uint64_t bad = ffitel_task_start(S("SendReport"), NULL, 0, NULL, 0, 0, S("garbage"), NULL, 0, 7);
     CHECK(bad != 0, "malformed carrier, attempt 0 and propagation 7 still start a task");
     CHECK(ffitel_task_end(bad, 1, NULL, 0) == FFITEL_OK, "bad end");

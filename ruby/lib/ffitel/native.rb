@@ -100,6 +100,11 @@ module Ffitel
       attach_function :ffitel_task_start_in,
                       [:uint64, :pointer, :size_t, :pointer, :size_t, :pointer, :size_t, :int32,
                        :pointer, :size_t, :pointer, :size_t, :int32], :uint64
+      # ffitel_task_start_in for a job framework: messaging.system and the
+      # queue (destination) first.
+      attach_function :ffitel_task_start_ex,
+                      [:uint64, :pointer, :size_t, :pointer, :size_t, :pointer, :size_t, :pointer, :size_t,
+                       :pointer, :size_t, :int32, :pointer, :size_t, :pointer, :size_t, :int32], :uint64
       attach_function :ffitel_task_end, [:uint64, :int32, :pointer, :size_t], :int
 
       attach_function :ffitel_counter_add, [:pointer, :size_t, :double, :pointer, :size_t], :int
