@@ -176,7 +176,7 @@ module Ffitel
 
     # Logs msg as-is at ::Logger::INFO (the library adds the timestamp and level).
     def <<(msg)
-      add(::Logger::INFO, Attributes.text(msg).chomp)
+      record(::Logger::INFO, Attributes.text(msg).chomp, nil) # not add: wrappers forward << themselves
       self
     end
 
