@@ -10,6 +10,10 @@ command -v gcc >/dev/null || need+=(gcc)
 command -v ruby >/dev/null || need+=(ruby)
 ruby -e 'require "ffi"' 2>/dev/null || need+=(ruby-ffi)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)  # promtool tests deploy/prometheus
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v sidekiq >/dev/null || need+=(ruby-sidekiq)
+ruby -e 'require "redis"' 2>/dev/null || need+=(ruby-redis)
+ruby -e 'require "active_support"' 2>/dev/null || need+=(ruby-activesupport)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -78,21 +78,22 @@ module Ffitel
     end
 
     # Ends open spans, flushes and stops exporting, bounded by +timeout+
-    # seconds (nil: FFITEL_SHUTDOWN_TIMEOUT_MS). Returns true when everything
-    # was flushed, false when the deadline cut it short (the rest is counted
-    # as dropped). Registered with at_exit when the library loads. A no-op
+    # seconds (nil, the default: FFITEL_SHUTDOWN_TIMEOUT_MS, the library's
+    # bound read from the environment). Returns true when everything was
+    # flushed, false when the deadline cut it short (the rest is counted as
+    # dropped). Registered with at_exit when the library loads. A no-op
     # (true) when the library was never loaded or in a forked child.
-    def shutdown(timeout: 5.0)
+    def shutdown(timeout: nil)
       Runtime.bounded(:ffitel_shutdown, timeout)
     end
 
     # Writes queued console lines (phase 2 formats and writes the console on
     # a background thread, within about a millisecond; errors at once) and
-    # exports what is queued, within +timeout+ seconds (nil:
+    # exports what is queued, within +timeout+ seconds (nil, the default:
     # FFITEL_SHUTDOWN_TIMEOUT_MS). Keeps running afterwards. False when the
     # deadline cut the export short. Does nothing before the library is
     # loaded or in a forked child.
-    def flush(timeout: 5.0)
+    def flush(timeout: nil)
       Runtime.bounded(:ffitel_flush, timeout)
     end
 

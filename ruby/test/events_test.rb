@@ -158,8 +158,10 @@ class EventsTest < Minitest::Test
   end
 
   def test_bad_payload_delivery_and_pattern_raise
+    cyclic = {}
+    cyclic["self"] = cyclic
     err = assert_raises(Ffitel::Error) do
-      Ffitel.publish_event("rbtest.bad", { "x" => Float::NAN }, namespace: "ns", correlation_id: "c")
+      Ffitel.publish_event("rbtest.bad", cyclic, namespace: "ns", correlation_id: "c")
     end
     assert_equal Ffitel::Native::E_INVALID, err.code
     assert_match(/payload/, err.message)

@@ -128,3 +128,4 @@ module FfitelTestHelpers
 end
 
 require_relative "support/collector"
+require_relative "support/redis"

@@ -68,6 +68,9 @@ func run() error {
 			return fmt.Errorf("%s: %w", w.name, err)
 		}
 	}
+	if err := runSidekiq(root, col); err != nil {
+		return err
+	}
 	// Stopping the Collector flushes its file exporters.
 	col.Stop()
 	return summarize(col)

@@ -169,10 +169,29 @@ module Ffitel
 
     private
 
+    # A non-finite Float becomes "NaN", "Infinity" or "-Infinity", as in
+    # attributes (and the Python binding); a cycle is an error.
     def encode_event_json(value, what)
       JSON.generate(value)
-    rescue JSON::GeneratorError, JSON::NestingError, SystemStackError => e
+    rescue JSON::GeneratorError
+      begin
+        JSON.generate(finite(value, 0))
+      rescue JSON::GeneratorError, JSON::NestingError, SystemStackError => e
+        raise Error.new("event #{what} cannot be encoded as JSON: #{e.message}", Native::E_INVALID)
+      end
+    rescue JSON::NestingError, SystemStackError => e
       raise Error.new("event #{what} cannot be encoded as JSON: #{e.message}", Native::E_INVALID)
+    end
+
+    def finite(value, depth)
+      raise JSON::NestingError, "nested too deep (a cycle?)" if depth > 100
+
+      case value
+      when Float then value.finite? ? value : value.to_s
+      when Hash then value.to_h { |k, v| [k, finite(v, depth + 1)] }
+      when Array then value.map { |v| finite(v, depth + 1) }
+      else value
+      end
     end
   end
 end

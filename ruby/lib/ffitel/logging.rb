@@ -52,6 +52,9 @@ module Ffitel
         t = Thread.current
         fields = t[FIELDS_KEY]
         span = t[SPAN_KEY]
+        # nil values are left out (the library skips JSON null) and counted
+        attrs = drop_nils(attrs) if !attrs.empty? && attrs.value?(nil)
+        fields = drop_nils(fields) if fields && fields.value?(nil)
         if (native = Runtime.native_log)
           # The C method checks the message's class and encoding itself.
           rc = native.log(severity, msg, fields ? fields.merge(attrs) : attrs, span ? span.handle : 0)
@@ -60,7 +63,7 @@ module Ffitel
           # a value the native path does not take (an Array, a Bignum, a
           # Latin-1 string...): the JSON path below
         end
-        msg = msg.to_s unless msg.is_a?(String)
+        msg = Attributes.text(msg) unless msg.is_a?(String)
         enc = msg.encoding
         msg = utf8(msg) unless enc == Encoding::UTF_8 || enc == Encoding::US_ASCII || enc == Encoding::BINARY
         json = attrs.empty? && fields.nil? ? nil : Attributes.encode(attrs, fields)
@@ -74,6 +77,11 @@ module Ffitel
       end
 
       private
+
+      def drop_nils(attrs)
+        attrs.each_value { |v| Attributes.count_input_error if v.nil? }
+        attrs.compact
+      end
 
       # Transcodes a String in another encoding (Latin-1, Shift_JIS...) to
       # UTF-8; BINARY strings go as bytes and the library replaces invalid

@@ -25,7 +25,7 @@ module Ffitel
       return NullSpan.new(name) unless Runtime.usable?
 
       kind_number = kind.is_a?(Integer) ? kind : SPAN_KINDS.fetch(kind.to_sym) { raise ArgumentError, "unknown span kind #{kind.inspect}" }
-      json = Attributes.encode!(attributes || Attributes::EMPTY, Thread.current[FIELDS_KEY])
+      json = Attributes.encode(attributes || Attributes::EMPTY, Thread.current[FIELDS_KEY])
       parent_handle = parent && parent.handle.nonzero? ? parent.handle : 0
       tp = parent_handle.zero? && traceparent ? traceparent.to_s : nil
       handle = Native.handle(Native.ffitel_span_start(name, name.bytesize, parent_handle, tp, tp ? tp.bytesize : 0,
@@ -81,7 +81,7 @@ module Ffitel
     def set_attributes(attributes)
       return self if @ended
 
-      json = Attributes.encode!(attributes)
+      json = Attributes.encode(attributes)
       return self if json.nil?
 
       Native.check(Native.ffitel_span_set_attributes(@handle, json, json.bytesize))
@@ -94,7 +94,7 @@ module Ffitel
 
       attrs = attributes.merge(attrs) if attributes
       name = name.to_s
-      json = Attributes.encode!(attrs)
+      json = Attributes.encode(attrs)
       Native.check(Native.ffitel_span_add_event(@handle, name, name.bytesize, json, json ? json.bytesize : 0))
       self
     end

@@ -126,8 +126,8 @@ module Ffitel
       Native.ffitel_task_end(@handle, type ? 0 : 1, type, type ? type.bytesize : 0)
     end
 
-    # Attributes.encode, not encode!: a message JSON cannot carry (invalid
-    # UTF-8...) must not replace the handler's exception with ours.
+    # Never raises: a message JSON cannot carry (invalid UTF-8...) must not
+    # replace the handler's exception with ours.
     def record_exception(exception)
       attrs = { "exception.type" => Task.error_type(exception),
                 "exception.message" => safe { exception.message.to_s },
