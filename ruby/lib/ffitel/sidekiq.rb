@@ -86,7 +86,7 @@ module Ffitel
 
         klass = job_class(job)
         task = Ffitel.start_task(klass, worker: queue.to_s, task_id: jid.to_s, attempt: attempt(job),
-                                        carrier: job[CARRIER_KEY])
+                                        carrier: job[CARRIER_KEY], system: "sidekiq", destination: queue.to_s)
         task.set_attributes(attributes(job, queue, "process"))
         fields = { jid: jid, class: klass }
         fields[:bid] = job["bid"] if job.key?("bid")

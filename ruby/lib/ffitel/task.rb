@@ -44,9 +44,13 @@ module Ffitel
     # Starts a task attempt without making it current; end it with
     # task.finish (or task.finish(error: exception)). For job frameworks
     # whose hooks cannot wrap a block. +current+ is the span the task is
-    # started in (linked when the carrier gives a remote parent).
+    # started in (linked when the carrier gives a remote parent). A job
+    # framework names itself and the queue: +system:+ becomes
+    # messaging.system (default "ffitel") and +destination:+
+    # messaging.destination.name (default the task type), on the span and
+    # the messaging metrics.
     def start_task(task_type, worker: "", task_id: "", attempt: 1, carrier: nil, propagation: nil,
-                   current: current_span)
+                   current: current_span, system: nil, destination: nil)
       task_type = task_type.to_s
       mode = Task.propagation_mode(propagation)
       attempt = attempt.nil? ? 1 : Integer(attempt)
@@ -58,7 +62,11 @@ module Ffitel
       task_id = task_id.to_s
       tp = Task.carrier_value(carrier, "traceparent")
       ts = tp ? Task.carrier_value(carrier, "tracestate") : nil
-      handle = Native.handle(Native.ffitel_task_start_in(Context.handle_of(current), task_type, task_type.bytesize,
+      system = system.to_s
+      destination = destination.to_s
+      handle = Native.handle(Native.ffitel_task_start_ex(Context.handle_of(current), system, system.bytesize,
+                                                         destination, destination.bytesize,
+                                                         task_type, task_type.bytesize,
                                                          worker, worker.bytesize, task_id, task_id.bytesize,
                                                          attempt.clamp(-2**31, 2**31 - 1),
                                                          tp, tp ? tp.bytesize : 0, ts, ts ? ts.bytesize : 0, mode),
