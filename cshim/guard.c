@@ -179,7 +179,7 @@ uint64_t ffitel_task_start(const char *task_type, size_t type_len,
                            const char *traceparent, size_t tp_len,
                            const char *tracestate, size_t ts_len, int32_t propagation) {
     GUARD_HANDLE();
-    return ffitelgo_task_start(0, (char *)task_type, type_len, (char *)worker, worker_len,
+    return ffitelgo_task_start(0, NULL, 0, NULL, 0, (char *)task_type, type_len, (char *)worker, worker_len,
                                (char *)task_id, id_len, attempt, (char *)traceparent, tp_len,
                                (char *)tracestate, ts_len, propagation);
 }
@@ -189,7 +189,22 @@ uint64_t ffitel_task_start_in(uint64_t current, const char *task_type, size_t ty
                               const char *traceparent, size_t tp_len,
                               const char *tracestate, size_t ts_len, int32_t propagation) {
     GUARD_HANDLE();
-    return ffitelgo_task_start(current, (char *)task_type, type_len, (char *)worker, worker_len,
+    return ffitelgo_task_start(current, NULL, 0, NULL, 0, (char *)task_type, type_len,
+                               (char *)worker, worker_len,
+                               (char *)task_id, id_len, attempt, (char *)traceparent, tp_len,
+                               (char *)tracestate, ts_len, propagation);
+}
+uint64_t ffitel_task_start_queue(uint64_t current, const char *system, size_t system_len,
+                                 const char *destination, size_t destination_len,
+                                 const char *task_type, size_t type_len,
+                                 const char *worker, size_t worker_len,
+                                 const char *task_id, size_t id_len, int32_t attempt,
+                                 const char *traceparent, size_t tp_len,
+                                 const char *tracestate, size_t ts_len, int32_t propagation) {
+    GUARD_HANDLE();
+    return ffitelgo_task_start(current, (char *)system, system_len, (char *)destination,
+                               destination_len, (char *)task_type, type_len,
+                               (char *)worker, worker_len,
                                (char *)task_id, id_len, attempt, (char *)traceparent, tp_len,
                                (char *)tracestate, ts_len, propagation);
 }

@@ -11,7 +11,8 @@ import (
 )
 
 //export ffitelgo_task_start
-func ffitelgo_task_start(current C.uint64_t, taskType *C.char, typeLen C.size_t, worker *C.char, workerLen C.size_t,
+func ffitelgo_task_start(current C.uint64_t, system *C.char, systemLen C.size_t, destination *C.char, destLen C.size_t,
+	taskType *C.char, typeLen C.size_t, worker *C.char, workerLen C.size_t,
 	taskID *C.char, idLen C.size_t, attempt C.int32_t, traceparent *C.char, tpLen C.size_t,
 	tracestate *C.char, tsLen C.size_t, propagation C.int32_t) (h C.uint64_t) {
 	defer recoverHandle(&h)
@@ -25,6 +26,8 @@ func ffitelgo_task_start(current C.uint64_t, taskType *C.char, typeLen C.size_t,
 		Type:        in.text("task_type", taskType, typeLen, 256),
 		Worker:      in.text("worker", worker, workerLen, 256),
 		ID:          in.text("task_id", taskID, idLen, 256),
+		System:      in.text("system", system, systemLen, 64),
+		Destination: in.text("destination", destination, destLen, 256),
 		Attempt:     int(attempt),
 		Propagation: metrics.PropagationAuto,
 	}

@@ -121,8 +121,14 @@ func (t *Tasks) Inject(ctx context.Context) map[string]string {
 
 // TaskInfo describes one attempt of a task.
 type TaskInfo struct {
-	Type    string // the task type; the messaging destination
+	Type    string // the task type; the messaging destination unless Destination is set
 	Worker  string // the worker (consumer group) name
+	// System is the messaging.system of a task taken from another job
+	// framework ("celery", "sidekiq"); empty means MessagingSystem.
+	System string
+	// Destination is the messaging.destination.name, say the queue the
+	// framework took the task from; empty means Type.
+	Destination string
 	ID      string // the task id: on the span, never on metrics
 	Attempt int    // 1 for the first attempt
 	// Carrier is what Inject returned at the producer (may be nil).
@@ -138,8 +144,7 @@ type Task struct {
 	span     trace.Span
 	start    time.Time
 	metrics  []attribute.KeyValue
-	taskType string
-	worker   string
+	setKey   string // the metric attribute set's cache key, without error.type
 	ended    bool
 }
 
@@ -190,7 +195,14 @@ func (t *Tasks) Start(ctx context.Context, info TaskInfo) (context.Context, *Tas
 	case len(info.Carrier) > 0 && !remote.IsValid() && mode != PropagationNone:
 		opts = append(opts, trace.WithNewRoot())
 	}
-	metricAttrs := t.metricAttrs(info.Type, info.Worker)
+	system, destination := info.System, info.Destination
+	if system == "" {
+		system = MessagingSystem
+	}
+	if destination == "" {
+		destination = info.Type
+	}
+	metricAttrs := t.metricAttrs(system, destination, info.Worker)
 	spanAttrs := append([]attribute.KeyValue{
 		semconv.MessagingOperationTypeKey.String("process"),
 		attribute.Int("ffitel.task.attempt", info.Attempt),
@@ -200,14 +212,15 @@ func (t *Tasks) Start(ctx context.Context, info TaskInfo) (context.Context, *Tas
 	}
 	opts = append(opts, trace.WithAttributes(spanAttrs...))
 	ctx, span := t.tracer.Start(ctx, "process "+info.Type, opts...)
-	return ctx, &Task{tasks: t, span: span, start: time.Now(), metrics: metricAttrs, taskType: info.Type, worker: info.Worker}
+	return ctx, &Task{tasks: t, span: span, start: time.Now(), metrics: metricAttrs,
+		setKey: system + "\x00" + destination + "\x00" + info.Worker}
 }
 
-func (t *Tasks) metricAttrs(taskType, worker string) []attribute.KeyValue {
+func (t *Tasks) metricAttrs(system, destination, worker string) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{
-		semconv.MessagingSystemKey.String(MessagingSystem),
+		semconv.MessagingSystemKey.String(system),
 		semconv.MessagingOperationNameKey.String("process"),
-		semconv.MessagingDestinationNameKey.String(taskType),
+		semconv.MessagingDestinationNameKey.String(destination),
 	}
 	if worker != "" {
 		attrs = append(attrs, semconv.MessagingConsumerGroupNameKey.String(worker))
@@ -221,7 +234,7 @@ const maxCachedSets = 1024
 
 // metricSet returns the metric attributes of one outcome, cached.
 func (t *Tasks) metricSet(k *Task, errorType string) attribute.Set {
-	key := k.taskType + "\x00" + k.worker + "\x00" + errorType
+	key := k.setKey + "\x00" + errorType
 	if s, ok := t.sets.Load(key); ok {
 		return s.(attribute.Set)
 	}

@@ -325,6 +325,19 @@ uint64_t ffitel_task_start_in(uint64_t current, const char *task_type, size_t ty
                               const char *traceparent, size_t tp_len,
                               const char *tracestate, size_t ts_len, int32_t propagation);
 
+/* ffitel_task_start_in for a task taken from a queue of another job
+ * framework: messaging.system=<system> (say "celery", "sidekiq") and
+ * messaging.destination.name=<destination> (the queue) on the span and its
+ * metrics, instead of "ffitel" and the task type; an empty system or
+ * destination keeps that default. The span is still "process <task_type>". */
+uint64_t ffitel_task_start_queue(uint64_t current, const char *system, size_t system_len,
+                                 const char *destination, size_t destination_len,
+                                 const char *task_type, size_t type_len,
+                                 const char *worker, size_t worker_len,
+                                 const char *task_id, size_t id_len, int32_t attempt,
+                                 const char *traceparent, size_t tp_len,
+                                 const char *tracestate, size_t ts_len, int32_t propagation);
+
 /* Ends a task attempt: ok != 0 for success; otherwise error_type (e.g. the
  * exception class name; empty means "_OTHER") becomes the span's error
  * status and the error.type attribute of its metrics. It records no

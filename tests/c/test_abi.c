@@ -266,6 +266,23 @@ static void test_tasks(void) {
     CHECK(ffitel_task_end(orphan, 1, NULL, 0) == FFITEL_OK, "end orphan");
     CHECK(ffitel_span_inject(424242, carrier, sizeof carrier) == FFITEL_E_HANDLE, "inject unknown span");
 
+    /* A task from another framework's queue: its system and queue. */
+    uint64_t queued = ffitel_task_start_queue(0, S("celery"), S("mail"), S("app.add"), S("w"), S("c-1"), 1,
+                                              tp, 55, NULL, 0, -1);
+    CHECK(queued != 0, "task_start_queue: %s", last_error());
+    char tp_queued[64];
+    ffitel_span_traceparent(queued, tp_queued, sizeof tp_queued);
+    CHECK(strncmp(tp, tp_queued, 35) == 0, "a queued attempt 1 joins the producer's trace");
+    CHECK(ffitel_task_end(queued, 1, NULL, 0) == FFITEL_OK, "end queued");
+    uint64_t defaults = ffitel_task_start_queue(0, NULL, 0, NULL, 0, S("T"), NULL, 0, NULL, 0, 1, NULL, 0, NULL, 0, -1);
+    CHECK(defaults != 0, "task_start_queue with empty system and queue: %s", last_error());
+    CHECK(ffitel_task_end(defaults, 1, NULL, 0) == FFITEL_OK, "end defaults");
+    uint64_t null_system = ffitel_task_start_queue(0, NULL, 4, NULL, 0, S("T"), NULL, 0, NULL, 0, 1, NULL, 0,
+                                                   NULL, 0, -1);
+    CHECK(null_system != 0 && strstr(last_error(), "system") != NULL,
+          "a NULL system with a length is reported, the task starts: %s", last_error());
+    CHECK(ffitel_task_end(null_system, 1, NULL, 0) == FFITEL_OK, "end null_system");
+
     uint64_t bad = ffitel_task_start(S("SendReport"), NULL, 0, NULL, 0, 0, S("garbage"), NULL, 0, 7);
     CHECK(bad != 0, "malformed carrier, attempt 0 and propagation 7 still start a task");
     CHECK(ffitel_task_end(bad, 1, NULL, 0) == FFITEL_OK, "bad end");
