@@ -130,6 +130,12 @@ _SIGNATURES = {
          _c.c_int32),
         _c.c_uint64,
     ),
+    "ffitel_task_start_queue": (
+        (_c.c_uint64, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_char_p,
+         _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_int32,
+         _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_int32),
+        _c.c_uint64,
+    ),
     "ffitel_task_end": ((_c.c_uint64, _c.c_int32, _c.c_char_p, _c.c_size_t), _c.c_int),
     "ffitel_event_publish": (
         (_c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t,
