@@ -96,6 +96,13 @@ class Task(Span):
         """Ends the attempt as failed by exc: an ``exception`` event on the span,
         error status, ``error.type`` = the exception class's qualified name.
         Never raises."""
+        self.end(ok=False, error_type=self.record_exception(exc))
+
+    def record_exception(self, exc: BaseException) -> str:
+        """Adds the ``exception`` event of exc (type, message, stack trace) to
+        the open attempt without ending it, for hooks that see the exception
+        before the attempt ends; returns the ``error.type`` to end it with.
+        Never raises."""
         try:
             attrs = exception_attributes(type(exc), exc, exc.__traceback__)
             error_type = attrs["exception.type"]
@@ -108,7 +115,7 @@ class Task(Span):
                 lib.span_add_event(self._handle, b"exception", 9, a, len(a))
             except Exception:  # pragma: no cover - defensive
                 pass
-        self.end(ok=False, error_type=error_type)
+        return error_type
 
 
 def start_task(task_type: str, *, worker: Any = "", task_id: Any = "", attempt: int = 1,
