@@ -121,16 +121,16 @@ func (t *Tasks) Inject(ctx context.Context) map[string]string {
 
 // TaskInfo describes one attempt of a task.
 type TaskInfo struct {
-	Type    string // the task type; the messaging destination unless Destination is set
-	Worker  string // the worker (consumer group) name
+	Type   string // the task type; the messaging destination unless Destination is set
+	Worker string // the worker (consumer group) name
 	// System is the messaging.system of a task taken from another job
 	// framework ("celery", "sidekiq"); empty means MessagingSystem.
 	System string
 	// Destination is the messaging.destination.name, say the queue the
 	// framework took the task from; empty means Type.
 	Destination string
-	ID      string // the task id: on the span, never on metrics
-	Attempt int    // 1 for the first attempt
+	ID          string // the task id: on the span, never on metrics
+	Attempt     int    // 1 for the first attempt
 	// Carrier is what Inject returned at the producer (may be nil).
 	Carrier map[string]string
 	// Propagation overrides the configured default; PropagationAuto (the
@@ -140,12 +140,12 @@ type TaskInfo struct {
 
 // Task is one running attempt.
 type Task struct {
-	tasks    *Tasks
-	span     trace.Span
-	start    time.Time
-	metrics  []attribute.KeyValue
-	setKey   string // the metric attribute set's cache key, without error.type
-	ended    bool
+	tasks   *Tasks
+	span    trace.Span
+	start   time.Time
+	metrics []attribute.KeyValue
+	setKey  string // the metric attribute set's cache key, without error.type
+	ended   bool
 }
 
 // Span returns the attempt's CONSUMER span.
