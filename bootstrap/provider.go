@@ -12,6 +12,9 @@ import (
 
 // newResource describes this process. Explicit settings come first, so that
 // OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME (read by WithFromEnv) win.
+// process.pid tells apart the processes of one service on one host, say the
+// pool processes of a pre-forking worker (each loads the library after the
+// fork, so each reports its own pid).
 func newResource(c Config) *resource.Resource {
 	attrs := []attribute.KeyValue{
 		semconv.ServiceName(c.ServiceName),
@@ -24,6 +27,7 @@ func newResource(c Config) *resource.Resource {
 		resource.WithSchemaURL(semconv.SchemaURL),
 		resource.WithAttributes(attrs...),
 		resource.WithTelemetrySDK(),
+		resource.WithProcessPID(),
 		resource.WithFromEnv(),
 	)
 	if res == nil || err != nil && res.Len() == 0 {

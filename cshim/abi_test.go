@@ -81,7 +81,7 @@ func TestHeaderHasEveryContractFunction(t *testing.T) {
 	for _, fn := range []string{"ffitel_version", "ffitel_init_console", "ffitel_init_telemetry", "ffitel_shutdown",
 		"ffitel_phase", "ffitel_last_error", "ffitel_log", "ffitel_log_enabled", "ffitel_span_start",
 		"ffitel_span_set_attributes", "ffitel_span_add_event", "ffitel_span_end", "ffitel_span_traceparent",
-		"ffitel_counter_add", "ffitel_histogram_record", "ffitel_task_start", "ffitel_task_end",
+		"ffitel_counter_add", "ffitel_histogram_record", "ffitel_task_start", "ffitel_task_start_ex", "ffitel_task_end",
 		"ffitel_event_publish", "ffitel_event_subscribe", "ffitel_event_poll", "ffitel_event_unsubscribe",
 		"ffitel_stats_json"} {
 		if !strings.Contains(string(h), " "+fn+"(") && !strings.Contains(string(h), "*"+fn+"(") {

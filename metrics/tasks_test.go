@@ -184,6 +184,40 @@ func TestTaskMetricsCarryMessagingAttributesNeverTheTaskID(t *testing.T) {
 	}
 }
 
+func TestTaskFromAFrameworkQueueCarriesItsSystemAndQueue(t *testing.T) {
+	f := newTaskFixture(t, PropagationAuto)
+	info := TaskInfo{Type: "app.add", Worker: "celery@host", Attempt: 1, System: "celery", Destination: "mail",
+		Propagation: PropagationAuto}
+	run(f, info, nil)
+	run(f, TaskInfo{Type: "app.add", Worker: "celery@host", Attempt: 1, Propagation: PropagationAuto}, nil)
+	want := []attribute.KeyValue{attribute.String("messaging.system", "celery"),
+		attribute.String("messaging.operation.name", "process"), attribute.String("messaging.destination.name", "mail"),
+		attribute.String("messaging.consumer.group.name", "celery@host")}
+	if v := sumValue(t, f.reader, ConsumedMessagesName, want); v != 1 {
+		t.Errorf("consumed (celery, mail) = %v, want 1", v)
+	}
+	// The same type and worker without a system keeps ffitel's defaults: a
+	// separate series, not the cached celery one.
+	plain := []attribute.KeyValue{attribute.String("messaging.system", "ffitel"),
+		attribute.String("messaging.operation.name", "process"), attribute.String("messaging.destination.name", "app.add"),
+		attribute.String("messaging.consumer.group.name", "celery@host")}
+	if v := sumValue(t, f.reader, ConsumedMessagesName, plain); v != 1 {
+		t.Errorf("consumed (ffitel, app.add) = %v, want 1", v)
+	}
+	ended := f.spans.Ended()
+	first := ended[0]
+	attrs := attribute.NewSet(first.Attributes()...)
+	if v, _ := attrs.Value("messaging.system"); v.AsString() != "celery" {
+		t.Errorf("span messaging.system = %q", v.AsString())
+	}
+	if v, _ := attrs.Value("messaging.destination.name"); v.AsString() != "mail" {
+		t.Errorf("span messaging.destination.name = %q", v.AsString())
+	}
+	if first.Name() != "process app.add" {
+		t.Errorf("span name %q, want the task type", first.Name())
+	}
+}
+
 func TestRunReturnsHandlerErrorUnchangedAndRepanics(t *testing.T) {
 	f := newTaskFixture(t, PropagationAuto)
 	sentinel := errors.New("sentinel")

@@ -28,3 +28,10 @@ if ! python3 -c 'import pytest' 2>/dev/null; then
   echo "install-deps: installing pytest from PyPI"
   python3 -m pip install -q pytest
 fi
+
+# Celery 5.4 (Python 3.8-3.13) with kombu 5.4, whose Redis transport takes
+# redis-py 5 (kombu 5.5+ wants redis-py 6.1+).
+if ! python3 -c 'import celery, kombu, redis; assert celery.__version__ == "5.4.0" and kombu.__version__ == "5.4.2"' 2>/dev/null; then
+  echo "install-deps: installing Celery from PyPI"
+  python3 -m pip install -q 'celery[redis]==5.4.0' 'kombu==5.4.2' 'redis==5.3.1'
+fi

@@ -68,6 +68,10 @@ func run() error {
 			return fmt.Errorf("%s: %w", w.name, err)
 		}
 	}
+	// Job frameworks against real Redis, one file each.
+	if err := runCelery(root, dir, col); err != nil {
+		return err
+	}
 	if err := runSidekiq(root, col); err != nil {
 		return err
 	}

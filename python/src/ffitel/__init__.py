@@ -17,6 +17,8 @@
         events = sub.poll(timeout=1.0)         # DomainEvent dicts
     t = ffitel.start_task("SendReport", task_id="t-2")  # when no block fits (hooks)
     t.end(ok=False, error_type="TimeoutError")
+    s = ffitel.start_send("SendReport")        # producer side, split in two (hooks)
+    job = {"carrier": s.carrier}; s.end()
     ffitel.flush()                             # console lines and queued telemetry out now
     ffitel.shutdown()                          # also registered with atexit
 
@@ -40,7 +42,7 @@ from ._logging import critical, debug, error, info, log, trace, warning
 from ._metrics import counter_add, histogram_record, stats
 from ._native import Error, ForkedError, library_path
 from ._spans import Span, current_span, inject, span
-from ._tasks import Task, send, start_task, task
+from ._tasks import Sending, Task, send, start_send, start_task, task
 
 __version__ = "0.1.0"
 
@@ -48,6 +50,7 @@ __all__ = [
     "Error",
     "ForkedError",
     "LoggingHandler",
+    "Sending",
     "Span",
     "Subscription",
     "Task",
@@ -72,6 +75,7 @@ __all__ = [
     "severity_of",
     "shutdown",
     "span",
+    "start_send",
     "start_task",
     "stats",
     "subscribe",

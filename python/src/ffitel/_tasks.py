@@ -1,5 +1,6 @@
 """Background tasks (jobs): ``start_task`` and the ``task`` context manager on
-the consumer side, ``send`` on the producer side.
+the consumer side, ``start_send`` and the ``send`` context manager on the
+producer side.
 
 Telemetry never stops a job: without the library (a forked child, not
 found, after shutdown) a task is a no-op and its body still runs.
@@ -7,7 +8,7 @@ found, after shutdown) a task is a no-op and its body still runs.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 from . import _fields, _spans, _state
 from ._attrs import encode as _encode
@@ -95,6 +96,13 @@ class Task(Span):
         """Ends the attempt as failed by exc: an ``exception`` event on the span,
         error status, ``error.type`` = the exception class's qualified name.
         Never raises."""
+        self.end(ok=False, error_type=self.record_exception(exc))
+
+    def record_exception(self, exc: BaseException) -> str:
+        """Adds the ``exception`` event of exc (type, message, stack trace) to
+        the open attempt without ending it, for hooks that see the exception
+        before the attempt ends; returns the ``error.type`` to end it with.
+        Never raises."""
         try:
             attrs = exception_attributes(type(exc), exc, exc.__traceback__)
             error_type = attrs["exception.type"]
@@ -107,26 +115,34 @@ class Task(Span):
                 lib.span_add_event(self._handle, b"exception", 9, a, len(a))
             except Exception:  # pragma: no cover - defensive
                 pass
-        self.end(ok=False, error_type=error_type)
+        return error_type
 
 
 def start_task(task_type: str, *, worker: Any = "", task_id: Any = "", attempt: int = 1,
                carrier: Optional[Mapping[str, Any]] = None,
-               propagation: Union[str, int, None] = None) -> Task:
+               propagation: Union[str, int, None] = None,
+               system: Optional[str] = None, destination: Optional[str] = None) -> Task:
     """Starts one attempt of a task and returns it; call ``.end(ok=...,
     error_type=...)`` when it is done. The arguments are ``task``'s. The task
     is not made the current span (``ffitel.task`` does that around a block).
+
+    ``system`` and ``destination``: for a task taken from another job
+    framework's queue, its ``messaging.system`` ("celery") and the queue
+    (``messaging.destination.name``) on the span and its metrics, instead of
+    "ffitel" and the task type.
+
     Never raises because of telemetry; ValueError for a bad task_type or
     propagation.
     """
     if not isinstance(task_type, str) or not task_type:
         raise ValueError(f"task_type must be a non-empty string, not {task_type!r}")
     return _start(task_type, worker, task_id, int(attempt), carrier,
-                  _propagation_of(propagation))
+                  _propagation_of(propagation), system, destination)
 
 
 def _start(task_type: str, worker: Any, task_id: Any, attempt: int,
-           carrier: Optional[Mapping[str, Any]], propagation: int) -> Task:
+           carrier: Optional[Mapping[str, Any]], propagation: int,
+           system: Optional[str] = None, destination: Optional[str] = None) -> Task:
     name = "process " + task_type
     try:
         lib = _state.library()
@@ -143,9 +159,17 @@ def _start(task_type: str, worker: Any, task_id: Any, attempt: int,
     # The current span (say a "poll queue" span) becomes a link of the task
     # span when the carrier gives it a remote parent (ffitel_task_start_in).
     current = _spans.current()
-    handle = lib.task_start_in(current._handle if current is not None else 0,
-                               t, len(t), w, len(w), i, len(i), attempt,
-                               tp, len(tp) if tp else 0, ts, len(ts) if ts else 0, propagation)
+    parent = current._handle if current is not None else 0
+    if system or destination:
+        sy, de = utf8(system or ""), utf8(destination or "")
+        handle = lib.task_start_ex(parent, sy, len(sy), de, len(de),
+                                      t, len(t), w, len(w), i, len(i), attempt,
+                                      tp, len(tp) if tp else 0, ts, len(ts) if ts else 0,
+                                      propagation)
+    else:
+        handle = lib.task_start_in(parent, t, len(t), w, len(w), i, len(i), attempt,
+                                   tp, len(tp) if tp else 0, ts, len(ts) if ts else 0,
+                                   propagation)
     if handle == 0:
         message = _state.start_failure(lib)
         if message is not None:  # a forked child, or after shutdown: quietly a no-op
@@ -209,6 +233,69 @@ class task(Scope):  # noqa: N801 - used like a function
         return t
 
 
+class Sending(Span):
+    """The PRODUCER span ``send <task_type>`` of one enqueued job, started by
+    ``start_send``: store ``carrier`` with the job, then call ``end()``. A
+    no-op (``is_recording`` False, an empty carrier) when the library cannot
+    trace it."""
+
+    __slots__ = ("carrier",)
+
+    def __init__(self, name: str, handle: int) -> None:
+        super().__init__(name, handle)
+        self.carrier: Dict[str, str] = {}
+
+    def end(self, ok: bool = True, error: Optional[Union[BaseException, str]] = None) -> None:
+        """Ends the span: sent (ok), or not sent because of error (an
+        exception or a description; error status). Idempotent."""
+        if ok and error is None:
+            self._end(None)
+            return
+        if isinstance(error, BaseException):
+            self._end(error)
+            return
+        handle = self._take_handle()
+        lib = _state.loaded()
+        if handle and lib is not None:
+            e = str(error or "not sent").encode("utf-8", "replace")
+            _state.forked_rc(lib.span_end(handle, 0, e, len(e)))
+
+
+def _send_attributes(task_type: str, attributes: Optional[Mapping[str, Any]],
+                     system: Optional[str], destination: Optional[str]) -> Dict[str, Any]:
+    return {**(attributes or {}),
+            "messaging.system": system or "ffitel",
+            "messaging.operation.name": "send",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": destination or task_type}
+
+
+def start_send(task_type: str, /, attributes: Optional[Mapping[str, Any]] = None, *,
+               system: Optional[str] = None, destination: Optional[str] = None) -> Sending:
+    """Starts the PRODUCER span ``send <task_type>`` (a child of the current
+    span; not made current) for a framework whose hooks split enqueueing in
+    two: ``s = ffitel.start_send("SendReport")``, store ``s.carrier`` (the
+    headers ``ffitel.inject`` would give inside it) with the job, then
+    ``s.end()``. ``system`` and ``destination`` as in ``start_task`` (the
+    framework and the queue). Never raises because of telemetry.
+    """
+    if not isinstance(task_type, str) or not task_type:
+        raise ValueError(f"task_type must be a non-empty string, not {task_type!r}")
+    name = "send " + task_type
+    try:
+        started = _spans.start(name, 3, _send_attributes(task_type, attributes, system,
+                                                         destination), None)
+    except Exception as exc:  # the library cannot be found, loaded or start it
+        _warn_task_once("ffitel.start_send: the send span could not be started; the job "
+                        "is sent without it", error=str(exc), task_type=task_type)
+        return Sending(name, 0)
+    s = Sending(name, started._take_handle())
+    if s._handle:
+        with _spans.use(s):
+            s.carrier = _spans.inject()
+    return s
+
+
 def send(task_type: str, /, **attributes: Any) -> span:
     """The PRODUCER span ``send <task_type>`` around enqueueing a job.
 
@@ -218,9 +305,5 @@ def send(task_type: str, /, **attributes: Any) -> span:
     """
     if not isinstance(task_type, str):
         raise TypeError(f"ffitel.send: task_type must be a str, got {type(task_type).__name__}")
-    attrs = {**attributes,
-             "messaging.system": "ffitel",
-             "messaging.operation.name": "send",
-             "messaging.operation.type": "send",
-             "messaging.destination.name": task_type}
-    return span("send " + task_type, kind="producer", attributes=attrs)
+    return span("send " + task_type, kind="producer",
+                attributes=_send_attributes(task_type, attributes, None, None))
