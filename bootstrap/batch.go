@@ -45,6 +45,9 @@ type batcher[T any] struct {
 	// retryFor is how long a failed batch is retried (while the queue has
 	// room); zero gives up after the first failure.
 	retryFor time.Duration
+	// health follows the exports for /healthz and the pipeline metrics
+	// (selfmetrics.go); nil-safe.
+	health *exportHealth
 
 	mu       sync.Mutex
 	chunks   [][]T // full chunks, then the tail being filled; each has cap maxBatch
@@ -134,6 +137,7 @@ func (b *batcher[T]) add(item T) bool {
 	if b.closed || b.queued+b.inflight >= b.maxQueue {
 		b.mu.Unlock()
 		b.dropped.Add(1)
+		b.health.lost()
 		return false
 	}
 	n := len(b.chunks)
@@ -266,8 +270,10 @@ func (b *batcher[T]) exportBatch(ctx context.Context, batch []T) {
 	start := time.Now()
 	for {
 		ectx, cancel := context.WithTimeout(ctx, b.timeout)
+		b.health.attempt(time.Now())
 		err := b.export(ectx, batch)
 		cancel()
+		b.health.attempted(err)
 		if err == nil {
 			b.failing.Store(false)
 			b.exported.Add(uint64(len(batch)))
@@ -286,11 +292,13 @@ func (b *batcher[T]) exportBatch(ctx context.Context, batch []T) {
 		b.mu.Unlock()
 		if !retry || !b.sleep(ctx, backoff) {
 			b.failed.Add(uint64(len(batch)))
+			b.health.lost()
 			break
 		}
 		b.retried.Add(1)
 		backoff = min(backoff*2, retryMax)
 	}
+	b.health.exported(time.Since(start))
 	b.finished(batch)
 }
 

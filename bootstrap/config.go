@@ -67,6 +67,9 @@ type Config struct {
 	MetricExportInterval time.Duration
 	MetricExportTimeout  time.Duration
 
+	// HealthFailAfter is FFITEL_HEALTH_FAIL_AFTER_MS (see Runtime.Health).
+	HealthFailAfter time.Duration
+
 	// TracesEndpoint, LogsEndpoint and MetricsEndpoint are the OTLP
 	// endpoints set in the environment for each signal: its own variable
 	// (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT), else OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -141,6 +144,7 @@ func LoadConfig(getenv func(string) string) (Config, []string) {
 	} else if strings.HasPrefix(c.MetricsAddr, ":") {
 		c.MetricsAddr = "127.0.0.1" + c.MetricsAddr
 	}
+	c.HealthFailAfter = time.Duration(r.integer(envHealthFailAfterMS, dfltHealthFailAfterMS, 1, 24*3600*1000)) * time.Millisecond
 	c.MetricsNamespace = r.identifier(envMetricsNamespace, dfltMetricsNamespace)
 	c.WorkerID = r.text(envWorkerID)
 	if c.WorkerID == "" {

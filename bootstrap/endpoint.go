@@ -3,9 +3,12 @@ package bootstrap
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,8 +50,8 @@ func (rt *Runtime) startEndpoint(addr string, reg *prometheus.Registry) (*metric
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	}
 	mux.Handle("/metrics/events", metrics.EventsHandler(rt.Snapshot))
-	mux.Handle("/healthz", metrics.HealthHandler(func() string { return rt.Phase().String() }))
-	l, err := net.Listen("tcp", addr)
+	mux.Handle("/healthz", metrics.HealthReportHandler(rt.Health))
+	l, err := listenRange(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +62,34 @@ func (rt *Runtime) startEndpoint(addr string, reg *prometheus.Registry) (*metric
 		}
 	}()
 	return &metricsEndpoint{server: srv, addr: l.Addr().String()}, nil
+}
+
+// listenRange listens on addr, host:port, or host:first-last: then on the
+// first port of the range nobody listens on, so that every process of a
+// prefork pool sharing FFITEL_METRICS_ADDR gets its own port.
+func listenRange(addr string) (net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	first, last, isRange := strings.Cut(port, "-")
+	if !isRange {
+		return net.Listen("tcp", addr)
+	}
+	lo, err1 := strconv.Atoi(first)
+	hi, err2 := strconv.Atoi(last)
+	if err1 != nil || err2 != nil || lo < 1 || hi > 65535 || lo > hi {
+		return nil, fmt.Errorf("ffitel: bad port range %q in %s (want first-last, 1-65535)", port, addr)
+	}
+	var lastErr error
+	for p := lo; p <= hi; p++ {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err == nil {
+			return l, nil
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("ffitel: every port of %s is taken (%d processes already serve it?): %w", addr, hi-lo+1, lastErr)
 }
 
 func (e *metricsEndpoint) shutdown(ctx context.Context) {

@@ -46,7 +46,7 @@ const (
 	dfltQueueFull          = "backpressure"
 	envQueueFullWaitMS     = "FFITEL_QUEUE_FULL_WAIT_MS"
 	dfltQueueFullWaitMS    = 5000
-	envMetricsAddr         = "FFITEL_METRICS_ADDR" // default off
+	envMetricsAddr         = "FFITEL_METRICS_ADDR" // default off; host:port, or host:first-last for a prefork pool
 	envMetricsNamespace    = "FFITEL_METRICS_NAMESPACE"
 	dfltMetricsNamespace   = "tasker"
 	envWorkerID            = "FFITEL_WORKER_ID" // default <hostname>-<pid>
@@ -88,6 +88,14 @@ const (
 	envEndpoint   = "OTEL_EXPORTER_OTLP_ENDPOINT"
 	envHeaders    = "OTEL_EXPORTER_OTLP_HEADERS"
 	envOTLPPrefix = "OTEL_EXPORTER_OTLP_"
+)
+
+// /healthz and ffitel_export_healthy report a signal degraded once its
+// exports have been failing for longer than this, or items were lost within
+// it (selfmetrics.go).
+const (
+	envHealthFailAfterMS  = "FFITEL_HEALTH_FAIL_AFTER_MS"
+	dfltHealthFailAfterMS = 30000
 )
 
 // Default queue sizes are larger than the OpenTelemetry specification's

@@ -39,6 +39,7 @@ type pipelineSettings struct {
 	lossInterval time.Duration
 	lossReporter func(what string) func(dropped, failed uint64, lastErr error)
 	warn         func(msg string, args ...any)
+	self         *selfMetrics // export health and duration per signal; may be nil
 }
 
 // newExportPipeline starts a queue (and its goroutine) for each exported
@@ -51,6 +52,7 @@ func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
 		p.logs = newBatcher(p.converter.export, c.LogQueueSize, c.LogBatchSize, c.LogScheduleDelay, c.LogExportTimeout)
 		p.logs.lossTick, p.logs.onLoss = s.lossInterval, s.lossReporter("log records")
 		p.logs.fullWait, p.logs.retryFor = c.QueueFullWait, c.LogExportTimeout
+		p.logs.health = s.self.signalHealth(sigLogs)
 		p.logs.start()
 		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(s.res), sdklog.WithProcessor(apiProcessor{p.logs}))
 	}
@@ -58,11 +60,12 @@ func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
 		p.spans = newBatcher(exps.spans.ExportSpans, c.SpanQueueSize, c.SpanBatchSize, c.SpanScheduleDelay, c.SpanExportTimeout)
 		p.spans.lossTick, p.spans.onLoss = s.lossInterval, s.lossReporter("spans")
 		p.spans.fullWait, p.spans.retryFor = c.QueueFullWait, c.SpanExportTimeout
+		p.spans.health = s.self.signalHealth(sigTraces)
 		p.spans.start()
 	}
 	if exps.metrics != nil {
 		p.pump = &metricPump{reader: s.reader, exporter: exps.metrics, interval: c.MetricExportInterval,
-			timeout: c.MetricExportTimeout, warn: s.warn}
+			timeout: c.MetricExportTimeout, warn: s.warn, health: s.self.signalHealth(sigMetrics)}
 		p.pump.start()
 	}
 	return p
@@ -161,6 +164,7 @@ type metricPump struct {
 	interval time.Duration
 	timeout  time.Duration
 	warn     func(msg string, args ...any)
+	health   *exportHealth // may be nil
 
 	exports, failures atomic.Uint64
 	stop              chan struct{}
@@ -198,7 +202,12 @@ func (m *metricPump) exportOnce(ctx context.Context) {
 		m.failures.Add(1)
 		return
 	}
-	if err := m.exporter.Export(ctx, &rm); err != nil {
+	start := time.Now()
+	m.health.attempt(start)
+	err := m.exporter.Export(ctx, &rm)
+	m.health.attempted(err)
+	m.health.exported(time.Since(start))
+	if err != nil {
 		if m.failures.Add(1) == 1 || m.failures.Load()%10 == 0 {
 			m.warn("metric export failed", slog.String("error", err.Error()), slog.Uint64("failures", m.failures.Load()))
 		}

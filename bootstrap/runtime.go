@@ -2,8 +2,8 @@ package bootstrap
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -106,6 +106,7 @@ type Runtime struct {
 
 	watchStop chan struct{} // stops watchEventDrops
 
+	self         *selfMetrics         // pipeline metrics and export health; nil if they could not be registered
 	promRegistry *prometheus.Registry // set when /metrics is served
 	endpoint     *metricsEndpoint
 	handler      *Handler
@@ -205,6 +206,11 @@ func (rt *Runtime) InitConsoleOnly() error {
 		return err
 	}
 
+	if rt.self, err = newSelfMetrics(rt.mp, rt.cfg.HealthFailAfter, rt.early, rt.spanEnds, rt.events, &rt.inputErrors,
+		func(s string) string { return redactSecrets(s, rt.cfg.secretValues()) }); err != nil {
+		rt.warnings = append(rt.warnings, "pipeline metrics could not be registered: "+err.Error())
+	}
+
 	rt.gen++
 	rt.route.Store(&route{gen: rt.gen, console: rt.console, early: rt.early})
 	rt.state.Store(int32(StateConsole))
@@ -259,7 +265,10 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		return nil
 	}
 	rt.export = newExportPipeline(exps, pipelineSettings{cfg: rt.cfg, res: rt.res, reader: rt.reader,
-		lossInterval: rt.lossInterval(), lossReporter: rt.lossReporter, warn: rt.internal.Warn})
+		lossInterval: rt.lossInterval(), lossReporter: rt.lossReporter, warn: rt.internal.Warn, self: rt.self})
+	if rt.self != nil {
+		rt.self.pipeline.Store(rt.export)
+	}
 	rt.disabledReason = ""
 	rt.spanEnds.upgrade(rt.export.spanQueue())
 	if rt.opts.SetGlobals {
