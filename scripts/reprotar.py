@@ -20,6 +20,7 @@ def _normalised(info: tarfile.TarInfo) -> tarfile.TarInfo:
     info.mtime = _epoch()
     info.uid = info.gid = 0
     info.uname = info.gname = ""
+    info.pax_headers = {}  # a repacked PAX archive carries sub-second mtimes here
     if info.isdir() or info.mode & 0o111:
         info.mode = 0o755
     else:
