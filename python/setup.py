@@ -86,7 +86,7 @@ class BuildPyWithLibrary(build_py):
         super().run()
         target = Path(self.build_lib) / "ffitel" / "lib"
         target.mkdir(parents=True, exist_ok=True)
-        temp = Path(self.get_finalized_command("build").build_temp)
+        temp = Path(self.get_finalized_command("build").build_temp).resolve()
         shutil.copyfile(_library(temp), target / "libffitel.so")
         os.chmod(target / "libffitel.so", 0o755)
 
