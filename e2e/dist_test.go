@@ -482,5 +482,12 @@ func TestDistGemspecBuildsACompleteGemFromAnyDirectory(t *testing.T) {
 		if !has("lib/ffitel/libffitel.so") && !(has("ext/ffitel/extconf.rb") && has("ext/ffitel/go/cshim/main.go")) {
 			t.Errorf("gem built from %s holds neither the library nor the Go sources to build it: %v", where, list)
 		}
+		// What gem build copied into the checkout is gone: a stale copy
+		// would shadow build/libffitel.so for the Ruby tests.
+		for _, left := range []string{"ruby/lib/ffitel/libffitel.so", "ruby/ext/ffitel/go"} {
+			if _, err := os.Stat(filepath.Join(root, left)); err == nil {
+				t.Errorf("gem build from %s left %s in the checkout", where, left)
+			}
+		}
 	}
 }

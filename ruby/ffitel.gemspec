@@ -3,31 +3,35 @@
 # Builds a complete gem from any directory (`gem build ruby/ffitel.gemspec`);
 # every file list is relative to this file's directory.
 #
-# - With lib/ffitel/libffitel.so present (in a checkout it is copied from
-#   ../build/libffitel.so, `make build`), a platform gem holding the library,
-#   its platform read from the library's ELF header (x86_64-linux, aarch64-linux).
+# - With lib/ffitel/libffitel.so present, a platform gem holding the library,
+#   its platform read from the library's ELF header (x86_64-linux,
+#   aarch64-linux). In a checkout, `gem build` takes ../build/libffitel.so
+#   (`make build`).
 # - Without it, a source gem: ext/ffitel/extconf.rb builds the library with
 #   `go build` when the gem is installed, from the Go sources under
-#   ext/ffitel/go (in a checkout they are copied there from ..).
-# `make dist` builds both from staged copies of this directory.
+#   ext/ffitel/go (in a checkout `gem build` copies them there from ..).
+# What `gem build` copies into the checkout it removes when it exits, so a
+# copy never shadows a newer build/libffitel.so for the tests.
+# `make dist` builds both kinds from staged copies of this directory.
 
 require "fileutils"
 require_relative "lib/ffitel/version"
 
-root = __dir__
+root = File.expand_path(__dir__) # absolute: `gem build ruby/ffitel.gemspec` gives a relative __dir__
 library = File.join(root, "lib/ffitel/libffitel.so")
 vendored_go = File.join(root, "ext/ffitel/go")
 checkout = File.expand_path("..", root)
 go_packages = %w[bootstrap events metrics cshim].freeze
+building = defined?(Gem::Commands::BuildCommand)
 
-if File.file?(File.join(checkout, "cshim/include/ffitel.h"))
+if building && File.file?(File.join(checkout, "cshim/include/ffitel.h"))
   built = File.join(checkout, "build/libffitel.so")
-  if File.file?(built) && (!File.file?(library) || File.mtime(built) > File.mtime(library))
+  if File.file?(built) && !File.exist?(library)
     FileUtils.cp(built, library)
-  end
-  unless File.file?(library)
-    FileUtils.rm_rf(vendored_go)
+    at_exit { FileUtils.rm_f(library) }
+  elsif !File.exist?(library) && !File.exist?(vendored_go)
     FileUtils.mkdir_p(vendored_go)
+    at_exit { FileUtils.rm_rf(vendored_go) }
     FileUtils.cp(%w[go.mod go.sum].map { |f| File.join(checkout, f) }, vendored_go)
     go_packages.each { |pkg| FileUtils.cp_r(File.join(checkout, pkg), vendored_go) }
   end
@@ -79,7 +83,7 @@ end
 # RubyGems 3.3's `gem build` reads spec.files relative to the working
 # directory. Run from elsewhere, build from here and hand the gem back to
 # the directory the command was run in.
-if defined?(Gem::Commands::BuildCommand) && File.expand_path(Dir.pwd) != File.expand_path(root)
+if building && File.expand_path(Dir.pwd) != File.expand_path(root)
   origin = Dir.pwd
   started = Time.now - 1
   Dir.chdir(root)
