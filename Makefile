@@ -1,7 +1,9 @@
 # ffitel — build, test, bench, demo.
 #   make demo   run the example workers against a real Collector and summarise
 #   make test   everything CI runs: vet, race tests, C ABI under valgrind,
-#               Python and Ruby bindings, end-to-end against real services
+#               Python and Ruby bindings, end-to-end against real services,
+#               and the release artifacts installed as a user would
+#   make dist   release artifacts in dist/ (docs/PACKAGING.md)
 SHELL := /bin/bash
 GO ?= go
 export GOFLAGS := -buildvcs=false
@@ -10,7 +12,7 @@ BUILD := $(CURDIR)/build
 OTELCOL := $(CACHE)/otelcol/otelcol-ffitel
 BUILDER_VERSION := v0.120.0
 
-.PHONY: all build deps collector collector-lb test test-go test-c test-python test-ruby bench demo clean
+.PHONY: all build deps collector collector-lb test test-go test-c test-python test-ruby test-dist dist dist-aarch64 dist-toolchain bench demo clean
 
 all: build
 
@@ -59,7 +61,7 @@ $(BUILD)/test_environ: tests/c/test_environ.c $(BUILD)/ffitel.h
 $(BUILD)/test_abi: tests/c/test_abi.c $(LIB) $(BUILD)/ffitel.h
 	$(CC) -O1 -g -Wall -Wextra -I$(BUILD) -o $@ $< -L$(BUILD) -lffitel -Wl,-rpath,'$$ORIGIN' -lpthread -lm
 
-test: deps collector collector-lb build test-go test-c test-python test-ruby
+test: deps collector collector-lb build test-go test-c test-python test-ruby test-dist
 
 test-python: build collector
 	python3 -m pytest -q python/tests
@@ -101,5 +103,30 @@ bench: deps collector build $(BUILD)/bench_abi
 demo: deps collector build
 	$(GO) run ./e2e/cmd/demo
 
+# Release artifacts (docs/PACKAGING.md). The library is built once per
+# architecture with zig cc against glibc 2.17 and shared by the wheel, the
+# platform gem and the C tarball. dist-aarch64 adds the aarch64 artifacts.
+DISTVENV := $(CACHE)/distvenv
+DISTLIB_X86_64 := $(BUILD)/dist/x86_64/libffitel.so
+DISTLIB_AARCH64 := $(BUILD)/dist/aarch64/libffitel.so
+
+dist-toolchain:
+	@scripts/dist-toolchain.sh $(DISTVENV)
+
+$(BUILD)/dist/%/libffitel.so: $(GO_SOURCES)
+	@scripts/dist-toolchain.sh $(DISTVENV)
+	FFITEL_DISTVENV=$(DISTVENV) scripts/build-lib.sh $* $@
+
+dist: $(DISTLIB_X86_64)
+	FFITEL_DISTVENV=$(DISTVENV) scripts/dist.sh x86_64=$(DISTLIB_X86_64)
+
+dist-aarch64: $(DISTLIB_X86_64) $(DISTLIB_AARCH64)
+	FFITEL_DISTVENV=$(DISTVENV) scripts/dist.sh x86_64=$(DISTLIB_X86_64) aarch64=$(DISTLIB_AARCH64)
+
+# Installs every artifact in dist/ as a user would, outside the checkout,
+# and runs a two-phase worker from each against the real Collector.
+test-dist: dist collector
+	$(GO) test -tags dist -count=1 -timeout 20m -v -run TestDist ./e2e/
+
 clean:
-	rm -rf $(BUILD) $(CACHE)/demo
+	rm -rf $(BUILD) $(CACHE)/demo dist

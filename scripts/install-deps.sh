@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make demo` need on a fresh Debian machine:
-# Debian packages (only those missing) and Python test packages from PyPI.
+# Debian packages (only those missing), Python test packages from PyPI, and
+# the release toolchain (zig, auditwheel) in .cache/distvenv for `make dist`.
+# `make test-dist` also needs pyenv with at least three CPythons >= 3.9.
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
@@ -14,6 +16,8 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v sidekiq >/dev/null || need+=(ruby-sidekiq)
 ruby -e 'require "redis"' 2>/dev/null || need+=(ruby-redis)
 ruby -e 'require "active_support"' 2>/dev/null || need+=(ruby-activesupport)
+command -v pkg-config >/dev/null || need+=(pkgconf)
+command -v objdump >/dev/null || need+=(binutils)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -35,3 +39,4 @@ if ! python3 -c 'import celery, kombu, redis; assert celery.__version__ == "5.4.
   echo "install-deps: installing Celery from PyPI"
   python3 -m pip install -q 'celery[redis]==5.4.0' 'kombu==5.4.2' 'redis==5.3.1'
 fi
+"$(dirname "$0")/dist-toolchain.sh"
