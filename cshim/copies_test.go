@@ -24,7 +24,7 @@ var (
 	pyCodeRE      = regexp.MustCompile(`(?m)^\s*(OK|E_[A-Z_]+|PY_USE_JSON)\s*(?::[^=\n]+)?=\s*(-?\d+)\b`)
 	pyCodeNameRE  = regexp.MustCompile(`\b(E_[A-Z_]+)\s*:\s*["']FFITEL_([A-Z_]+)["']`)
 	pyVersionRE   = regexp.MustCompile(`(?m)^(__version__)\s*(?::[^=\n]+)?=\s*["']([^"']*)["']`)
-	pyProjectRE   = regexp.MustCompile(`(?m)^(version)\s*=\s*"([^"]*)"`)
+	versionFileRE = regexp.MustCompile(`(?m)^()([0-9][^\s]*)\s*$`)
 	rbCodeRE      = regexp.MustCompile(`(?m)^\s*(OK|E_[A-Z_]+|RB_USE_JSON)\s*=\s*(-?\d+)\b`)
 	rbVersionRE   = regexp.MustCompile(`(?m)^\s*(VERSION)\s*=\s*["']([^"']*)["']`)
 	headerRelPath = filepath.Join("include", "ffitel.h")
@@ -141,7 +141,7 @@ func TestVersionOfEveryCopyMatchesTheHeader(t *testing.T) {
 	}
 	copies := map[string]map[string]constant{
 		"Python __version__": scanFiles(t, filepath.Join("..", "python", "src", "ffitel"), ".py", pyVersionRE),
-		"Python project":     scanFiles(t, filepath.Join("..", "python", "pyproject.toml"), ".toml", pyProjectRE),
+		"VERSION file":       scanFiles(t, filepath.Join("..", "VERSION"), "VERSION", versionFileRE),
 		"Ruby VERSION":       scanFiles(t, filepath.Join("..", "ruby", "lib"), ".rb", rbVersionRE),
 	}
 	for what, found := range copies {
