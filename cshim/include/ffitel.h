@@ -409,6 +409,86 @@ int ffitel_event_unsubscribe(uint64_t sub);
  * For logs and spans, emitted = exported + dropped + failed + pending. */
 int ffitel_stats_json(char *buf, size_t cap);
 
+/* ---- OpenTelemetry API bridges --------------------------------------------
+ * What a host binding needs to implement its language's OpenTelemetry API
+ * (tracer and meter providers) on this library, so instrumentation written
+ * against that API exports through ffitel (Python: ffitel.opentelemetry). */
+
+/* Starts a span as ffitel_span_start does, with more of the API's options:
+ * scope names the instrumentation scope (the tracer's name; empty: ffitel's
+ * own), kind as for ffitel_span_start (0 internal .. 4 consumer), start_unix_nano
+ * the start time (0: now), links_json a JSON array of links
+ * [{"traceparent": "00-...", "attributes": {...}}, ...] (malformed links are
+ * skipped with FFITEL_E_INVALID in ffitel_last_error; the span is still
+ * started). A remote parent given by traceparent is used when parent is 0.
+ * When tp_cap > 0 the new span's traceparent ("00-<trace>-<span>-<flags>",
+ * 55 bytes; flags 01 when sampled, 00 when not) is written to tp_out,
+ * NUL-terminated: bindings learn the ids and the sampling decision without
+ * another call. An unsampled span still gets a handle (logs inside carry
+ * its ids; children inherit the decision) but records nothing. Returns the
+ * handle, or 0 as ffitel_span_start does. End it with ffitel_span_end_ex or
+ * ffitel_span_end. */
+uint64_t ffitel_span_start_ex(const char *scope, size_t scope_len, const char *name, size_t name_len,
+                              uint64_t parent, const char *traceparent, size_t tp_len,
+                              const char *attrs_json, size_t attrs_len, int32_t kind, int64_t start_unix_nano,
+                              const char *links_json, size_t links_len, char *tp_out, size_t tp_cap);
+
+/* Ends a span with an OpenTelemetry status: 0 unset, 1 ok, 2 error (with
+ * description; ignored otherwise), at end_unix_nano (0: now). Unlike
+ * ffitel_span_end it adds no "exception" event (bindings record exceptions
+ * as events themselves). A task handle ends its task (status 2: failed).
+ * FFITEL_OK, FFITEL_E_HANDLE, or FFITEL_E_INVALID for an unknown status
+ * (the span is still ended, status unset). */
+int ffitel_span_end_ex(uint64_t span, int32_t status, const char *description, size_t description_len,
+                       int64_t end_unix_nano);
+
+/* Adds an event as ffitel_span_add_event does, at unix_nano (0: now). */
+int ffitel_span_add_event_at(uint64_t span, const char *name, size_t name_len, const char *attrs_json,
+                             size_t attrs_len, int64_t unix_nano);
+
+/* Adds links to an open span: links_json as for ffitel_span_start_ex. */
+int ffitel_span_add_link(uint64_t span, const char *links_json, size_t links_len);
+
+/* Renames an open span (an empty name is ignored). */
+int ffitel_span_update_name(uint64_t span, const char *name, size_t name_len);
+
+/* Instrument kinds for ffitel_instrument_create. */
+#define FFITEL_INSTRUMENT_COUNTER 0
+#define FFITEL_INSTRUMENT_UP_DOWN_COUNTER 1
+#define FFITEL_INSTRUMENT_HISTOGRAM 2
+#define FFITEL_INSTRUMENT_GAUGE 3
+#define FFITEL_INSTRUMENT_OBSERVABLE_COUNTER 4
+#define FFITEL_INSTRUMENT_OBSERVABLE_UP_DOWN_COUNTER 5
+#define FFITEL_INSTRUMENT_OBSERVABLE_GAUGE 6
+
+/* Creates (or finds: the same scope, kind, name, unit and description give
+ * the same handle) a float64 instrument of the meter named scope (empty:
+ * ffitel's own) and returns its handle, or 0 with ffitel_last_error set (an
+ * invalid name or kind, or 4096 instruments already). Units are UCUM
+ * ("ms", "By", "{request}"). Instruments live until the library is
+ * unloaded; counts made before ffitel_init_telemetry are exported after. */
+uint64_t ffitel_instrument_create(const char *scope, size_t scope_len, int32_t kind, const char *name,
+                                  size_t name_len, const char *unit, size_t unit_len, const char *description,
+                                  size_t description_len);
+
+/* Records value with attributes (flat JSON object) into a synchronous
+ * instrument: adds to a counter (value >= 0) or up-down counter, records
+ * into a histogram, sets a gauge. For an observable instrument it hands
+ * one observation back and is valid only while the observe hook runs for
+ * that instrument (else FFITEL_E_INVALID). Non-finite values and bad
+ * attributes record nothing (FFITEL_E_INVALID). FFITEL_E_HANDLE for an
+ * unknown instrument. */
+int ffitel_instrument_record(uint64_t instrument, double value, const char *attrs_json, size_t attrs_len);
+
+/* The host function called, on a library thread, once per observable
+ * instrument at every metrics collection (the periodic export, flush,
+ * shutdown): it runs the instrument's callbacks and reports each
+ * observation with ffitel_instrument_record before returning. It must not
+ * call ffitel_flush or ffitel_shutdown. NULL removes it (observable
+ * instruments then report nothing). Always FFITEL_OK. */
+typedef void (*ffitel_observe_fn)(uint64_t instrument);
+int ffitel_set_observe_hook(ffitel_observe_fn hook);
+
 #ifdef __cplusplus
 }
 #endif

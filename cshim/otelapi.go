@@ -1,0 +1,271 @@
+package main
+
+// The C ABI behind host OpenTelemetry API bridges (Python's
+// ffitel.opentelemetry): spans with an explicit scope, kind, start and end
+// time, links and status, and instruments by handle, observable ones read
+// through a host callback. Translation only: the instrument table lives in
+// metrics.APIInstruments.
+
+/*
+#include <stdint.h>
+#include <stddef.h>
+void ffitel_shim_observe(uint64_t instrument);
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ffitel/ffitel/bootstrap"
+	"github.com/ffitel/ffitel/metrics"
+)
+
+// spanContextOf parses a W3C traceparent (an invalid context when malformed).
+func spanContextOf(tp string) trace.SpanContext {
+	ctx := propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": tp})
+	return trace.SpanContextFromContext(ctx)
+}
+
+// linksOf decodes [{"traceparent": "...", "attributes": {...}}, ...].
+func linksOf(in *input, p *C.char, n C.size_t) []trace.Link {
+	if n == 0 {
+		return nil
+	}
+	doc := in.text("links_json", p, n, maxAttrsJSONBytes)
+	var raw []struct {
+		Traceparent string          `json:"traceparent"`
+		Attributes  json.RawMessage `json:"attributes"`
+	}
+	if err := json.Unmarshal([]byte(doc), &raw); err != nil {
+		in.problem(codeInvalid, "ffitel: links_json is not an array of {traceparent, attributes}; links ignored")
+		return nil
+	}
+	links := make([]trace.Link, 0, len(raw))
+	for _, r := range raw {
+		sc := spanContextOf(r.Traceparent)
+		if !sc.IsValid() {
+			in.problem(codeInvalid, "ffitel: a link's traceparent is malformed; that link ignored")
+			continue
+		}
+		var attrs []attribute.KeyValue
+		if len(r.Attributes) > 0 && string(r.Attributes) != "null" {
+			a, _, err := decodeAttrs(string(r.Attributes))
+			if err != nil {
+				in.problem(codeInvalid, "ffitel: a link's attributes: "+err.Error())
+			}
+			attrs = otelAttrs(a)
+		}
+		links = append(links, trace.Link{SpanContext: sc, Attributes: attrs})
+	}
+	return links
+}
+
+func timestamp(ns C.int64_t) time.Time {
+	if ns <= 0 {
+		return time.Now()
+	}
+	return time.Unix(0, int64(ns))
+}
+
+//export ffitelgo_span_start_ex
+func ffitelgo_span_start_ex(scope *C.char, scopeLen C.size_t, name *C.char, nameLen C.size_t, parent C.uint64_t,
+	traceparent *C.char, tpLen C.size_t, attrsJSON *C.char, attrsLen C.size_t, kind C.int32_t,
+	startNS C.int64_t, linksJSON *C.char, linksLen C.size_t, tpOut *C.char, tpCap C.size_t) (h C.uint64_t) {
+	defer recoverHandle(&h)
+	var in input
+	scopeName := in.text("scope", scope, scopeLen, 256)
+	if scopeName == "" {
+		scopeName = bootstrap.ScopeName
+	}
+	spanName := in.text("name", name, nameLen, maxMessageBytes)
+	if spanName == "" {
+		spanName = "unnamed"
+	}
+	ctx := context.Background()
+	if parent != 0 {
+		p, ok := spans.get(uint64(parent))
+		if !ok {
+			setError("ffitel_span_start_ex: unknown or ended parent span handle")
+			return 0
+		}
+		ctx = trace.ContextWithSpan(ctx, p)
+	} else if tpLen > 0 {
+		sc := spanContextOf(in.text("traceparent", traceparent, tpLen, 256))
+		if sc.IsValid() {
+			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+		} else {
+			in.problem(codeInvalid, "ffitel_span_start_ex: malformed traceparent; started a new trace")
+		}
+	}
+	k := trace.SpanKindInternal
+	if kind >= 0 && int(kind) < len(spanKinds) {
+		k = spanKinds[kind]
+	} else {
+		in.problem(codeInvalid, "ffitel_span_start_ex: unknown kind; using INTERNAL")
+	}
+	attrs := in.attrs(attrsJSON, attrsLen)
+	attrs = append(attrs, in.markers()...)
+	opts := []trace.SpanStartOption{trace.WithSpanKind(k), trace.WithAttributes(otelAttrs(attrs)...)}
+	if startNS > 0 {
+		opts = append(opts, trace.WithTimestamp(timestamp(startNS)))
+	}
+	if links := linksOf(&in, linksJSON, linksLen); len(links) > 0 {
+		opts = append(opts, trace.WithLinks(links...))
+	}
+	_, s := rt().TracerProvider().Tracer(scopeName).Start(ctx, spanName, opts...)
+	handle, ok := spans.add(s)
+	if !ok {
+		s.SetAttributes(attribute.Bool("ffitel.span_table_full", true))
+		s.End()
+		setError("ffitel_span_start_ex: too many open spans (65536); end spans with ffitel_span_end")
+		return 0
+	}
+	if tpCap > 0 {
+		carrier := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(trace.ContextWithSpan(context.Background(), s), carrier)
+		copyOut(tpOut, tpCap, carrier["traceparent"])
+	}
+	if in.code != 0 {
+		in.result()
+	}
+	return C.uint64_t(handle)
+}
+
+//export ffitelgo_span_end_ex
+func ffitelgo_span_end_ex(span C.uint64_t, status C.int32_t, desc *C.char, descLen C.size_t, endNS C.int64_t) (rc C.int) {
+	defer recoverInto(&rc)
+	e, found := spans.removeEntry(uint64(span))
+	if !found {
+		return fail(codeHandle, "ffitel_span_end_ex: unknown or already ended span handle")
+	}
+	var in input
+	switch status {
+	case 0:
+	case 1:
+		e.span.SetStatus(codes.Ok, "")
+	case 2:
+		e.span.SetStatus(codes.Error, in.text("description", desc, descLen, maxMessageBytes))
+	default:
+		in.problem(codeInvalid, "ffitel_span_end_ex: unknown status; left unset")
+	}
+	if e.task != nil {
+		errorType := ""
+		if status == 2 {
+			errorType = "_OTHER"
+		}
+		e.task.End(errorType, "")
+		return in.result()
+	}
+	if endNS > 0 {
+		e.span.End(trace.WithTimestamp(timestamp(endNS)))
+	} else {
+		e.span.End()
+	}
+	return in.result()
+}
+
+//export ffitelgo_span_add_event_at
+func ffitelgo_span_add_event_at(span C.uint64_t, name *C.char, nameLen C.size_t, attrsJSON *C.char,
+	attrsLen C.size_t, atNS C.int64_t) (rc C.int) {
+	defer recoverInto(&rc)
+	s, ok := spans.get(uint64(span))
+	if !ok {
+		return fail(codeHandle, "ffitel_span_add_event_at: unknown or ended span handle")
+	}
+	var in input
+	eventName := in.text("name", name, nameLen, maxMessageBytes)
+	attrs := in.attrs(attrsJSON, attrsLen)
+	attrs = append(attrs, in.markers()...)
+	opts := []trace.EventOption{trace.WithAttributes(otelAttrs(attrs)...)}
+	if atNS > 0 {
+		opts = append(opts, trace.WithTimestamp(timestamp(atNS)))
+	}
+	s.AddEvent(eventName, opts...)
+	return in.result()
+}
+
+//export ffitelgo_span_add_link
+func ffitelgo_span_add_link(span C.uint64_t, linksJSON *C.char, linksLen C.size_t) (rc C.int) {
+	defer recoverInto(&rc)
+	s, ok := spans.get(uint64(span))
+	if !ok {
+		return fail(codeHandle, "ffitel_span_add_link: unknown or ended span handle")
+	}
+	var in input
+	for _, l := range linksOf(&in, linksJSON, linksLen) {
+		s.AddLink(l)
+	}
+	return in.result()
+}
+
+//export ffitelgo_span_update_name
+func ffitelgo_span_update_name(span C.uint64_t, name *C.char, nameLen C.size_t) (rc C.int) {
+	defer recoverInto(&rc)
+	s, ok := spans.get(uint64(span))
+	if !ok {
+		return fail(codeHandle, "ffitel_span_update_name: unknown or ended span handle")
+	}
+	var in input
+	if n := in.text("name", name, nameLen, maxMessageBytes); n != "" {
+		s.SetName(n)
+	}
+	return in.result()
+}
+
+var apiInstruments = &metrics.APIInstruments{Observe: func(h uint64) { C.ffitel_shim_observe(C.uint64_t(h)) }}
+
+//export ffitelgo_instrument_create
+func ffitelgo_instrument_create(scope *C.char, scopeLen C.size_t, kind C.int32_t, name *C.char, nameLen C.size_t,
+	unit *C.char, unitLen C.size_t, desc *C.char, descLen C.size_t) (h C.uint64_t) {
+	defer recoverHandle(&h)
+	var in input
+	scopeName := in.text("scope", scope, scopeLen, 256)
+	if scopeName == "" {
+		scopeName = bootstrap.ScopeName
+	}
+	n := in.text("name", name, nameLen, 256)
+	if !validInstrumentName(n) {
+		setError("ffitel_instrument_create: invalid instrument name (a letter, then letters, digits, _ . - /; at most 255 bytes)")
+		return 0
+	}
+	u := in.text("unit", unit, unitLen, 63)
+	d := in.text("description", desc, descLen, 1024)
+	handle, err := apiInstruments.Create(rt().MeterProvider().Meter(scopeName), scopeName,
+		metrics.InstrumentKind(kind), n, u, d)
+	if err != nil {
+		setError("ffitel_instrument_create: " + err.Error())
+		return 0
+	}
+	return C.uint64_t(handle)
+}
+
+//export ffitelgo_instrument_record
+func ffitelgo_instrument_record(instrument C.uint64_t, value C.double, attrsJSON *C.char, attrsLen C.size_t) (rc C.int) {
+	defer recoverInto(&rc)
+	var in input
+	v := float64(value)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		in.problem(codeInvalid, "ffitel_instrument_record: value is not finite")
+		return in.result()
+	}
+	attrs := in.attrs(attrsJSON, attrsLen)
+	if in.badAttrs {
+		return in.result() // as ffitel_counter_add: no half-attributed series
+	}
+	switch err := apiInstruments.Record(uint64(instrument), v, otelAttrs(attrs)); err {
+	case nil:
+	case metrics.ErrInstrumentHandle:
+		return fail(codeHandle, "ffitel_instrument_record: %v", err)
+	default:
+		in.problem(codeInvalid, "ffitel_instrument_record: "+err.Error())
+	}
+	return in.result()
+}
