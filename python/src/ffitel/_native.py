@@ -145,7 +145,32 @@ _SIGNATURES = {
     # May wait: ctypes releases the GIL around it (see Native).
     "ffitel_event_poll": ((_c.c_uint64, _c.c_int32, _c.c_char_p, _c.c_size_t), _c.c_int),
     "ffitel_event_unsubscribe": ((_c.c_uint64,), _c.c_int),
+    # The OpenTelemetry API bridge (ffitel.opentelemetry).
+    "ffitel_span_start_ex": (
+        (_c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_uint64, _c.c_char_p,
+         _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_int32, _c.c_int64, _c.c_char_p,
+         _c.c_size_t, _c.c_char_p, _c.c_size_t),
+        _c.c_uint64,
+    ),
+    "ffitel_span_end_ex": (
+        (_c.c_uint64, _c.c_int32, _c.c_char_p, _c.c_size_t, _c.c_int64), _c.c_int),
+    "ffitel_span_add_event_at": (
+        (_c.c_uint64, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_int64),
+        _c.c_int),
+    "ffitel_span_add_link": ((_c.c_uint64, _c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_span_update_name": ((_c.c_uint64, _c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_instrument_create": (
+        (_c.c_char_p, _c.c_size_t, _c.c_int32, _c.c_char_p, _c.c_size_t, _c.c_char_p,
+         _c.c_size_t, _c.c_char_p, _c.c_size_t),
+        _c.c_uint64,
+    ),
+    "ffitel_instrument_record": (
+        (_c.c_uint64, _c.c_double, _c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_set_observe_hook": ((_c.c_void_p,), _c.c_int),
 }
+
+# The host function ffitel_set_observe_hook takes: void (*)(uint64_t instrument).
+OBSERVE_FN = _c.CFUNCTYPE(None, _c.c_uint64)
 
 
 class Native:
