@@ -15,6 +15,7 @@ import "C"
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"time"
@@ -66,6 +67,24 @@ func linksOf(in *input, p *C.char, n C.size_t) []trace.Link {
 		links = append(links, trace.Link{SpanContext: sc, Attributes: attrs})
 	}
 	return links
+}
+
+// traceparentOf formats a span context as a W3C traceparent without a
+// propagator's carrier (this runs on every API span start).
+func traceparentOf(sc trace.SpanContext) string {
+	if !sc.IsValid() {
+		return ""
+	}
+	var b [55]byte
+	tid, sid := sc.TraceID(), sc.SpanID()
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	f := [1]byte{byte(sc.TraceFlags())}
+	hex.Encode(b[53:55], f[:])
+	return string(b[:])
 }
 
 func timestamp(ns C.int64_t) time.Time {
@@ -129,9 +148,7 @@ func ffitelgo_span_start_ex(scope *C.char, scopeLen C.size_t, name *C.char, name
 		return 0
 	}
 	if tpCap > 0 {
-		carrier := propagation.MapCarrier{}
-		propagation.TraceContext{}.Inject(trace.ContextWithSpan(context.Background(), s), carrier)
-		copyOut(tpOut, tpCap, carrier["traceparent"])
+		copyOut(tpOut, tpCap, traceparentOf(s.SpanContext()))
 	}
 	if in.code != 0 {
 		in.result()

@@ -64,6 +64,7 @@ from ._native import OBSERVE_FN, utf8
 __all__ = ["MeterProvider", "TracerProvider", "meter_provider", "register", "tracer_provider"]
 
 _TP_CAP = 64
+_KIND_VALUES = {k: k.value for k in SpanKind}
 
 
 # --- span contexts and traceparents ------------------------------------------------
@@ -245,7 +246,9 @@ def _start(scope: bytes, name: str, context: Optional[Context], kind: Any, attri
         return parent if type(parent) is not _ApiSpan else NonRecordingSpan(parent.get_span_context())
     a = _fields.merged(_attrs(attributes))
     n = utf8(name)
-    k = kind.value if isinstance(kind, SpanKind) else int(kind or 0)
+    k = _KIND_VALUES.get(kind)
+    if k is None:
+        k = kind.value if isinstance(kind, SpanKind) else int(kind or 0)
     ln = _links_json(links) if links else b""
     out = ctypes.create_string_buffer(_TP_CAP)
     handle = lib.span_start_ex(scope, len(scope), n, len(n), ph, tp, len(tp) if tp else 0,
