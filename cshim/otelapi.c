@@ -1,8 +1,6 @@
 /*
  * The public entry points of the OpenTelemetry API bridge ABI (otelapi.go),
- * each behind the fork guard as in guard.c, and the observe hook: a host
- * function the library calls, during a metrics collection, for each
- * observable instrument.
+ * each behind the fork guard as in guard.c.
  */
 #include "include/ffitel.h"
 #include "shim.h"
@@ -50,16 +48,4 @@ uint64_t ffitel_instrument_create(const char *scope, size_t scope_len, int32_t k
 int ffitel_instrument_record(uint64_t instrument, double value, const char *attrs_json, size_t attrs_len) {
     GUARD_INT();
     return ffitelgo_instrument_record(instrument, value, (char *)attrs_json, attrs_len);
-}
-
-static ffitel_observe_fn observe_hook;
-
-int ffitel_set_observe_hook(ffitel_observe_fn hook) {
-    __atomic_store_n(&observe_hook, hook, __ATOMIC_RELEASE);
-    return FFITEL_OK;
-}
-
-__attribute__((visibility("hidden"))) void ffitel_shim_observe(uint64_t instrument) {
-    ffitel_observe_fn hook = __atomic_load_n(&observe_hook, __ATOMIC_ACQUIRE);
-    if (hook != NULL) hook(instrument);
 }

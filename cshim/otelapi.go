@@ -2,14 +2,13 @@ package main
 
 // The C ABI behind host OpenTelemetry API bridges (Python's
 // ffitel.opentelemetry): spans with an explicit scope, kind, start and end
-// time, links and status, and instruments by handle, observable ones read
-// through a host callback. Translation only: the instrument table lives in
-// metrics.APIInstruments.
+// time, links and status, and instruments by handle (observable ones are
+// pushed by the host, which runs their callbacks: nothing calls back into
+// it). Translation only: the instrument table lives in metrics.APIInstruments.
 
 /*
 #include <stdint.h>
 #include <stddef.h>
-void ffitel_shim_observe(uint64_t instrument);
 */
 import "C"
 
@@ -237,7 +236,7 @@ func ffitelgo_span_update_name(span C.uint64_t, name *C.char, nameLen C.size_t) 
 	return in.result()
 }
 
-var apiInstruments = &metrics.APIInstruments{Observe: func(h uint64) { C.ffitel_shim_observe(C.uint64_t(h)) }}
+var apiInstruments = &metrics.APIInstruments{}
 
 //export ffitelgo_instrument_create
 func ffitelgo_instrument_create(scope *C.char, scopeLen C.size_t, kind C.int32_t, name *C.char, nameLen C.size_t,

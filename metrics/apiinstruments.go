@@ -30,16 +30,17 @@ func (k InstrumentKind) Observable() bool { return k >= KindObservableCounter &&
 // MaxAPIInstruments bounds the instrument table.
 const MaxAPIInstruments = 4096
 
+// MaxObservedSets bounds the attribute sets one observable instrument keeps.
+const MaxObservedSets = 2000
+
 // APIInstruments is the table of instruments a host's OpenTelemetry API
 // bridge creates (Python's ffitel.opentelemetry): handles, so a record names
-// its instrument without a lookup by name. Observable instruments are read
-// at each collection: Observe(handle) asks the host to run its callbacks,
-// which hand their observations back through Record while it runs.
+// its instrument without a lookup by name. The host drives observable
+// instruments: it runs their callbacks itself (before each export, flush and
+// shutdown) and pushes each observation through Record, which keeps the
+// latest value per attribute set; each collection reports those values.
+// Nothing here calls into the host.
 type APIInstruments struct {
-	// Observe runs the host's callbacks of an observable instrument. Set once
-	// before the first observable instrument is created.
-	Observe func(handle uint64)
-
 	mu       sync.RWMutex
 	next     uint64
 	byKey    map[apiKey]uint64
@@ -53,7 +54,7 @@ type apiKey struct {
 
 type observation struct {
 	value float64
-	attrs []attribute.KeyValue
+	attrs attribute.Set
 }
 
 type apiInstrument struct {
@@ -63,10 +64,8 @@ type apiInstrument struct {
 	hist    metric.Float64Histogram
 	gauge   metric.Float64Gauge
 
-	collect    sync.Mutex // one collection at a time
-	pendingMu  sync.Mutex
-	collecting bool
-	pending    []observation
+	latestMu sync.Mutex
+	latest   map[attribute.Distinct]observation // observable kinds: the last value per attribute set
 }
 
 // Errors of Create and Record.
@@ -74,8 +73,8 @@ var (
 	ErrInstrumentKind   = errors.New("unknown instrument kind")
 	ErrInstrumentFull   = errors.New("too many instruments (4096)")
 	ErrInstrumentHandle = errors.New("unknown instrument handle")
-	ErrNotObserving     = errors.New("an observable instrument records only inside its callback")
 	ErrNegative         = errors.New("a counter only adds finite values >= 0")
+	ErrObservedSetsFull = errors.New("an observable instrument keeps at most 2000 attribute sets")
 )
 
 // Create returns the handle of the instrument (scope, kind, name, unit,
@@ -118,13 +117,13 @@ func (t *APIInstruments) Create(m metric.Meter, scope string, kind InstrumentKin
 		in.gauge, err = m.Float64Gauge(name, metric.WithUnit(unit), metric.WithDescription(description))
 	case KindObservableCounter:
 		_, err = m.Float64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(description),
-			metric.WithFloat64Callback(t.callback(h, in)))
+			metric.WithFloat64Callback(in.observe))
 	case KindObservableUpDownCounter:
 		_, err = m.Float64ObservableUpDownCounter(name, metric.WithUnit(unit), metric.WithDescription(description),
-			metric.WithFloat64Callback(t.callback(h, in)))
+			metric.WithFloat64Callback(in.observe))
 	case KindObservableGauge:
 		_, err = m.Float64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(description),
-			metric.WithFloat64Callback(t.callback(h, in)))
+			metric.WithFloat64Callback(in.observe))
 	}
 	if err != nil {
 		return 0, err
@@ -135,29 +134,20 @@ func (t *APIInstruments) Create(m metric.Meter, scope string, kind InstrumentKin
 	return h, nil
 }
 
-func (t *APIInstruments) callback(h uint64, in *apiInstrument) metric.Float64Callback {
-	return func(_ context.Context, o metric.Float64Observer) error {
-		in.collect.Lock()
-		defer in.collect.Unlock()
-		in.pendingMu.Lock()
-		in.collecting, in.pending = true, nil
-		in.pendingMu.Unlock()
-		if t.Observe != nil {
-			t.Observe(h)
-		}
-		in.pendingMu.Lock()
-		obs := in.pending
-		in.collecting, in.pending = false, nil
-		in.pendingMu.Unlock()
-		for _, x := range obs {
-			o.Observe(x.value, metric.WithAttributes(x.attrs...))
-		}
-		return nil
+// observe reports the latest value of each attribute set at a collection.
+func (in *apiInstrument) observe(_ context.Context, o metric.Float64Observer) error {
+	in.latestMu.Lock()
+	defer in.latestMu.Unlock()
+	for _, x := range in.latest {
+		o.Observe(x.value, metric.WithAttributeSet(x.attrs))
 	}
+	return nil
 }
 
-// Record adds to a counter, records into a histogram or gauge, or (inside
-// Observe) hands an observation of an observable instrument back.
+// Record adds to a counter, records into a histogram or gauge, or sets the
+// latest observation of an observable instrument for attrs' attribute set
+// (reported at every collection from then on; an observable counter's value
+// is the cumulative total, as the API's callbacks return it).
 func (t *APIInstruments) Record(h uint64, v float64, attrs []attribute.KeyValue) error {
 	t.mu.RLock()
 	in, ok := t.byHandle[h]
@@ -179,12 +169,16 @@ func (t *APIInstruments) Record(h uint64, v float64, attrs []attribute.KeyValue)
 	case KindGauge:
 		in.gauge.Record(ctx, v, metric.WithAttributes(attrs...))
 	default:
-		in.pendingMu.Lock()
-		defer in.pendingMu.Unlock()
-		if !in.collecting {
-			return ErrNotObserving
+		set := attribute.NewSet(attrs...)
+		in.latestMu.Lock()
+		defer in.latestMu.Unlock()
+		if in.latest == nil {
+			in.latest = map[attribute.Distinct]observation{}
 		}
-		in.pending = append(in.pending, observation{v, attrs})
+		if _, ok := in.latest[set.Equivalent()]; !ok && len(in.latest) >= MaxObservedSets {
+			return ErrObservedSetsFull
+		}
+		in.latest[set.Equivalent()] = observation{v, set}
 	}
 	return nil
 }

@@ -471,23 +471,18 @@ uint64_t ffitel_instrument_create(const char *scope, size_t scope_len, int32_t k
                                   size_t name_len, const char *unit, size_t unit_len, const char *description,
                                   size_t description_len);
 
-/* Records value with attributes (flat JSON object) into a synchronous
- * instrument: adds to a counter (value >= 0) or up-down counter, records
- * into a histogram, sets a gauge. For an observable instrument it hands
- * one observation back and is valid only while the observe hook runs for
- * that instrument (else FFITEL_E_INVALID). Non-finite values and bad
- * attributes record nothing (FFITEL_E_INVALID). FFITEL_E_HANDLE for an
- * unknown instrument. */
+/* Records value with attributes (flat JSON object) into an instrument:
+ * adds to a counter (value >= 0) or up-down counter, records into a
+ * histogram, sets a gauge. For an observable instrument it sets the latest
+ * observation for that attribute set, reported at every collection from
+ * then on (an observable counter takes the cumulative total): the host runs
+ * the instrument's callbacks itself -- periodically, a little before each
+ * export (OTEL_METRIC_EXPORT_INTERVAL), and before ffitel_flush and
+ * ffitel_shutdown -- and pushes their results here; the library never
+ * calls the host. At most 2000 attribute sets per observable instrument
+ * (FFITEL_E_INVALID beyond). Non-finite values and bad attributes record
+ * nothing (FFITEL_E_INVALID). FFITEL_E_HANDLE for an unknown instrument. */
 int ffitel_instrument_record(uint64_t instrument, double value, const char *attrs_json, size_t attrs_len);
-
-/* The host function called, on a library thread, once per observable
- * instrument at every metrics collection (the periodic export, flush,
- * shutdown): it runs the instrument's callbacks and reports each
- * observation with ffitel_instrument_record before returning. It must not
- * call ffitel_flush or ffitel_shutdown. NULL removes it (observable
- * instruments then report nothing). Always FFITEL_OK. */
-typedef void (*ffitel_observe_fn)(uint64_t instrument);
-int ffitel_set_observe_hook(ffitel_observe_fn hook);
 
 #ifdef __cplusplus
 }

@@ -71,3 +71,61 @@ def test_api_instruments_arrive(collector: Collector) -> None:
     assert obs["asDouble"] == 42 and by["pytest.api.obs_total"]["unit"] == "By"
     assert last_point("pytest.api.obs_queue", "sum")["asDouble"] == -3
     assert last_point("pytest.api.obs_load", "gauge")["asDouble"] == 0.75
+
+
+def test_observables_are_pushed_by_a_host_thread_before_each_export(collector: Collector) -> None:
+    """The library never calls into Python: a daemon thread of ffitel.opentelemetry
+    runs observable callbacks before each periodic export. A pre-forking master
+    that made the instrument starts no thread (nothing loaded); its forked child
+    gets one, and its values arrive without any flush or shutdown (os._exit)."""
+    service = service_name("otel-observe")
+    proc = run_worker("""
+        import os, threading, time, ffitel
+        from opentelemetry import metrics
+        from opentelemetry.metrics import Observation
+        ffitel.init_telemetry.__doc__  # the master imports ffitel and makes meters, loads nothing
+        seen = []
+        def load(options):
+            seen.append(threading.current_thread().name)
+            return [Observation(len(seen), {"pid": "child"})]
+        meter = metrics.get_meter("pytest.observe")
+        def observe_threads():
+            return [t for t in threading.enumerate() if t.name == "ffitel-otel-observe"]
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ffitel.init_telemetry()  # registers the providers: the proxy meter becomes ffitel's
+                meter.create_observable_gauge("pytest.api.obs_periodic", callbacks=[load])
+                threads = observe_threads()
+                assert len(threads) == 1 and threads[0].daemon, threads
+                time.sleep(3.0)
+                assert len(seen) >= 3, seen
+                assert set(seen) == {"ffitel-otel-observe"}, seen
+                print("child ok", len(seen), flush=True)
+                os._exit(0)  # no flush, no shutdown: only the periodic exports carried values
+            except BaseException as exc:
+                print("child failed", repr(exc), flush=True)
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        assert not observe_threads(), "the master started the observe thread"
+        assert status == 0, status
+    """, env={**collector.env(), "OTEL_SERVICE_NAME": service, "OTEL_METRIC_EXPORT_INTERVAL": "500"})
+    assert "child ok" in proc.stdout, proc.stdout + proc.stderr[-3000:]
+    points = wait_for(lambda: [p for m in collector.metrics(service) if m["name"] == "pytest.api.obs_periodic"
+                               for p in m["gauge"]["dataPoints"]])
+    assert points, "no periodic export carried the observable gauge"
+    assert max(p["asDouble"] for p in points) >= 2  # a later run of the callback, not only the first
+
+
+def test_a_process_with_observables_exits_without_shutdown(collector: Collector) -> None:
+    """The observe thread is a daemon: a script that never calls shutdown still exits."""
+    proc = run_worker("""
+        import ffitel
+        from opentelemetry import metrics
+        from opentelemetry.metrics import Observation
+        ffitel.init_telemetry()
+        metrics.get_meter("m").create_observable_counter("pytest.api.obs_exit",
+                                                         callbacks=[lambda o: [Observation(1)]])
+        print("done", flush=True)
+    """, env={**collector.env(), "OTEL_SERVICE_NAME": service_name("otel-exit")}, timeout=30)
+    assert "done" in proc.stdout

@@ -166,11 +166,7 @@ _SIGNATURES = {
     ),
     "ffitel_instrument_record": (
         (_c.c_uint64, _c.c_double, _c.c_char_p, _c.c_size_t), _c.c_int),
-    "ffitel_set_observe_hook": ((_c.c_void_p,), _c.c_int),
 }
-
-# The host function ffitel_set_observe_hook takes: void (*)(uint64_t instrument).
-OBSERVE_FN = _c.CFUNCTYPE(None, _c.c_uint64)
 
 
 class Native:

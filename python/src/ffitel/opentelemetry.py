@@ -35,7 +35,9 @@ import contextvars
 import ctypes
 import functools
 import inspect
+import os
 import threading
+import time
 import traceback
 import types
 import warnings
@@ -59,7 +61,7 @@ from opentelemetry.trace import (
 
 from . import _fields, _spans, _state
 from ._attrs import encode as _encode
-from ._native import OBSERVE_FN, utf8
+from ._native import utf8
 
 __all__ = ["MeterProvider", "TracerProvider", "meter_provider", "register", "tracer_provider"]
 
@@ -430,7 +432,7 @@ _KIND_OBS_COUNTER, _KIND_OBS_UPDOWN, _KIND_OBS_GAUGE = 4, 5, 6
 _observables: Dict[int, "_Observable"] = {}
 _pending_observables: List["_Observable"] = []
 _obs_lock = threading.Lock()
-_hook_set = False
+_collect_lock = threading.Lock()  # one run of the callbacks at a time (generators are not reentrant)
 
 
 class _Instrument:
@@ -518,8 +520,12 @@ class _Gauge(_Instrument, _GaugeBase):  # type: ignore[misc, valid-type]
 
 
 class _Observable(_Instrument):
-    """An observable instrument: its callbacks run when the library collects
-    (the periodic export, flush, shutdown), through the observe hook."""
+    """An observable instrument. The library never calls into Python, so
+    Python runs the callbacks itself (``_collect_observables``: a daemon
+    thread a little before each periodic export, and ``ffitel.flush()`` /
+    ``ffitel.shutdown()`` before they call the library) and pushes each
+    observation with ffitel_instrument_record; the library keeps the latest
+    value per attribute set and reports it at each collection."""
 
     def _setup_callbacks(self, callbacks: Optional[Sequence[Any]]) -> None:
         self._callbacks = list(callbacks or [])
@@ -540,7 +546,7 @@ class _Observable(_Instrument):
                         continue
                     a = _attrs(o.attributes)
                     e = _encode(a) if a else None
-                    lib.instrument_record(h, float(o.value), e, len(e) if e else 0)
+                    _quiet(lib.instrument_record(h, float(o.value), e, len(e) if e else 0))
             except Exception as exc:  # a callback's failure is its own
                 _state.fallback().warning("ffitel.opentelemetry: callback of %s failed: %s",
                                           self._name, exc)
@@ -573,37 +579,98 @@ class _ObservableGauge(_Observable, _metrics.ObservableGauge):
         self._setup_callbacks(callbacks)
 
 
-def _on_observe(h: int) -> None:
-    """The observe hook: runs on a library thread during a collection."""
-    try:
-        inst = _observables.get(h)
-        lib = _state.loaded()
-        if inst is not None and lib is not None:
+def _collect_observables() -> None:
+    """Runs every observable instrument's callbacks and pushes the values
+    into the library (the daemon thread; _state.before_collect)."""
+    _activate_observables()
+    lib = _state.loaded()
+    if lib is None or not _observables:
+        return
+    with _collect_lock:
+        for h, inst in list(_observables.items()):
             inst._observe(lib, h)
-    except Exception:  # pragma: no cover - nothing may escape into the library
-        pass
 
 
-_observe_hook = OBSERVE_FN(_on_observe)  # kept alive for as long as the library may call it
+_EXPORT_INTERVAL_MS = 60_000  # OTEL_METRIC_EXPORT_INTERVAL's default
+_thread: Optional[threading.Thread] = None
+_thread_pid = 0
+
+
+def _export_interval() -> float:
+    """OTEL_METRIC_EXPORT_INTERVAL in seconds (the default for a bad value)."""
+    try:
+        ms = float(os.environ.get("OTEL_METRIC_EXPORT_INTERVAL", "") or _EXPORT_INTERVAL_MS)
+    except ValueError:
+        ms = _EXPORT_INTERVAL_MS
+    return (ms if ms > 0 else _EXPORT_INTERVAL_MS) / 1000.0
+
+
+def _observer_loop(pid: int) -> None:
+    """The daemon thread: callbacks now, then a little before each export of
+    the library's periodic reader (which started at init_telemetry, before
+    this thread). Ends after shutdown or in a forked child."""
+    interval = _export_interval()
+    lead = min(1.0, interval / 10)
+    start = time.monotonic()
+    k = 1
+    while True:
+        lib = _state.loaded()
+        if lib is None or os.getpid() != pid or lib.phase() == _state.PHASE_SHUTDOWN:
+            return
+        try:
+            _collect_observables()
+        except Exception:  # pragma: no cover - callbacks' failures are caught inside
+            pass
+        now = time.monotonic()
+        while start + k * interval - lead <= now:
+            k += 1
+        time.sleep(start + k * interval - lead - now)
+
+
+def _ensure_observer_thread() -> None:
+    """Starts the daemon thread once the library is loaded here (never in a
+    pre-forking master that has not loaded it; a forked child of a loaded
+    parent has no usable library, so none there either)."""
+    global _thread, _thread_pid
+    if _state.loaded() is None:
+        return
+    pid = os.getpid()
+    with _obs_lock:
+        if _thread is not None and _thread_pid == pid and _thread.is_alive():
+            return
+        t = threading.Thread(target=_observer_loop, args=(pid,), name="ffitel-otel-observe",
+                             daemon=True)  # never keeps the process alive
+        _thread, _thread_pid = t, pid
+    t.start()
+
+
+def _after_fork_in_child() -> None:
+    global _thread, _obs_lock, _collect_lock
+    _thread = None  # threads do not survive fork
+    _obs_lock = threading.Lock()  # another thread may have held them at fork time
+    _collect_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+_state.before_collect.append(_collect_observables)
 
 
 def _activate_observables() -> None:
     """Creates the native side of observable instruments once the library is
     loaded (it is never loaded for them: a pre-forking master may make meters)."""
-    global _hook_set
     lib = _state.loaded()
     if lib is None:
         return
     with _obs_lock:
-        if not _hook_set:
-            lib.set_observe_hook(ctypes.cast(_observe_hook, ctypes.c_void_p))
-            _hook_set = True
         pending = list(_pending_observables)
         _pending_observables.clear()
     for inst in pending:
         h = inst._handle(lib)
         if h:
             _observables[h] = inst
+    if _observables:
+        _ensure_observer_thread()
 
 
 class Meter(_metrics.Meter):
