@@ -217,6 +217,20 @@ int ffitel_log_attrs(int32_t severity, const char *msg, size_t msg_len,
 #define FFITEL_PY_USE_JSON 1
 void *ffitel_py_function(void);
 
+/* For the Python binding only, as ffitel_py_function: a new reference to a
+ * built-in function making one C ABI call from Python objects (no ctypes
+ * conversion, no buffer object), or NULL (no CPython, or an unknown which).
+ * which 0: span_start(scope: bytes, name: str, parent: int, traceparent:
+ * bytes | None, attrs_json: bytes | None, kind: int, start_unix_nano: int,
+ * links_json: bytes | None) -> (handle, traceparent: str | None), as
+ * ffitel_span_start_ex (traceparent None when the handle is 0), or the int
+ * FFITEL_PY_USE_JSON, with nothing started, when an argument has another
+ * type or name has lone surrogates (then call ffitel_span_start_ex).
+ * which 1: span_end(handle: int, status: int, description: bytes | None,
+ * end_unix_nano: int) -> int, as ffitel_span_end_ex (FFITEL_E_INVALID,
+ * nothing ended, for arguments of other types). Both hold the GIL. */
+void *ffitel_py_span_function(int32_t which);
+
 /* For the Ruby binding only; call it through ruby-ffi (the GVL held). Defines
  * Ffitel::NativeLog.log(severity, msg, attrs, span) -> Integer, a C method
  * that logs as ffitel_log_attrs, reading the String and the Hash with Ruby's

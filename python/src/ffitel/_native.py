@@ -212,6 +212,20 @@ class Native:
             self.log_native = make()
         except Exception:  # ValueError for NULL: not a CPython this library understands
             self.log_native = None
+        # The same for the OpenTelemetry API bridge's span start and end
+        # (ffitel_py_span_function): span_start(...) -> (handle, traceparent)
+        # or FFITEL_PY_USE_JSON, span_end(...) -> rc. None where unavailable.
+        self.span_start_native: Optional[Callable[..., Any]] = None
+        self.span_end_native: Optional[Callable[..., int]] = None
+        if self.log_native is not None:
+            try:
+                make_span = ctypes.PyDLL(path).ffitel_py_span_function
+                make_span.argtypes = (ctypes.c_int32,)
+                make_span.restype = ctypes.py_object
+                start_fn, end_fn = make_span(0), make_span(1)
+                self.span_start_native, self.span_end_native = start_fn, end_fn
+            except Exception:  # ValueError for NULL, or an older library
+                pass
         v: Optional[bytes] = self.dll.ffitel_version()
         self.version_string = v.decode() if v else ""
 

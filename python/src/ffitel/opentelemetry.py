@@ -35,6 +35,7 @@ import contextvars
 import ctypes
 import functools
 import inspect
+import logging
 import os
 import threading
 import time
@@ -48,6 +49,7 @@ from opentelemetry import metrics as _metrics
 from opentelemetry import trace as _trace
 from opentelemetry.context.context import Context, _RuntimeContext
 from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.trace import (
     INVALID_SPAN,
     INVALID_SPAN_CONTEXT,
@@ -66,6 +68,7 @@ from ._native import utf8
 __all__ = ["MeterProvider", "TracerProvider", "meter_provider", "register", "tracer_provider"]
 
 _TP_CAP = 64
+_logger = logging.getLogger(__name__)
 _KIND_VALUES = {k: k.value for k in SpanKind}
 
 
@@ -211,12 +214,21 @@ class _ApiSpan(_trace.Span):
         self.add_event("exception", a, timestamp)
 
     def end(self, end_time: Optional[int] = None) -> None:
-        handle = self._ff._take_handle()
-        lib = _state.loaded()
-        if not handle or lib is None:
+        ff = self._ff
+        handle = ff._handle
+        if not handle:
             return
-        d = utf8(self._desc) if self._desc else None
-        _quiet(lib.span_end_ex(handle, self._status, d, len(d) if d else 0, int(end_time or 0)))
+        ff._handle = ff._arg = 0  # as Span._take_handle, inline: this runs for every span
+        lib = _state.lib
+        if lib is None or _state.forked:
+            return
+        d = self._desc.encode("utf-8", "surrogatepass") if self._desc else None
+        t = end_time if type(end_time) is int else int(end_time or 0)
+        fn = lib.span_end_native
+        rc = fn(handle, self._status, d, t) if fn is not None else \
+            lib.span_end_ex(handle, self._status, d, len(d) if d else 0, t)
+        if rc < 0:
+            _quiet(rc)
 
 
 def _quiet(rc: int) -> None:
@@ -226,45 +238,69 @@ def _quiet(rc: int) -> None:
 
 
 _start_warned = False
+_USE_CTYPES = 1  # FFITEL_PY_USE_JSON from the span_start built-in
+
+
+def _parent_of(context: Optional[Context]) -> Tuple[Any, int, Optional[bytes]]:
+    """(the API parent span or None, its ffitel handle, a remote parent's
+    traceparent). With one context in force and no explicit context,
+    ffitel's current span says it all (one contextvar read)."""
+    if context is None and _one is not None and _ctx._RUNTIME_CONTEXT is _one:
+        ff = _spans._var.get()
+        if ff is None:
+            return None, 0, None
+        if ff._handle:
+            return None, ff._handle, None
+        tp = ff._tp
+        return None, 0, tp.encode("ascii") if tp else None
+    parent = _trace.get_current_span(context)
+    if type(parent) is _ApiSpan and parent._ff._handle:
+        return parent, parent._ff._handle, None
+    psc = parent.get_span_context()
+    return parent, 0, _traceparent(psc).encode("ascii") if psc.is_valid else None
 
 
 def _start(scope: bytes, name: str, context: Optional[Context], kind: Any, attributes: Any,
            links: Any, start_time: Optional[int]) -> _trace.Span:
     global _start_warned
-    parent = _trace.get_current_span(context)
-    ph = 0
-    tp: Optional[bytes] = None
-    if type(parent) is _ApiSpan and parent._ff._handle:
-        ph = parent._ff._handle
-    else:
-        psc = parent.get_span_context()
-        if psc.is_valid:
-            tp = _traceparent(psc).encode("ascii")
-    try:
-        lib = _state.library()
-    except Exception:  # the library cannot be found or loaded: as a no-op tracer
-        lib = None
-    if lib is None:  # a forked child: keep propagating what we were given
-        return parent if type(parent) is not _ApiSpan else NonRecordingSpan(parent.get_span_context())
-    a = _fields.merged(_attrs(attributes))
-    n = utf8(name)
-    k = _KIND_VALUES.get(kind)
-    if k is None:
-        k = kind.value if isinstance(kind, SpanKind) else int(kind or 0)
-    ln = _links_json(links) if links else b""
-    out = ctypes.create_string_buffer(_TP_CAP)
-    handle = lib.span_start_ex(scope, len(scope), n, len(n), ph, tp, len(tp) if tp else 0,
-                               a, len(a) if a else 0, k, int(start_time or 0),
-                               ln or None, len(ln), out, _TP_CAP)
+    parent, ph, tp = _parent_of(context)
+    lib = _state.lib
+    if lib is None or _state.forked:
+        try:
+            lib = _state.library()
+        except Exception:  # the library cannot be found or loaded: as a no-op tracer
+            lib = None
+        if lib is None:  # a forked child: keep propagating what we were given
+            if parent is None:
+                parent = _trace.get_current_span(context)
+            return parent if type(parent) is not _ApiSpan else NonRecordingSpan(parent.get_span_context())
+    a = _fields.merged(attributes if not attributes or type(attributes) is dict else dict(attributes))
+    k = kind._value_ if type(kind) is SpanKind else (kind.value if isinstance(kind, SpanKind) else int(kind or 0))
+    ln = _links_json(links) if links else None
+    st = start_time if type(start_time) is int else int(start_time or 0)
+    if type(name) is not str:
+        name = "" if name is None else str(name)
+    fn = lib.span_start_native
+    r = fn(scope, name, ph, tp, a, k, st, ln or None) if fn is not None else _USE_CTYPES
+    if type(r) is tuple:
+        handle, tpo = r
+    else:  # no built-in, or an argument it does not take (a name with lone surrogates)
+        n = utf8(name)
+        out = ctypes.create_string_buffer(_TP_CAP)
+        handle = lib.span_start_ex(scope, len(scope), n, len(n), ph, tp, len(tp) if tp else 0,
+                                   a, len(a) if a else 0, k, st, ln or None, len(ln) if ln else 0,
+                                   out, _TP_CAP)
+        tpo = out.value.decode("ascii", "replace") if handle else None
     if handle == 0:
         message = _state.start_failure(lib)
         if message is not None and not _start_warned:
             _start_warned = True
             _state.fallback().warning("ffitel.opentelemetry: could not start a span (%s); "
                                       "API spans are no-ops until it can", message)
+        if parent is None:
+            parent = _trace.get_current_span(context)
         return NonRecordingSpan(parent.get_span_context()) if ph else parent
     ff = _spans.Span(name, handle)
-    tpo = out.value.decode("ascii", "replace")
     ff._tp = tpo or None
     return _ApiSpan(ff, tpo.endswith("-01") if tpo else None)
 
@@ -273,7 +309,7 @@ class _CurrentSpan:
     """``Tracer.start_as_current_span``: a context manager and a decorator,
     as the API's own; class-based, which costs less than a generator."""
 
-    __slots__ = ("_tracer", "_args", "_rec_exc", "_set_status", "_end", "_span", "_token")
+    __slots__ = ("_tracer", "_args", "_rec_exc", "_set_status", "_end", "_span", "_token", "_fftoken")
 
     def __init__(self, tracer: "Tracer", args: Tuple[Any, ...], record_exception: bool,
                  set_status_on_exception: bool, end_on_exit: bool) -> None:
@@ -286,7 +322,16 @@ class _CurrentSpan:
     def __enter__(self) -> _trace.Span:
         s = _start(self._tracer._scope, *self._args)
         self._span = s
-        self._token = _ctx.attach(_trace.set_span_in_context(s))
+        one = _one
+        if one is not None and _ctx._RUNTIME_CONTEXT is one and one._var is not None:
+            # What _ctx.attach(set_span_in_context(s)) does through _OneContext,
+            # with the two contextvars set here directly.
+            var = one._var
+            self._token = var.set(Context({**var.get(), _SPAN_KEY: s}))
+            self._fftoken = _spans._var.set(s._ff if type(s) is _ApiSpan else _ffitel_of(s))
+        else:
+            self._token = _ctx.attach(_trace.set_span_in_context(s))
+            self._fftoken = None
         return s
 
     def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
@@ -298,7 +343,15 @@ class _CurrentSpan:
                 if self._set_status:
                     s.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
         finally:
-            _ctx.detach(self._token)
+            ft = self._fftoken
+            if ft is not None:
+                try:
+                    _spans._var.reset(ft)
+                    _one._var.reset(self._token)  # type: ignore[union-attr]
+                except Exception:  # as the API's detach: logged, never raised
+                    _logger.exception("Failed to detach context")
+            else:
+                _ctx.detach(self._token)
             if self._end:
                 s.end()
         return False
@@ -376,6 +429,9 @@ def _ffitel_of(span: Any) -> Optional[_spans.Span]:
     return p
 
 
+_one: Optional["_OneContext"] = None  # the wrapped runtime context once registered
+
+
 class _Token:
     __slots__ = ("otel", "ff")
 
@@ -391,6 +447,11 @@ class _OneContext(_RuntimeContext):
 
     def __init__(self, inner: _RuntimeContext) -> None:
         self._inner = inner
+        # The API's own runtime context keeps the current Context in one
+        # ContextVar: start_as_current_span sets it directly (None: another
+        # runtime context, used through its methods).
+        var = getattr(inner, "_current_context", None)
+        self._var: Optional[contextvars.ContextVar] = var if isinstance(var, contextvars.ContextVar) else None
 
     def attach(self, context: Context) -> Any:
         t = self._inner.attach(context)
@@ -745,7 +806,7 @@ def register() -> bool:
     (the OpenTelemetry SDK's, say) is left alone: one warning names it, and
     the contexts stay apart when it is the tracer provider. Returns True when
     ffitel's tracer provider is the global one afterwards. Idempotent."""
-    global _warned
+    global _warned, _one
     from opentelemetry.metrics._internal import _ProxyMeterProvider  # the unset global
 
     with _reg_lock:
@@ -763,6 +824,7 @@ def register() -> bool:
         if tp is None and _spans.bridge is None:
             if not isinstance(_ctx._RUNTIME_CONTEXT, _OneContext):
                 _ctx._RUNTIME_CONTEXT = _OneContext(_ctx._RUNTIME_CONTEXT)  # type: ignore[attr-defined]
+            _one = _ctx._RUNTIME_CONTEXT  # type: ignore[attr-defined]
             _spans.bridge = _Bridge()
         if foreign and not _warned:
             _warned = True
