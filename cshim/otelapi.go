@@ -17,7 +17,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
+	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -68,22 +71,65 @@ func linksOf(in *input, p *C.char, n C.size_t) []trace.Link {
 	return links
 }
 
-// traceparentOf formats a span context as a W3C traceparent without a
-// propagator's carrier (this runs on every API span start).
-func traceparentOf(sc trace.SpanContext) string {
-	if !sc.IsValid() {
-		return ""
+// writeTraceparent writes a span context as a W3C traceparent, NUL-terminated,
+// into the caller's buffer (nothing when it is invalid or the buffer is too
+// small): no propagator's carrier and no Go string, as this runs on every
+// API span start.
+func writeTraceparent(buf *C.char, capacity C.size_t, sc trace.SpanContext) {
+	if !sc.IsValid() || buf == nil || capacity < 56 {
+		return
 	}
-	var b [55]byte
+	b := unsafe.Slice((*byte)(unsafe.Pointer(buf)), 56)
 	tid, sid := sc.TraceID(), sc.SpanID()
-	copy(b[:], "00-")
+	copy(b, "00-")
 	hex.Encode(b[3:35], tid[:])
 	b[35] = '-'
 	hex.Encode(b[36:52], sid[:])
 	b[52] = '-'
 	f := [1]byte{byte(sc.TraceFlags())}
 	hex.Encode(b[53:55], f[:])
-	return string(b[:])
+	b[55] = 0
+}
+
+// maxCachedTracers bounds apiTracers' cache (scopes beyond it are looked up
+// in the provider on each start).
+const maxCachedTracers = 1024
+
+// tracerCache maps scope names to the tracers of one provider.
+type tracerCache struct {
+	tp      trace.TracerProvider
+	byScope sync.Map // string -> trace.Tracer
+	n       atomic.Int32
+}
+
+var apiTracers atomic.Pointer[tracerCache]
+
+// apiTracer returns the tracer of the scope in scope/scopeLen: a cache hit
+// reads the caller's bytes in place (no copy, no provider lock).
+func apiTracer(in *input, tp trace.TracerProvider, scope *C.char, scopeLen C.size_t) trace.Tracer {
+	c := apiTracers.Load()
+	if c == nil || c.tp != tp {
+		c = &tracerCache{tp: tp}
+		apiTracers.Store(c)
+	}
+	var raw string
+	if scope != nil && scopeLen > 0 && scopeLen <= 256 {
+		raw = unsafe.String((*byte)(unsafe.Pointer(scope)), int(scopeLen)) // only for the lookup
+		if t, ok := c.byScope.Load(raw); ok {
+			return t.(trace.Tracer)
+		}
+	}
+	name := in.text("scope", scope, scopeLen, 256)
+	if name == "" {
+		name = bootstrap.ScopeName
+	}
+	t := tp.Tracer(name)
+	if raw != "" && name == raw && c.n.Load() < maxCachedTracers {
+		if _, loaded := c.byScope.LoadOrStore(name, t); !loaded {
+			c.n.Add(1)
+		}
+	}
+	return t
 }
 
 func timestamp(ns C.int64_t) time.Time {
@@ -99,10 +145,7 @@ func ffitelgo_span_start_ex(scope *C.char, scopeLen C.size_t, name *C.char, name
 	startNS C.int64_t, linksJSON *C.char, linksLen C.size_t, tpOut *C.char, tpCap C.size_t) (h C.uint64_t) {
 	defer recoverHandle(&h)
 	var in input
-	scopeName := in.text("scope", scope, scopeLen, 256)
-	if scopeName == "" {
-		scopeName = bootstrap.ScopeName
-	}
+	tracer := apiTracer(&in, rt().TracerProvider(), scope, scopeLen)
 	spanName := in.text("name", name, nameLen, maxMessageBytes)
 	if spanName == "" {
 		spanName = "unnamed"
@@ -129,16 +172,21 @@ func ffitelgo_span_start_ex(scope *C.char, scopeLen C.size_t, name *C.char, name
 	} else {
 		in.problem(codeInvalid, "ffitel_span_start_ex: unknown kind; using INTERNAL")
 	}
-	attrs := in.attrs(attrsJSON, attrsLen)
-	attrs = append(attrs, in.markers()...)
-	opts := []trace.SpanStartOption{trace.WithSpanKind(k), trace.WithAttributes(otelAttrs(attrs)...)}
+	opts := make([]trace.SpanStartOption, 1, 4)
+	opts[0] = trace.WithSpanKind(k)
+	if attrsLen > 0 {
+		opts = append(opts, trace.WithAttributes(otelAttrs(in.attrs(attrsJSON, attrsLen))...))
+	}
 	if startNS > 0 {
 		opts = append(opts, trace.WithTimestamp(timestamp(startNS)))
 	}
 	if links := linksOf(&in, linksJSON, linksLen); len(links) > 0 {
 		opts = append(opts, trace.WithLinks(links...))
 	}
-	_, s := rt().TracerProvider().Tracer(scopeName).Start(ctx, spanName, opts...)
+	if markers := in.markers(); len(markers) > 0 {
+		opts = append(opts, trace.WithAttributes(otelAttrs(markers)...))
+	}
+	_, s := tracer.Start(ctx, spanName, opts...)
 	handle, ok := spans.add(s)
 	if !ok {
 		s.SetAttributes(attribute.Bool("ffitel.span_table_full", true))
@@ -146,9 +194,7 @@ func ffitelgo_span_start_ex(scope *C.char, scopeLen C.size_t, name *C.char, name
 		setError("ffitel_span_start_ex: too many open spans (65536); end spans with ffitel_span_end")
 		return 0
 	}
-	if tpCap > 0 {
-		copyOut(tpOut, tpCap, traceparentOf(s.SpanContext()))
-	}
+	writeTraceparent(tpOut, tpCap, s.SpanContext())
 	if in.code != 0 {
 		in.result()
 	}

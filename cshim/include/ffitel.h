@@ -435,9 +435,9 @@ int ffitel_stats_json(char *buf, size_t cap);
  * [{"traceparent": "00-...", "attributes": {...}}, ...] (malformed links are
  * skipped with FFITEL_E_INVALID in ffitel_last_error; the span is still
  * started). A remote parent given by traceparent is used when parent is 0.
- * When tp_cap > 0 the new span's traceparent ("00-<trace>-<span>-<flags>",
+ * When tp_cap >= 56 the new span's traceparent ("00-<trace>-<span>-<flags>",
  * 55 bytes; flags 01 when sampled, 00 when not) is written to tp_out,
- * NUL-terminated: bindings learn the ids and the sampling decision without
+ * NUL-terminated (a smaller tp_cap > 0 gets ""): bindings learn the ids and the sampling decision without
  * another call. An unsampled span still gets a handle (logs inside carry
  * its ids; children inherit the decision) but records nothing. Returns the
  * handle, or 0 as ffitel_span_start does. End it with ffitel_span_end_ex or

@@ -241,6 +241,10 @@ _start_warned = False
 _USE_CTYPES = 1  # FFITEL_PY_USE_JSON from the span_start built-in
 
 
+def _kind_value(kind: Any) -> int:
+    return kind.value if isinstance(kind, SpanKind) else int(kind or 0)
+
+
 def _parent_of(context: Optional[Context]) -> Tuple[Any, int, Optional[bytes]]:
     """(the API parent span or None, its ffitel handle, a remote parent's
     traceparent). With one context in force and no explicit context,
@@ -275,7 +279,7 @@ def _start(scope: bytes, name: str, context: Optional[Context], kind: Any, attri
                 parent = _trace.get_current_span(context)
             return parent if type(parent) is not _ApiSpan else NonRecordingSpan(parent.get_span_context())
     a = _fields.merged(attributes if not attributes or type(attributes) is dict else dict(attributes))
-    k = kind._value_ if type(kind) is SpanKind else (kind.value if isinstance(kind, SpanKind) else int(kind or 0))
+    k = kind._value_ if type(kind) is SpanKind else _kind_value(kind)
     ln = _links_json(links) if links else None
     st = start_time if type(start_time) is int else int(start_time or 0)
     if type(name) is not str:
@@ -320,9 +324,42 @@ class _CurrentSpan:
         self._end = end_on_exit
 
     def __enter__(self) -> _trace.Span:
+        one = _one
+        name, context, kind, attributes, links, start_time = self._args
+        lib = _state.lib
+        if (context is None and not links and one is not None and lib is not None
+                and not _state.forked and _ctx._RUNTIME_CONTEXT is one and one._var is not None
+                and lib.span_start_native is not None and type(name) is str):
+            # The common case, inline (it runs for every span): the parent
+            # from ffitel's contextvar, one call into the library, both
+            # contextvars set directly. Anything else goes through _start.
+            pff = _spans._var.get()
+            ph, tp = 0, None
+            if pff is not None:
+                ph = pff._handle
+                if not ph and pff._tp:
+                    tp = pff._tp.encode("ascii")
+            f = _fields.get()
+            if attributes:
+                a = _fields.merged(attributes if type(attributes) is dict else dict(attributes))
+            else:
+                a = f[1] if f else None
+            r = lib.span_start_native(
+                self._tracer._scope, name, ph, tp, a,
+                kind._value_ if type(kind) is SpanKind else _kind_value(kind),
+                start_time if type(start_time) is int else int(start_time or 0), None)
+            if type(r) is tuple and r[0]:
+                handle, tpo = r
+                ff = _spans.Span(name, handle)
+                ff._tp = tpo
+                s: _trace.Span = _ApiSpan(ff, tpo.endswith("-01") if tpo else None)
+                var = one._var
+                self._span = s
+                self._token = var.set(Context({**var.get(), _SPAN_KEY: s}))
+                self._fftoken = _spans._var.set(ff)
+                return s
         s = _start(self._tracer._scope, *self._args)
         self._span = s
-        one = _one
         if one is not None and _ctx._RUNTIME_CONTEXT is one and one._var is not None:
             # What _ctx.attach(set_span_in_context(s)) does through _OneContext,
             # with the two contextvars set here directly.
@@ -337,7 +374,7 @@ class _CurrentSpan:
     def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
         s = self._span
         try:
-            if isinstance(exc, Exception) and s.is_recording():
+            if exc is not None and isinstance(exc, Exception) and s.is_recording():
                 if self._rec_exc:
                     s.record_exception(exc)
                 if self._set_status:
