@@ -151,6 +151,10 @@ def test_remote_parent_from_extract(collector: Collector) -> None:
             assert ffitel.inject()["traceparent"] == "00-{remote_trace}-{remote_span}-01"
             with ffitel.span("ffitel under remote"):
                 pass
+            with ffitel.task("RemoteJob", worker="w", task_id="t1"):  # no carrier: the API context's parent
+                pass
+            with trace.get_tracer("x").start_as_current_span("api under attached remote"):
+                pass
         finally:
             context.detach(token)
         with trace.get_tracer("x").start_as_current_span("api under remote", context=ctx):
@@ -158,7 +162,8 @@ def test_remote_parent_from_extract(collector: Collector) -> None:
         assert ffitel.current_span() is None
         assert ffitel.shutdown(timeout=5.0)
     """, env={**collector.env(), "OTEL_SERVICE_NAME": service})
-    spans = _by_name(collector, service, ["ffitel under remote", "api under remote"])
+    spans = _by_name(collector, service, ["ffitel under remote", "api under remote",
+                                          "process RemoteJob", "api under attached remote"])
     for s in spans.values():
         assert s["traceId"] == remote_trace and s["parentSpanId"] == remote_span, s
 
