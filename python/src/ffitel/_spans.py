@@ -74,7 +74,8 @@ class Span:
     def __init__(self, name: str, handle: int) -> None:
         self.name = name
         self._handle = handle
-        self._arg: Any = untyped_handle(handle)  # as the untyped ffitel_log takes it
+        # as the untyped ffitel_log takes it (inline for the common small handle)
+        self._arg: Any = handle if 0 <= handle < 2147483648 else untyped_handle(handle)
         self._tp: Optional[str] = None
 
     def __repr__(self) -> str:
