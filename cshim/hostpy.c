@@ -41,6 +41,13 @@ static struct {
     unsigned long long (*as_ull)(PyObject *);
     PyObject *(*from_long)(long);
     PyObject *(*new_function)(void *, PyObject *, PyObject *);
+    /* the span built-ins (ffitel_py_span_function) */
+    int (*bytes_parts)(PyObject *, char **, Py_ssize_t *);
+    PyObject *(*str_from)(const char *, Py_ssize_t);
+    PyObject *(*from_ull)(unsigned long long);
+    PyObject *(*tuple_pack)(Py_ssize_t, ...);
+    void (*incref)(PyObject *);
+    PyObject *t_bytes;
     PyObject *t_str, *t_int, *t_float, *t_bool, *t_dict, *none, *true_;
 } py;
 static int py_state; /* 0 not looked up, 1 ready, -1 not a CPython process */
@@ -56,7 +63,9 @@ static int py_resolve(void) {
              SYM(t_float, "PyFloat_Type") && SYM(t_bool, "PyBool_Type") && SYM(t_dict, "PyDict_Type") &&
              SYM(none, "_Py_NoneStruct") && SYM(true_, "_Py_TrueStruct") && SYM(as_long, "PyLong_AsLong") &&
              SYM(as_ull, "PyLong_AsUnsignedLongLong") && SYM(from_long, "PyLong_FromLong") &&
-             SYM(new_function, "PyCFunction_NewEx");
+             SYM(new_function, "PyCFunction_NewEx") && SYM(bytes_parts, "PyBytes_AsStringAndSize") &&
+             SYM(str_from, "PyUnicode_FromStringAndSize") && SYM(from_ull, "PyLong_FromUnsignedLongLong") &&
+             SYM(tuple_pack, "PyTuple_Pack") && SYM(incref, "Py_IncRef") && SYM(t_bytes, "PyBytes_Type");
 #undef SYM
     __atomic_store_n(&py_state, ok ? 1 : -1, __ATOMIC_RELEASE);
     return ok;
@@ -170,4 +179,115 @@ static struct {
 void *ffitel_py_function(void) {
     if (!py_resolve()) return NULL;
     return py.new_function(&py_log_def, NULL, NULL);
+}
+
+/* ---- spans for ffitel.opentelemetry (ffitel_py_span_function) ----------------
+ * Translation only: each built-in reads its Python arguments and makes the
+ * C ABI call ffitel_span_start_ex / ffitel_span_end_ex, so an API span costs
+ * no ctypes argument conversion and no buffer object per call. */
+
+/* bytes or None as (pointer, length); 0 when o is neither (then nothing is called). */
+static int py_bytes_or_none(PyObject *o, const char **p, size_t *n) {
+    *p = NULL;
+    *n = 0;
+    if (o == py.none) return 1;
+    if (py_type(o) != py.t_bytes) return 0;
+    char *b = NULL;
+    Py_ssize_t len = 0;
+    if (py.bytes_parts(o, &b, &len) != 0) {
+        py.err_clear();
+        return 0;
+    }
+    *p = b;
+    *n = (size_t)len;
+    return 1;
+}
+
+/* an exact int as a 64-bit value; 0 when it is not one */
+static int py_i64(PyObject *o, long long *out) {
+    if (py_type(o) != py.t_int) return 0;
+    int overflow = 0;
+    long long x = py.as_ll(o, &overflow);
+    if (overflow != 0 || (x == -1 && py.err_occurred() != NULL)) {
+        py.err_clear();
+        return 0;
+    }
+    *out = x;
+    return 1;
+}
+
+/* span_start(scope: bytes, name: str, parent: int, traceparent: bytes|None,
+ *            attrs_json: bytes|None, kind: int, start_unix_nano: int,
+ *            links_json: bytes|None) -> (handle, traceparent str | None)
+ * as ffitel_span_start_ex; FFITEL_PY_USE_JSON (an int) with nothing started
+ * when an argument is not of those types or name has lone surrogates: the
+ * caller then uses ffitel_span_start_ex through ctypes. */
+static PyObject *py_fast_span_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    const char *scope, *tp, *attrs, *links, *name;
+    size_t scope_len, tp_len, attrs_len, links_len, name_len = 0;
+    long long parent, kind, start_ns;
+    if (nargs != 8 || !py_bytes_or_none(args[0], &scope, &scope_len) || py_type(args[1]) != py.t_str ||
+        (name = py_str(args[1], &name_len)) == NULL || !py_i64(args[2], &parent) ||
+        !py_bytes_or_none(args[3], &tp, &tp_len) || !py_bytes_or_none(args[4], &attrs, &attrs_len) ||
+        !py_i64(args[5], &kind) || kind < INT32_MIN || kind > INT32_MAX || !py_i64(args[6], &start_ns) ||
+        !py_bytes_or_none(args[7], &links, &links_len)) {
+        return py.from_long(FFITEL_PY_USE_JSON);
+    }
+    char out[64];
+    uint64_t h = ffitel_span_start_ex(scope, scope_len, name, name_len, (uint64_t)parent, tp, tp_len, attrs,
+                                      attrs_len, (int32_t)kind, (int64_t)start_ns, links, links_len, out,
+                                      sizeof out);
+    PyObject *handle = py.from_ull(h);
+    if (handle == NULL) return NULL;
+    PyObject *tpo;
+    size_t n = 0;
+    while (n < sizeof out && out[n] != 0) n++;
+    if (h != 0 && n > 0 && n < sizeof out) {
+        tpo = py.str_from(out, (Py_ssize_t)n);
+        if (tpo == NULL) {
+            py.decref(handle);
+            return NULL;
+        }
+    } else {
+        tpo = py.none;
+        py.incref(tpo);
+    }
+    PyObject *result = py.tuple_pack(2, handle, tpo);
+    py.decref(handle);
+    py.decref(tpo);
+    return result;
+}
+
+/* span_end(handle: int, status: int, description: bytes|None, end_unix_nano: int) -> int
+ * as ffitel_span_end_ex; FFITEL_E_INVALID with nothing ended for arguments
+ * of other types. */
+static PyObject *py_fast_span_end(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    long long handle, status, end_ns;
+    const char *desc;
+    size_t desc_len;
+    if (nargs != 4 || !py_i64(args[0], &handle) || !py_i64(args[1], &status) || status < INT32_MIN ||
+        status > INT32_MAX || !py_bytes_or_none(args[2], &desc, &desc_len) || !py_i64(args[3], &end_ns)) {
+        return py.from_long(FFITEL_E_INVALID);
+    }
+    return py.from_long(ffitel_span_end_ex((uint64_t)handle, (int32_t)status, desc, desc_len, (int64_t)end_ns));
+}
+
+static struct {
+    const char *name;
+    void *meth;
+    int flags;
+    const char *doc;
+} py_span_defs[2] = {
+    {"span_start", (void *)py_fast_span_start, 0x0080 /* METH_FASTCALL */,
+     "span_start(scope, name, parent, traceparent, attrs_json, kind, start_unix_nano, links_json) -> "
+     "(handle, traceparent) as ffitel_span_start_ex; FFITEL_PY_USE_JSON: use ctypes"},
+    {"span_end", (void *)py_fast_span_end, 0x0080 /* METH_FASTCALL */,
+     "span_end(handle, status, description, end_unix_nano) -> result code, as ffitel_span_end_ex"},
+};
+
+void *ffitel_py_span_function(int32_t which) {
+    if (which < 0 || which > 1 || !py_resolve()) return NULL;
+    return py.new_function(&py_span_defs[which], NULL, NULL);
 }

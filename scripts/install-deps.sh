@@ -40,3 +40,26 @@ if ! python3 -c 'import celery, kombu, redis; assert celery.__version__ == "5.4.
   python3 -m pip install -q 'celery[redis]==5.4.0' 'kombu==5.4.2' 'redis==5.3.1'
 fi
 "$(dirname "$0")/dist-toolchain.sh"
+# The OpenTelemetry API bridge tests (python/tests/test_otel_*.py) and its
+# benchmark: the API, the SDK (the "another provider" case and the bench
+# baseline), two instrumentation libraries and the OTLP gRPC exporter.
+# Pinned to a set that installs together on Python 3.11.
+otel_pins=(opentelemetry-api==1.45.1 opentelemetry-sdk==1.45.1
+  opentelemetry-instrumentation-urllib==0.66b1 opentelemetry-instrumentation-requests==0.66b1
+  opentelemetry-exporter-otlp-proto-grpc==1.45.1 requests)
+if ! python3 - "${otel_pins[@]}" 2>/dev/null <<'PY'
+import sys
+from importlib.metadata import version, PackageNotFoundError
+for pin in sys.argv[1:]:
+    name, _, want = pin.partition("==")
+    try:
+        have = version(name)
+    except PackageNotFoundError:
+        sys.exit(1)
+    if want and have != want:
+        sys.exit(1)
+PY
+then
+  echo "install-deps: installing the OpenTelemetry API test packages from PyPI"
+  python3 -m pip install -q "${otel_pins[@]}"
+fi

@@ -217,6 +217,20 @@ int ffitel_log_attrs(int32_t severity, const char *msg, size_t msg_len,
 #define FFITEL_PY_USE_JSON 1
 void *ffitel_py_function(void);
 
+/* For the Python binding only, as ffitel_py_function: a new reference to a
+ * built-in function making one C ABI call from Python objects (no ctypes
+ * conversion, no buffer object), or NULL (no CPython, or an unknown which).
+ * which 0: span_start(scope: bytes, name: str, parent: int, traceparent:
+ * bytes | None, attrs_json: bytes | None, kind: int, start_unix_nano: int,
+ * links_json: bytes | None) -> (handle, traceparent: str | None), as
+ * ffitel_span_start_ex (traceparent None when the handle is 0), or the int
+ * FFITEL_PY_USE_JSON, with nothing started, when an argument has another
+ * type or name has lone surrogates (then call ffitel_span_start_ex).
+ * which 1: span_end(handle: int, status: int, description: bytes | None,
+ * end_unix_nano: int) -> int, as ffitel_span_end_ex (FFITEL_E_INVALID,
+ * nothing ended, for arguments of other types). Both hold the GIL. */
+void *ffitel_py_span_function(int32_t which);
+
 /* For the Ruby binding only; call it through ruby-ffi (the GVL held). Defines
  * Ffitel::NativeLog.log(severity, msg, attrs, span) -> Integer, a C method
  * that logs as ffitel_log_attrs, reading the String and the Hash with Ruby's
@@ -420,6 +434,81 @@ int ffitel_event_unsubscribe(uint64_t sub);
  * "handler_errors","ffi_channel_drops","subscriptions"}}.
  * For logs and spans, emitted = exported + dropped + failed + pending. */
 int ffitel_stats_json(char *buf, size_t cap);
+
+/* ---- OpenTelemetry API bridges --------------------------------------------
+ * What a host binding needs to implement its language's OpenTelemetry API
+ * (tracer and meter providers) on this library, so instrumentation written
+ * against that API exports through ffitel (Python: ffitel.opentelemetry). */
+
+/* Starts a span as ffitel_span_start does, with more of the API's options:
+ * scope names the instrumentation scope (the tracer's name; empty: ffitel's
+ * own), kind as for ffitel_span_start (0 internal .. 4 consumer), start_unix_nano
+ * the start time (0: now), links_json a JSON array of links
+ * [{"traceparent": "00-...", "attributes": {...}}, ...] (malformed links are
+ * skipped with FFITEL_E_INVALID in ffitel_last_error; the span is still
+ * started). A remote parent given by traceparent is used when parent is 0.
+ * When tp_cap >= 56 the new span's traceparent ("00-<trace>-<span>-<flags>",
+ * 55 bytes; flags 01 when sampled, 00 when not) is written to tp_out,
+ * NUL-terminated (a smaller tp_cap > 0 gets ""): bindings learn the ids and the sampling decision without
+ * another call. An unsampled span still gets a handle (logs inside carry
+ * its ids; children inherit the decision) but records nothing. Returns the
+ * handle, or 0 as ffitel_span_start does. End it with ffitel_span_end_ex or
+ * ffitel_span_end. */
+uint64_t ffitel_span_start_ex(const char *scope, size_t scope_len, const char *name, size_t name_len,
+                              uint64_t parent, const char *traceparent, size_t tp_len,
+                              const char *attrs_json, size_t attrs_len, int32_t kind, int64_t start_unix_nano,
+                              const char *links_json, size_t links_len, char *tp_out, size_t tp_cap);
+
+/* Ends a span with an OpenTelemetry status: 0 unset, 1 ok, 2 error (with
+ * description; ignored otherwise), at end_unix_nano (0: now). Unlike
+ * ffitel_span_end it adds no "exception" event (bindings record exceptions
+ * as events themselves). A task handle ends its task (status 2: failed).
+ * FFITEL_OK, FFITEL_E_HANDLE, or FFITEL_E_INVALID for an unknown status
+ * (the span is still ended, status unset). */
+int ffitel_span_end_ex(uint64_t span, int32_t status, const char *description, size_t description_len,
+                       int64_t end_unix_nano);
+
+/* Adds an event as ffitel_span_add_event does, at unix_nano (0: now). */
+int ffitel_span_add_event_at(uint64_t span, const char *name, size_t name_len, const char *attrs_json,
+                             size_t attrs_len, int64_t unix_nano);
+
+/* Adds links to an open span: links_json as for ffitel_span_start_ex. */
+int ffitel_span_add_link(uint64_t span, const char *links_json, size_t links_len);
+
+/* Renames an open span (an empty name is ignored). */
+int ffitel_span_update_name(uint64_t span, const char *name, size_t name_len);
+
+/* Instrument kinds for ffitel_instrument_create. */
+#define FFITEL_INSTRUMENT_COUNTER 0
+#define FFITEL_INSTRUMENT_UP_DOWN_COUNTER 1
+#define FFITEL_INSTRUMENT_HISTOGRAM 2
+#define FFITEL_INSTRUMENT_GAUGE 3
+#define FFITEL_INSTRUMENT_OBSERVABLE_COUNTER 4
+#define FFITEL_INSTRUMENT_OBSERVABLE_UP_DOWN_COUNTER 5
+#define FFITEL_INSTRUMENT_OBSERVABLE_GAUGE 6
+
+/* Creates (or finds: the same scope, kind, name, unit and description give
+ * the same handle) a float64 instrument of the meter named scope (empty:
+ * ffitel's own) and returns its handle, or 0 with ffitel_last_error set (an
+ * invalid name or kind, or 4096 instruments already). Units are UCUM
+ * ("ms", "By", "{request}"). Instruments live until the library is
+ * unloaded; counts made before ffitel_init_telemetry are exported after. */
+uint64_t ffitel_instrument_create(const char *scope, size_t scope_len, int32_t kind, const char *name,
+                                  size_t name_len, const char *unit, size_t unit_len, const char *description,
+                                  size_t description_len);
+
+/* Records value with attributes (flat JSON object) into an instrument:
+ * adds to a counter (value >= 0) or up-down counter, records into a
+ * histogram, sets a gauge. For an observable instrument it sets the latest
+ * observation for that attribute set, reported at every collection from
+ * then on (an observable counter takes the cumulative total): the host runs
+ * the instrument's callbacks itself -- periodically, a little before each
+ * export (OTEL_METRIC_EXPORT_INTERVAL), and before ffitel_flush and
+ * ffitel_shutdown -- and pushes their results here; the library never
+ * calls the host. At most 2000 attribute sets per observable instrument
+ * (FFITEL_E_INVALID beyond). Non-finite values and bad attributes record
+ * nothing (FFITEL_E_INVALID). FFITEL_E_HANDLE for an unknown instrument. */
+int ffitel_instrument_record(uint64_t instrument, double value, const char *attrs_json, size_t attrs_len);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 from . import _state
@@ -32,8 +33,26 @@ def init_telemetry() -> None:
     Configured from the environment as it was when the library loaded.
     Raises Error after shutdown. In a child forked after loading it warns
     once and keeps logging to stderr.
+
+    When opentelemetry-api is installed and FFITEL_OTEL_API is not "off"
+    (read now; default "auto"), also registers ffitel's providers as the
+    OpenTelemetry API's (ffitel.opentelemetry.register).
     """
     _init("init_telemetry")
+    _register_otel_api()
+
+
+def _register_otel_api() -> None:
+    mode = os.environ.get("FFITEL_OTEL_API", "auto").strip().lower()
+    if mode in ("off", "false", "0", "no", "none"):
+        return
+    try:
+        from . import opentelemetry as bridge
+    except ImportError as exc:
+        if (getattr(exc, "name", None) or "").startswith("opentelemetry"):
+            return  # the API is not installed: nothing to join
+        raise
+    bridge.register()
 
 
 def shutdown(timeout: Optional[float] = None) -> bool:

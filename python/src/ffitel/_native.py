@@ -152,6 +152,27 @@ _SIGNATURES = {
     # May wait: ctypes releases the GIL around it (see Native).
     "ffitel_event_poll": ((_c.c_uint64, _c.c_int32, _c.c_char_p, _c.c_size_t), _c.c_int),
     "ffitel_event_unsubscribe": ((_c.c_uint64,), _c.c_int),
+    # The OpenTelemetry API bridge (ffitel.opentelemetry).
+    "ffitel_span_start_ex": (
+        (_c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_uint64, _c.c_char_p,
+         _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_int32, _c.c_int64, _c.c_char_p,
+         _c.c_size_t, _c.c_char_p, _c.c_size_t),
+        _c.c_uint64,
+    ),
+    "ffitel_span_end_ex": (
+        (_c.c_uint64, _c.c_int32, _c.c_char_p, _c.c_size_t, _c.c_int64), _c.c_int),
+    "ffitel_span_add_event_at": (
+        (_c.c_uint64, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_int64),
+        _c.c_int),
+    "ffitel_span_add_link": ((_c.c_uint64, _c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_span_update_name": ((_c.c_uint64, _c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_instrument_create": (
+        (_c.c_char_p, _c.c_size_t, _c.c_int32, _c.c_char_p, _c.c_size_t, _c.c_char_p,
+         _c.c_size_t, _c.c_char_p, _c.c_size_t),
+        _c.c_uint64,
+    ),
+    "ffitel_instrument_record": (
+        (_c.c_uint64, _c.c_double, _c.c_char_p, _c.c_size_t), _c.c_int),
 }
 
 
@@ -198,6 +219,20 @@ class Native:
             self.log_native = make()
         except Exception:  # ValueError for NULL: not a CPython this library understands
             self.log_native = None
+        # The same for the OpenTelemetry API bridge's span start and end
+        # (ffitel_py_span_function): span_start(...) -> (handle, traceparent)
+        # or FFITEL_PY_USE_JSON, span_end(...) -> rc. None where unavailable.
+        self.span_start_native: Optional[Callable[..., Any]] = None
+        self.span_end_native: Optional[Callable[..., int]] = None
+        if self.log_native is not None:
+            try:
+                make_span = ctypes.PyDLL(path).ffitel_py_span_function
+                make_span.argtypes = (ctypes.c_int32,)
+                make_span.restype = ctypes.py_object
+                start_fn, end_fn = make_span(0), make_span(1)
+                self.span_start_native, self.span_end_native = start_fn, end_fn
+            except Exception:  # ValueError for NULL, or an older library
+                pass
         v: Optional[bytes] = self.dll.ffitel_version()
         self.version_string = v.decode() if v else ""
 

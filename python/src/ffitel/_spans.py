@@ -12,7 +12,7 @@ import functools
 import inspect
 import json
 from contextlib import contextmanager
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, TypeVar, Union, cast
 
 from . import _fields, _state
@@ -26,24 +26,36 @@ _KINDS = {"internal": 0, "server": 1, "client": 2, "producer": 3, "consumer": 4}
 _var: ContextVar[Optional["Span"]] = ContextVar("ffitel.span", default=None)
 current = _var.get  # the current Span or None; read on every log call
 
+# Set by ffitel.opentelemetry when it registers (one context with the
+# OpenTelemetry API): an object whose attach(span) makes span current in
+# both worlds and returns a token for its detach(token). None otherwise.
+bridge: Any = None
 
-def attach(s: Optional["Span"]) -> Token:
+
+def attach(s: Optional["Span"]) -> Any:
     """Makes s the current span; undo with detach(token)."""
+    b = bridge
+    if b is not None:
+        return b.attach(s)
     return _var.set(s)
 
 
-def detach(token: Token) -> None:
-    _var.reset(token)
+def detach(token: Any) -> None:
+    b = bridge
+    if b is not None:
+        b.detach(token)
+    else:
+        _var.reset(token)
 
 
 @contextmanager
 def use(s: Optional["Span"]) -> Iterator[Optional["Span"]]:
     """``with use(s):`` s is the current span inside (it is not ended on exit)."""
-    token = _var.set(s)
+    token = attach(s)
     try:
         yield s
     finally:
-        _var.reset(token)
+        detach(token)
 
 
 def current_span() -> Optional["Span"]:
@@ -62,7 +74,8 @@ class Span:
     def __init__(self, name: str, handle: int) -> None:
         self.name = name
         self._handle = handle
-        self._arg: Any = untyped_handle(handle)  # as the untyped ffitel_log takes it
+        # as the untyped ffitel_log takes it (inline for the common small handle)
+        self._arg: Any = handle if 0 <= handle < 2147483648 else untyped_handle(handle)
         self._tp: Optional[str] = None
 
     def __repr__(self) -> str:
@@ -175,6 +188,8 @@ def start(name: str, kind: int, attributes: Optional[Mapping[str, Any]],
     if lib is None:
         return Span(name, 0)
     parent = current()
+    if parent is not None and not parent._handle and parent._tp and not traceparent:
+        traceparent, parent = parent._tp, None  # a remote parent (an OpenTelemetry context)
     a = _fields.merged(attributes)
     n = utf8(name)
     tp = traceparent.encode("ascii", "replace") if traceparent else None
@@ -206,11 +221,11 @@ class Scope:
     def __enter__(self) -> Span:
         s = self._start()
         self._span = s
-        self._token = _var.set(s)
+        self._token = attach(s)
         return s
 
     def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
-        _var.reset(self._token)
+        detach(self._token)
         s, self._span = self._span, None
         if s is not None:
             s._end(exc)

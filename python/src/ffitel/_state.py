@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 import threading
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 from . import _native
 from ._native import E_FORKED, E_STATE
@@ -37,6 +37,11 @@ native_fn: Optional[Callable[..., int]] = None
 # Severities below threshold are dropped without a call. 0 until the
 # library is loaded (every call then takes the slow path, which loads it).
 threshold = 0
+
+# Called (no arguments) just before ffitel_flush and ffitel_shutdown, in
+# order: ffitel.opentelemetry pushes its observable instruments' values here,
+# since the library never calls into the host. Exceptions are swallowed.
+before_collect: List[Callable[[], None]] = []
 
 _load_pid = 0
 _fork_warned = False
@@ -206,6 +211,11 @@ def bounded(name: str, timeout: Optional[float]) -> bool:
         ms = -1
     else:
         ms = max(0, min(int(min(float(timeout), 2.0**31) * 1000), 2**31 - 1))
+    for hook in list(before_collect):
+        try:
+            hook()
+        except Exception:  # pragma: no cover - a hook's failure is its own
+            pass
     rc = getattr(native, name)(ms)  # ctypes releases the GIL while it waits
     if rc == E_STATE:
         return False

@@ -159,6 +159,10 @@ def _start(task_type: str, worker: Any, task_id: Any, attempt: int,
     # The current span (say a "poll queue" span) becomes a link of the task
     # span when the carrier gives it a remote parent (ffitel_task_start_in).
     current = _spans.current()
+    if current is not None and not current._handle and current._tp and not tp:
+        # A remote parent that lives only in the OpenTelemetry API's context
+        # (say propagate.extract + attach): the task joins its trace.
+        tp = current._tp.encode("ascii", "replace")
     parent = current._handle if current is not None else 0
     if system or destination:
         sy, de = utf8(system or ""), utf8(destination or "")

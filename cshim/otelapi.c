@@ -1,0 +1,51 @@
+/*
+ * The public entry points of the OpenTelemetry API bridge ABI (otelapi.go),
+ * each behind the fork guard as in guard.c.
+ */
+#include "include/ffitel.h"
+#include "shim.h"
+#include "_cgo_export.h"
+
+#define GUARD_INT() do { if (ffitel_shim_forked()) return ffitel_shim_forked_error(); } while (0)
+#define GUARD_HANDLE() do { if (ffitel_shim_forked()) { (void)ffitel_shim_forked_error(); return 0; } } while (0)
+
+uint64_t ffitel_span_start_ex(const char *scope, size_t scope_len, const char *name, size_t name_len,
+                              uint64_t parent, const char *traceparent, size_t tp_len,
+                              const char *attrs_json, size_t attrs_len, int32_t kind, int64_t start_unix_nano,
+                              const char *links_json, size_t links_len, char *tp_out, size_t tp_cap) {
+    if (tp_out != NULL && tp_cap > 0) tp_out[0] = 0;
+    GUARD_HANDLE();
+    return ffitelgo_span_start_ex((char *)scope, scope_len, (char *)name, name_len, parent, (char *)traceparent,
+                                  tp_len, (char *)attrs_json, attrs_len, kind, start_unix_nano, (char *)links_json,
+                                  links_len, tp_out, tp_cap);
+}
+int ffitel_span_end_ex(uint64_t span, int32_t status, const char *description, size_t description_len,
+                       int64_t end_unix_nano) {
+    GUARD_INT();
+    return ffitelgo_span_end_ex(span, status, (char *)description, description_len, end_unix_nano);
+}
+int ffitel_span_add_event_at(uint64_t span, const char *name, size_t name_len, const char *attrs_json,
+                             size_t attrs_len, int64_t unix_nano) {
+    GUARD_INT();
+    return ffitelgo_span_add_event_at(span, (char *)name, name_len, (char *)attrs_json, attrs_len, unix_nano);
+}
+int ffitel_span_add_link(uint64_t span, const char *links_json, size_t links_len) {
+    GUARD_INT();
+    return ffitelgo_span_add_link(span, (char *)links_json, links_len);
+}
+int ffitel_span_update_name(uint64_t span, const char *name, size_t name_len) {
+    GUARD_INT();
+    return ffitelgo_span_update_name(span, (char *)name, name_len);
+}
+
+uint64_t ffitel_instrument_create(const char *scope, size_t scope_len, int32_t kind, const char *name,
+                                  size_t name_len, const char *unit, size_t unit_len, const char *description,
+                                  size_t description_len) {
+    GUARD_HANDLE();
+    return ffitelgo_instrument_create((char *)scope, scope_len, kind, (char *)name, name_len, (char *)unit, unit_len,
+                                      (char *)description, description_len);
+}
+int ffitel_instrument_record(uint64_t instrument, double value, const char *attrs_json, size_t attrs_len) {
+    GUARD_INT();
+    return ffitelgo_instrument_record(instrument, value, (char *)attrs_json, attrs_len);
+}
