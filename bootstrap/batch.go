@@ -57,6 +57,7 @@ type batcher[T any] struct {
 	closed   bool
 	lastErr  error
 	waiters  int           // callers waiting for room
+	stalled  bool          // a wait timed out; nobody waits until room appears
 	room     chan struct{} // closed when room appears; replaced after
 
 	// Owned by the worker goroutine: chunks taken from the queue.
@@ -173,7 +174,7 @@ func (b *batcher[T]) wakeWorker() {
 // exports start failing, the queue closes, or fullWait has passed. It
 // returns with b.mu held; the caller checks for room again.
 func (b *batcher[T]) waitForRoom() {
-	if b.fullWait <= 0 || b.failing.Load() {
+	if b.fullWait <= 0 || b.failing.Load() || b.stalled {
 		return
 	}
 	b.waited.Add(1)
@@ -182,6 +183,11 @@ func (b *batcher[T]) waitForRoom() {
 	for b.queued+b.inflight >= b.maxQueue && !b.closed && !b.failing.Load() {
 		left := time.Until(deadline)
 		if left <= 0 {
+			// The exporter made no room within a whole wait: until it
+			// does, later callers drop at once instead of each waiting
+			// the full bound (a black-holed collector answers nothing
+			// until the export timeout).
+			b.stalled = true
 			break
 		}
 		if b.room == nil {
@@ -255,6 +261,7 @@ func (b *batcher[T]) finished(batch []T) {
 
 // signalRoom wakes the callers waiting for room. Called with b.mu held.
 func (b *batcher[T]) signalRoom() {
+	b.stalled = false
 	if b.waiters > 0 && b.room != nil {
 		close(b.room)
 		b.room = nil

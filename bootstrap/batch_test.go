@@ -504,3 +504,35 @@ func TestBatcherReportsLossWhileDrainNeverEnds(t *testing.T) {
 		t.Errorf("stats %+v: the drain had already ended, the test proves nothing", s)
 	}
 }
+
+func TestBatcherStalledQueueMakesOnlyOneCallerWait(t *testing.T) {
+	rec := &recordingExport{}
+	b := newBatcher(rec.export, 2, 2, time.Hour, time.Second)
+	b.fullWait = 20 * time.Millisecond
+	// The worker is not running: nothing ever makes room.
+	b.add(0)
+	b.add(1)
+	b.add(2) // waits the whole bound, then drops
+	b.add(3) // the queue is known stalled: drops at once
+	b.add(4)
+	if got := b.waited.Load(); got != 1 {
+		t.Errorf("%d callers waited for room, want 1 (the rest drop while the exporter makes none)", got)
+	}
+	if s := b.stats(); s.Dropped != 3 {
+		t.Errorf("stats %+v, want 3 dropped", s)
+	}
+	// Room appears: the queue is no longer known stalled, so the next
+	// caller that finds it full waits again.
+	b.start()
+	defer stopBatcher(t, b)
+	flushBatcher(t, b)
+	b.mu.Lock()
+	stalled := b.stalled
+	b.mu.Unlock()
+	if stalled {
+		t.Error("still marked stalled after the worker made room")
+	}
+	if got := rec.exported(); !slices.Equal(got, []int{0, 1}) {
+		t.Errorf("exported %v, want [0 1]", got)
+	}
+}

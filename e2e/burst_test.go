@@ -22,12 +22,16 @@ import (
 // The burst of issue #12: 8 producers x 50 000 records with a live
 // Collector, default queue sizes. The producers outrun the exporter; the
 // backpressure policy (the default) makes them wait for room instead of
-// dropping, so every record arrives.
+// dropping, so every record arrives. The tests allow each call a long wait
+// (FFITEL_QUEUE_FULL_WAIT_MS): under the race detector on a shared machine
+// one export can take longer than the 5 s default.
 const burstThreads, burstPerThread = 8, 50000
+
+const burstWait = "FFITEL_QUEUE_FULL_WAIT_MS=60000"
 
 func TestGoBurstOf8x50000IsDeliveredWhole(t *testing.T) {
 	col := e2e.StartCollector(t)
-	getenv := setCollectorEnv(t, col, "OTEL_SERVICE_NAME=e2e-go-burst", "LOG_LEVEL=info")
+	getenv := setCollectorEnv(t, col, "OTEL_SERVICE_NAME=e2e-go-burst", "LOG_LEVEL=info", burstWait)
 	rt := bootstrap.New(bootstrap.Options{Getenv: getenv, Output: io.Discard})
 	if err := rt.InitTelemetry(context.Background()); err != nil {
 		t.Fatal(err)
@@ -54,7 +58,7 @@ func TestCBurstOf8x50000IsDeliveredWhole(t *testing.T) {
 	bin := buildCProgram(t, "tests/c/burst.c", "-lpthread")
 	col := e2e.StartCollector(t)
 	st := runCBurst(t, bin, col.Env(), "150000", "OTEL_SERVICE_NAME=e2e-c-burst", "LOG_LEVEL=info",
-		"FFITEL_LOG_OUTPUT=none")
+		"FFITEL_LOG_OUTPUT=none", burstWait)
 	checkBurstDelivered(t, col, "c burst record", st)
 }
 

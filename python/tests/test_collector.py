@@ -117,7 +117,9 @@ def test_eight_threads_fifty_thousand_records_each_all_delivered(collector: Coll
         # on two shared cores): give the flush the time it needs
         ok = ffitel.shutdown(timeout=150.0)
         print(json.dumps({"flushed": ok, "logs": ffitel.stats()["pipeline"]["logs"]}))
-    """, env={**collector.env(), "OTEL_SERVICE_NAME": service, "LOG_LEVEL": "info"},
+    """, env={**collector.env(), "OTEL_SERVICE_NAME": service, "LOG_LEVEL": "info",
+              # a generous per-call wait: one export can be slow on a shared machine
+              "FFITEL_QUEUE_FULL_WAIT_MS": "60000"},
         timeout=240)
     import json
     result = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -70,7 +70,9 @@ class CollectorTest < Minitest::Test
     own = Collector.new(TEST_TMP) # a Collector of its own: its file holds only this worker's records
     threads = 8
     per_thread = 50_000
-    out, err, status = run_ruby(<<~RUBY, env: own.env("rb-bulk"), timeout: 240, discard_stderr: true)
+    # a generous per-call wait: one export can be slow on a shared machine
+    env = own.env("rb-bulk").merge("FFITEL_QUEUE_FULL_WAIT_MS" => "60000")
+    out, err, status = run_ruby(<<~RUBY, env: env, timeout: 240, discard_stderr: true)
       require "ffitel"
       require "json"
       Ffitel.init_telemetry
