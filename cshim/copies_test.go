@@ -174,3 +174,35 @@ func TestCodeMismatchesReportsEveryDifference(t *testing.T) {
 		t.Error("equal copies reported as different")
 	}
 }
+
+// The ABI version: the header's FFITEL_ABI_VERSION, what ffitel_abi_version
+// returns, and the copy each binding compares it with when it loads the
+// library.
+func TestABIVersionOfEveryCopyMatchesTheHeader(t *testing.T) {
+	b, err := os.ReadFile(headerRelPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^#define\s+FFITEL_ABI_VERSION\s+(\d+)\s*$`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatalf("no FFITEL_ABI_VERSION in %s", headerRelPath)
+	}
+	want := m[1]
+	if !regexp.MustCompile(`(?m)^int ffitel_abi_version\(void\);`).Match(b) {
+		t.Errorf("%s does not declare int ffitel_abi_version(void)", headerRelPath)
+	}
+	abiRE := regexp.MustCompile(`(?m)^\s*(ABI_VERSION)\s*(?::[^=\n]+)?=\s*(\d+)\b`)
+	for what, found := range map[string]map[string]constant{
+		"Python ABI_VERSION": scanFiles(t, filepath.Join("..", "python", "src", "ffitel"), ".py", abiRE),
+		"Ruby ABI_VERSION":   scanFiles(t, filepath.Join("..", "ruby", "lib"), ".rb", abiRE),
+	} {
+		c, ok := found["ABI_VERSION"]
+		if !ok {
+			t.Errorf("%s: not found", what)
+			continue
+		}
+		if c.value != want {
+			t.Errorf("%s is %s in %s; FFITEL_ABI_VERSION is %s", what, c.value, c.file, want)
+		}
+	}
+}

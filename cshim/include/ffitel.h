@@ -421,6 +421,17 @@ int ffitel_event_unsubscribe(uint64_t sub);
  * For logs and spans, emitted = exported + dropped + failed + pending. */
 int ffitel_stats_json(char *buf, size_t cap);
 
+/* ---- ABI version ---------------------------------------------------------- */
+
+/* The ABI version: bumped on any incompatible change to an existing function
+ * (its arguments, result, meaning or a struct it takes). Adding a function or
+ * a constant does not change it. Each binding compares it with its own copy
+ * when it loads the library and refuses a mismatch. */
+#define FFITEL_ABI_VERSION 1
+
+/* Returns FFITEL_ABI_VERSION. Never enters Go; safe in a forked child. */
+int ffitel_abi_version(void);
+
 #ifdef __cplusplus
 }
 #endif
