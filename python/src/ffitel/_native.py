@@ -153,6 +153,8 @@ _SIGNATURES = {
     "ffitel_event_poll": ((_c.c_uint64, _c.c_int32, _c.c_char_p, _c.c_size_t), _c.c_int),
     "ffitel_event_unsubscribe": ((_c.c_uint64,), _c.c_int),
     "ffitel_abi_version": ((), _c.c_int),
+    # May wait up to its timeout: ctypes releases the GIL around it.
+    "ffitel_doctor_json": ((_c.c_int32, _c.c_char_p, _c.c_size_t), _c.c_int),
 }
 
 
