@@ -66,7 +66,9 @@ gemspec = Gem::Specification.new do |spec|
   spec.require_paths = ["lib"]
   spec.add_dependency "ffi", "~> 1.15"
 
-  spec.files = in_root.call("lib/**/*.rb") + in_root.call("README.md")
+  spec.files = in_root.call("lib/**/*.rb") + in_root.call("README.md") + in_root.call("exe/*")
+  spec.bindir = "exe"
+  spec.executables = ["ffitel"] # `ffitel doctor`
   if File.file?(library)
     spec.platform = elf_platform.call(library)
     spec.files << "lib/ffitel/libffitel.so"

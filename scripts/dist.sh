@@ -54,7 +54,7 @@ copy_files "$pystage/go" "${go_files[@]}"
 python3 scripts/reprotar.py repack "$stage/sdist/ffitel-$version.tar.gz" "$out/ffitel-$version.tar.gz"
 
 # --- Ruby: a staged tree per gem.
-rbfiles=(ffitel.gemspec README.md ext/ffitel/extconf.rb $(cd ruby && find lib -type f -name '*.rb' | LC_ALL=C sort))
+rbfiles=(ffitel.gemspec README.md ext/ffitel/extconf.rb exe/ffitel $(cd ruby && find lib -type f -name '*.rb' | LC_ALL=C sort))
 ( cd ruby && copy_files "$stage/gem-source" "${rbfiles[@]}" )
 copy_files "$stage/gem-source/ext/ffitel/go" "${go_files[@]}"
 ( cd "$stage/gem-source" && gem build --silent ffitel.gemspec --output "$out/ffitel-$version.gem" >/dev/null )
@@ -71,7 +71,7 @@ for spec in "$@"; do
 
   # The platform gem.
   gstage=$stage/gem-$arch
-  ( cd ruby && copy_files "$gstage" ffitel.gemspec README.md $(find lib -type f -name '*.rb') )
+  ( cd ruby && copy_files "$gstage" ffitel.gemspec README.md exe/ffitel $(find lib -type f -name '*.rb') )
   cp "$lib" "$gstage/lib/ffitel/libffitel.so"
   ( cd "$gstage" && gem build --silent ffitel.gemspec --output "$out/ffitel-$version-$arch-linux.gem" >/dev/null )
 

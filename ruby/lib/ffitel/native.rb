@@ -126,6 +126,7 @@ module Ffitel
       attach_function :ffitel_event_unsubscribe, [:uint64], :int
 
       attach_function :ffitel_stats_json, [:pointer, :size_t], :int
+      attach_function :ffitel_doctor_json, [:int32, :pointer, :size_t], :int, blocking: true
     end
 
     # ---- the one place results become values or exceptions ---------------
