@@ -21,7 +21,7 @@ root = File.expand_path(__dir__) # absolute: `gem build ruby/ffitel.gemspec` giv
 library = File.join(root, "lib/ffitel/libffitel.so")
 vendored_go = File.join(root, "ext/ffitel/go")
 checkout = File.expand_path("..", root)
-go_packages = %w[bootstrap events metrics cshim].freeze
+go_packages = %w[bootstrap events metrics internal cshim].freeze
 building = defined?(Gem::Commands::BuildCommand)
 
 if building && File.file?(File.join(checkout, "cshim/include/ffitel.h"))

@@ -40,7 +40,7 @@ copy_files() {
 }
 
 # The Go sources of the library, for the sdist and the source gem.
-go_files=(go.mod go.sum $(find bootstrap events metrics cshim -type f \
+go_files=(go.mod go.sum $(find bootstrap events metrics internal cshim -type f \
   \( -name '*.go' -o -name '*.c' -o -name '*.h' -o -name '*.map' \) \
   ! -name '*_test.go' ! -path '*/testdata/*' | LC_ALL=C sort))
 
