@@ -25,6 +25,7 @@ var (
 	pyCodeNameRE  = regexp.MustCompile(`\b(E_[A-Z_]+)\s*:\s*["']FFITEL_([A-Z_]+)["']`)
 	pyVersionRE   = regexp.MustCompile(`(?m)^(__version__)\s*(?::[^=\n]+)?=\s*["']([^"']*)["']`)
 	versionFileRE = regexp.MustCompile(`(?m)^()([0-9][^\s]*)\s*$`)
+	pyProjectRE   = regexp.MustCompile(`(?m)^(version)\s*=\s*"([^"]*)"`)
 	rbCodeRE      = regexp.MustCompile(`(?m)^\s*(OK|E_[A-Z_]+|RB_USE_JSON)\s*=\s*(-?\d+)\b`)
 	rbVersionRE   = regexp.MustCompile(`(?m)^\s*(VERSION)\s*=\s*["']([^"']*)["']`)
 	headerRelPath = filepath.Join("include", "ffitel.h")
@@ -144,6 +145,14 @@ func TestVersionOfEveryCopyMatchesTheHeader(t *testing.T) {
 		"VERSION file":       scanFiles(t, filepath.Join("..", "VERSION"), "VERSION", versionFileRE),
 		"Ruby VERSION":       scanFiles(t, filepath.Join("..", "ruby", "lib"), ".rb", rbVersionRE),
 	}
+	// pyproject.toml reads __version__ (dynamic), so it holds no copy.
+	if b, err := os.ReadFile(filepath.Join("..", "python", "pyproject.toml")); err != nil {
+		t.Error(err)
+	} else if m := pyProjectRE.FindStringSubmatch(string(b)); m != nil {
+		t.Errorf("python/pyproject.toml writes version %q; it should read ffitel.__version__", m[2])
+	} else if !strings.Contains(string(b), `attr = "ffitel.__version__"`) {
+		t.Errorf("python/pyproject.toml does not read its version from ffitel.__version__")
+	}
 	for what, found := range copies {
 		if len(found) == 0 {
 			t.Errorf("%s: no version found", what)
@@ -172,5 +181,37 @@ func TestCodeMismatchesReportsEveryDifference(t *testing.T) {
 	}
 	if len(codeMismatches(header, map[string]constant{"OK": {"0", ""}, "E_INVALID": {"-1", ""}, "E_FULL": {"-5", ""}})) != 0 {
 		t.Error("equal copies reported as different")
+	}
+}
+
+// The ABI version: the header's FFITEL_ABI_VERSION, what ffitel_abi_version
+// returns, and the copy each binding compares it with when it loads the
+// library.
+func TestABIVersionOfEveryCopyMatchesTheHeader(t *testing.T) {
+	b, err := os.ReadFile(headerRelPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^#define\s+FFITEL_ABI_VERSION\s+(\d+)\s*$`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatalf("no FFITEL_ABI_VERSION in %s", headerRelPath)
+	}
+	want := m[1]
+	if !regexp.MustCompile(`(?m)^int ffitel_abi_version\(void\);`).Match(b) {
+		t.Errorf("%s does not declare int ffitel_abi_version(void)", headerRelPath)
+	}
+	abiRE := regexp.MustCompile(`(?m)^\s*(ABI_VERSION)\s*(?::[^=\n]+)?=\s*(\d+)\b`)
+	for what, found := range map[string]map[string]constant{
+		"Python ABI_VERSION": scanFiles(t, filepath.Join("..", "python", "src", "ffitel"), ".py", abiRE),
+		"Ruby ABI_VERSION":   scanFiles(t, filepath.Join("..", "ruby", "lib"), ".rb", abiRE),
+	} {
+		c, ok := found["ABI_VERSION"]
+		if !ok {
+			t.Errorf("%s: not found", what)
+			continue
+		}
+		if c.value != want {
+			t.Errorf("%s is %s in %s; FFITEL_ABI_VERSION is %s", what, c.value, c.file, want)
+		}
 	}
 }

@@ -178,6 +178,7 @@ func runPythonWorker(t *testing.T, col *e2e.Collector, python, prefix, service s
 		t.Errorf("package and library version are not both %s:\n%s", v, out)
 	}
 	expectTwoPhaseRecords(t, col, service)
+	runDoctor(t, dir, env, python, "-m", "ffitel", "doctor")
 }
 
 // pyenvPythons lists every CPython >= 3.9 pyenv has, failing with fewer than three.
@@ -361,6 +362,9 @@ func runRubyWorker(t *testing.T, col *e2e.Collector, env []string, gemHome, serv
 		t.Errorf("gem and library version are not both %s:\n%s", v, out)
 	}
 	expectTwoPhaseRecords(t, col, service)
+	// The gem's executable, from the GEM_HOME's bin.
+	runDoctor(t, dir, append(append(env, col.Env()...), "OTEL_SERVICE_NAME="+service),
+		filepath.Join(gemHome, "bin", "ffitel"), "doctor")
 }
 
 func TestDistPlatformGem(t *testing.T) {
@@ -488,6 +492,18 @@ func TestDistGemspecBuildsACompleteGemFromAnyDirectory(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(root, left)); err == nil {
 				t.Errorf("gem build from %s left %s in the checkout", where, left)
 			}
+		}
+	}
+}
+
+// runDoctor runs an installed `ffitel doctor` with env (pointing at a live
+// Collector) and expects exit 0 and ok for logs, traces and metrics.
+func runDoctor(t *testing.T, dir string, env []string, name string, args ...string) {
+	t.Helper()
+	out := run(t, dir, env, name, args...)
+	for _, signal := range []string{"logs", "traces", "metrics"} {
+		if !regexp.MustCompile(`(?m)^  ` + signal + ` +ok \(\d+ ms\)`).MatchString(out) {
+			t.Errorf("%s %s: %s is not ok:\n%s", name, strings.Join(args, " "), signal, out)
 		}
 	}
 }

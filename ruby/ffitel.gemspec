@@ -21,7 +21,7 @@ root = File.expand_path(__dir__) # absolute: `gem build ruby/ffitel.gemspec` giv
 library = File.join(root, "lib/ffitel/libffitel.so")
 vendored_go = File.join(root, "ext/ffitel/go")
 checkout = File.expand_path("..", root)
-go_packages = %w[bootstrap events metrics cshim].freeze
+go_packages = %w[bootstrap events metrics internal cshim].freeze
 building = defined?(Gem::Commands::BuildCommand)
 
 if building && File.file?(File.join(checkout, "cshim/include/ffitel.h"))
@@ -66,7 +66,9 @@ gemspec = Gem::Specification.new do |spec|
   spec.require_paths = ["lib"]
   spec.add_dependency "ffi", "~> 1.15"
 
-  spec.files = in_root.call("lib/**/*.rb") + in_root.call("README.md")
+  spec.files = in_root.call("lib/**/*.rb") + in_root.call("README.md") + in_root.call("exe/*")
+  spec.bindir = "exe"
+  spec.executables = ["ffitel"] # `ffitel doctor`
   if File.file?(library)
     spec.platform = elf_platform.call(library)
     spec.files << "lib/ffitel/libffitel.so"

@@ -40,7 +40,7 @@ copy_files() {
 }
 
 # The Go sources of the library, for the sdist and the source gem.
-go_files=(go.mod go.sum $(find bootstrap events metrics cshim -type f \
+go_files=(go.mod go.sum $(find bootstrap events metrics internal cshim -type f \
   \( -name '*.go' -o -name '*.c' -o -name '*.h' -o -name '*.map' \) \
   ! -name '*_test.go' ! -path '*/testdata/*' | LC_ALL=C sort))
 
@@ -54,7 +54,7 @@ copy_files "$pystage/go" "${go_files[@]}"
 python3 scripts/reprotar.py repack "$stage/sdist/ffitel-$version.tar.gz" "$out/ffitel-$version.tar.gz"
 
 # --- Ruby: a staged tree per gem.
-rbfiles=(ffitel.gemspec README.md ext/ffitel/extconf.rb $(cd ruby && find lib -type f -name '*.rb' | LC_ALL=C sort))
+rbfiles=(ffitel.gemspec README.md ext/ffitel/extconf.rb exe/ffitel $(cd ruby && find lib -type f -name '*.rb' | LC_ALL=C sort))
 ( cd ruby && copy_files "$stage/gem-source" "${rbfiles[@]}" )
 copy_files "$stage/gem-source/ext/ffitel/go" "${go_files[@]}"
 ( cd "$stage/gem-source" && gem build --silent ffitel.gemspec --output "$out/ffitel-$version.gem" >/dev/null )
@@ -71,7 +71,7 @@ for spec in "$@"; do
 
   # The platform gem.
   gstage=$stage/gem-$arch
-  ( cd ruby && copy_files "$gstage" ffitel.gemspec README.md $(find lib -type f -name '*.rb') )
+  ( cd ruby && copy_files "$gstage" ffitel.gemspec README.md exe/ffitel $(find lib -type f -name '*.rb') )
   cp "$lib" "$gstage/lib/ffitel/libffitel.so"
   ( cd "$gstage" && gem build --silent ffitel.gemspec --output "$out/ffitel-$version-$arch-linux.gem" >/dev/null )
 

@@ -509,6 +509,33 @@ uint64_t ffitel_instrument_create(const char *scope, size_t scope_len, int32_t k
  * (FFITEL_E_INVALID beyond). Non-finite values and bad attributes record
  * nothing (FFITEL_E_INVALID). FFITEL_E_HANDLE for an unknown instrument. */
 int ffitel_instrument_record(uint64_t instrument, double value, const char *attrs_json, size_t attrs_len);
+/* ---- ABI version ---------------------------------------------------------- */
+
+/* The ABI version: bumped on any incompatible change to an existing function
+ * (its arguments, result, meaning or a struct it takes). Adding a function or
+ * a constant does not change it. Each binding compares it with its own copy
+ * when it loads the library and refuses a mismatch. */
+#define FFITEL_ABI_VERSION 1
+
+/* Returns FFITEL_ABI_VERSION. Never enters Go; safe in a forked child. */
+int ffitel_abi_version(void);
+
+/* ---- doctor ----------------------------------------------------------------- */
+
+/* For operators (`ffitel doctor`): runs phase 2 if needed, sends one test log
+ * record, span and metric point to the configured exporters (past the log
+ * level and the sampler), each bounded by timeout_ms (< 0:
+ * FFITEL_SHUTDOWN_TIMEOUT_MS), and writes the report as JSON into buf:
+ * {"version", "exit_code" (0 every exported signal got through, 1 one did
+ * not, 2 export is off), "status" ("ok", "failed", "disabled"),
+ * "disabled_reason", "timeout_ms", "config": [{"key","value"}] (secrets
+ * redacted), "signals": [{"signal", "exporter", "endpoint", "protocol",
+ * "tested", "ok", "ms", "error"}], "stats": the pipeline stats}.
+ * Returns the report's length; when that is >= cap the report is kept and
+ * the next call returns it without sending again. May block up to the
+ * timeout: bindings release their interpreter lock around it. The runtime
+ * keeps running afterwards. */
+int ffitel_doctor_json(int32_t timeout_ms, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -624,6 +624,22 @@ static void test_phase2_and_shutdown(void) {
     CHECK(strstr(buf, "\"input_errors\":0") == NULL, "stats count bad input: %s", buf);
 }
 
+static void test_abi_version_and_doctor(void) {
+    CHECK(ffitel_abi_version() == FFITEL_ABI_VERSION, "abi version %d", ffitel_abi_version());
+    /* Export is off here: the report says so at once. A buffer too small
+     * keeps the report for the next call, which does not run the checks again. */
+    char small[8];
+    int n = ffitel_doctor_json(1000, small, sizeof small);
+    CHECK(n >= (int)sizeof small, "doctor into a small buffer returns the length needed: %d", n);
+    char *buf = malloc((size_t)n + 1);
+    int m = ffitel_doctor_json(1000, buf, (size_t)n + 1);
+    CHECK(m == n, "the kept report: %d, then %d", n, m);
+    CHECK(strstr(buf, "\"exit_code\":2") != NULL && strstr(buf, "TELEMETRY_ENABLED") != NULL,
+          "doctor with export off: %s", buf);
+    free(buf);
+    CHECK(ffitel_phase() == FFITEL_PHASE_TELEMETRY, "doctor ran phase 2: %d", ffitel_phase());
+}
+
 int main(void) {
     test_lifecycle_phase1();
     test_logs();
@@ -636,6 +652,7 @@ int main(void) {
     test_signal_onstack();
     test_threads();
     test_fork();
+    test_abi_version_and_doctor();
     test_phase2_and_shutdown();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -173,6 +173,9 @@ _SIGNATURES = {
     ),
     "ffitel_instrument_record": (
         (_c.c_uint64, _c.c_double, _c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_abi_version": ((), _c.c_int),
+    # May wait up to its timeout: ctypes releases the GIL around it.
+    "ffitel_doctor_json": ((_c.c_int32, _c.c_char_p, _c.c_size_t), _c.c_int),
 }
 
 
@@ -186,6 +189,7 @@ class Native:
     def __init__(self, path: str) -> None:
         self.path = path
         self.dll = ctypes.CDLL(path)
+        check_abi(self.dll, path)  # before resolving anything else
         for name, (argtypes, restype) in _SIGNATURES.items():
             fn = getattr(self.dll, name)
             fn.argtypes = argtypes
@@ -275,3 +279,38 @@ class Native:
 
 def load() -> Native:
     return Native(library_path())
+
+
+# The C ABI this binding speaks: FFITEL_ABI_VERSION of cshim/include/ffitel.h
+# (cshim/copies_test.go checks the copy). It changes only with an
+# incompatible change to an existing function.
+ABI_VERSION = 1
+
+
+def check_abi(dll: Any, path: str) -> None:
+    """Raises Error, naming both ABI versions and the path, unless the library
+    at path speaks this binding's ABI."""
+    try:
+        fn = dll.ffitel_abi_version
+    except AttributeError:
+        have = "none (it does not export ffitel_abi_version)"
+    else:
+        fn.argtypes = ()
+        fn.restype = ctypes.c_int
+        have = str(int(fn()))
+        if have == str(ABI_VERSION):
+            return
+    try:
+        ver_fn = dll.ffitel_version
+        ver_fn.argtypes = ()
+        ver_fn.restype = ctypes.c_char_p
+        ver = (ver_fn() or b"?").decode("utf-8", "replace")
+    except AttributeError:
+        ver = "?"
+    from . import __version__
+    raise Error(
+        f"{path} (libffitel {ver}) has C ABI version {have}, but this ffitel package "
+        f"({__version__}) needs ABI version {ABI_VERSION}: install the library that came "
+        f"with the package, or point FFITEL_LIBRARY at a matching libffitel.so",
+        E_INVALID,
+    )

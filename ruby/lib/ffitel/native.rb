@@ -70,6 +70,7 @@ module Ffitel
     def self.load(path)
       ffi_lib path
 
+      check_abi(path) # before attaching anything else
       attach_function :ffitel_version, [], :string
       attach_function :ffitel_init_console, [], :int
       attach_function :ffitel_init_telemetry, [], :int
@@ -125,6 +126,7 @@ module Ffitel
       attach_function :ffitel_event_unsubscribe, [:uint64], :int
 
       attach_function :ffitel_stats_json, [:pointer, :size_t], :int
+      attach_function :ffitel_doctor_json, [:int32, :pointer, :size_t], :int, blocking: true
     end
 
     # ---- the one place results become values or exceptions ---------------
@@ -189,6 +191,43 @@ module Ffitel
     def self.last_error
       out = read_buffer(1024) { |buf, cap| ffitel_last_error(buf, cap) }
       out.is_a?(String) ? out : ""
+    end
+  end
+end
+
+module Ffitel
+  module Native
+    # The C ABI this binding speaks: FFITEL_ABI_VERSION of
+    # cshim/include/ffitel.h (cshim/copies_test.go checks the copy). It
+    # changes only with an incompatible change to an existing function.
+    ABI_VERSION = 1
+
+    # Raised by Native.load when the library speaks another ABI version.
+    class AbiMismatch < StandardError; end
+
+    # Raises AbiMismatch, naming both ABI versions and the path, unless the
+    # library just opened with ffi_lib speaks this binding's ABI.
+    def self.check_abi(path)
+      have =
+        begin
+          attach_function :ffitel_abi_version, [], :int
+          ffitel_abi_version
+        rescue FFI::NotFoundError
+          nil
+        end
+      return if have == ABI_VERSION
+
+      version =
+        begin
+          attach_function :ffitel_version, [], :string
+          ffitel_version
+        rescue FFI::NotFoundError
+          "?"
+        end
+      have_text = have.nil? ? "none (it does not export ffitel_abi_version)" : have.to_s
+      raise AbiMismatch, "#{path} (libffitel #{version}) has C ABI version #{have_text}, but this ffitel gem " \
+                         "(#{Ffitel::VERSION}) needs ABI version #{ABI_VERSION}: install the library that came " \
+                         "with the gem, or point FFITEL_LIBRARY at a matching libffitel.so"
     end
   end
 end

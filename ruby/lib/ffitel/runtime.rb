@@ -107,6 +107,8 @@ module Ffitel
               Native.load(path)
               Native.ffitel_phase # waits for the Go runtime to finish starting
             end
+          rescue Native::AbiMismatch => e
+            unavailable!(e.message)
           rescue LoadError, StandardError => e
             unavailable!("cannot load #{path}: #{e.message}")
           end
