@@ -225,3 +225,4 @@ int ffitel_event_poll(uint64_t sub, int32_t timeout_ms, char *buf, size_t cap) {
 int ffitel_event_unsubscribe(uint64_t sub) { GUARD_INT(); return ffitelgo_event_unsubscribe(sub); }
 
 int ffitel_stats_json(char *buf, size_t cap) { GUARD_INT(); return ffitelgo_stats_json(buf, cap); }
+int ffitel_count_input_error(void) { GUARD_INT(); return ffitelgo_count_input_error(); }

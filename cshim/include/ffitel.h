@@ -409,6 +409,13 @@ int ffitel_event_unsubscribe(uint64_t sub);
  * For logs and spans, emitted = exported + dropped + failed + pending. */
 int ffitel_stats_json(char *buf, size_t cap);
 
+/* Counts one bad input that a binding replaced or refused on its own side
+ * (a None value left out, an object whose str() raised, ...), so that the
+ * binding's counts show in pipeline.input_errors of ffitel_stats_json and
+ * /metrics/events with the library's. Never fails: FFITEL_OK, or
+ * FFITEL_E_FORKED in a forked child. */
+int ffitel_count_input_error(void);
+
 #ifdef __cplusplus
 }
 #endif

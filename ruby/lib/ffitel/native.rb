@@ -120,6 +120,8 @@ module Ffitel
       attach_function :ffitel_event_unsubscribe, [:uint64], :int
 
       attach_function :ffitel_stats_json, [:pointer, :size_t], :int
+      # Counts a bad input the binding replaced or left out (a nil value).
+      attach_function :ffitel_count_input_error, [], :int
     end
 
     # ---- the one place results become values or exceptions ---------------
