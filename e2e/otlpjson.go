@@ -15,10 +15,10 @@ type KeyValue struct {
 }
 
 type AnyValue struct {
-	StringValue *string  `json:"stringValue,omitempty"`
-	IntValue    *string  `json:"intValue,omitempty"` // int64 as a JSON string
-	DoubleValue *Double  `json:"doubleValue,omitempty"`
-	BoolValue   *bool    `json:"boolValue,omitempty"`
+	StringValue *string `json:"stringValue,omitempty"`
+	IntValue    *string `json:"intValue,omitempty"` // int64 as a JSON string
+	DoubleValue *Double `json:"doubleValue,omitempty"`
+	BoolValue   *bool   `json:"boolValue,omitempty"`
 	ArrayValue  *struct {
 		Values []AnyValue `json:"values"`
 	} `json:"arrayValue,omitempty"`

@@ -63,14 +63,14 @@ func (c *console) Write(p []byte) (int, error) {
 }
 
 type figures struct {
-	name                                                string
-	logged                                              uint64
-	slowest                                             time.Duration
+	name                                               string
+	logged                                             uint64
+	slowest                                            time.Duration
 	emitted, exported, dropped, failed, pending, recvd uint64
-	warnings                                            int
-	shutdown                                            time.Duration
-	notes                                               string
-	last                                                []string
+	warnings                                           int
+	shutdown                                           time.Duration
+	notes                                              string
+	last                                               []string
 }
 
 func (f figures) print() {
