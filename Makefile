@@ -1,5 +1,6 @@
 # ffitel — build, test, bench, demo.
 #   make demo   run the example workers against a real Collector and summarise
+#   make torture   Collector kill/restart, long outage, black hole: figures
 #   make test   everything CI runs: vet, race tests, C ABI under valgrind,
 #               Python and Ruby bindings, end-to-end against real services,
 #               and the release artifacts installed as a user would
@@ -12,7 +13,7 @@ BUILD := $(CURDIR)/build
 OTELCOL := $(CACHE)/otelcol/otelcol-ffitel
 BUILDER_VERSION := v0.120.0
 
-.PHONY: all build deps collector collector-lb test test-go test-c test-python test-ruby test-dist dist dist-aarch64 dist-toolchain bench demo clean
+.PHONY: all build deps collector collector-lb test test-go test-c test-python test-ruby test-dist dist dist-aarch64 dist-toolchain bench demo torture clean
 
 all: build
 
@@ -128,6 +129,14 @@ dist-aarch64: $(DISTLIB_X86_64) $(DISTLIB_AARCH64)
 # and runs a two-phase worker from each against the real Collector.
 test-dist: dist collector
 	$(GO) test -tags dist -count=1 -timeout 20m -v -run TestDist ./e2e/
+
+# The failure experiments of issue #12 (Collector killed and restarted
+# mid-stream, a long outage, a black-hole endpoint), with their figures.
+# Not part of `make test`: it takes minutes and asserts nothing.
+#   make torture TORTURE_ARGS='-outage 30s restart'
+TORTURE_ARGS ?=
+torture: collector
+	$(GO) run ./e2e/cmd/torture $(TORTURE_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(CACHE)/demo dist

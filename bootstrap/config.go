@@ -66,15 +66,29 @@ type Config struct {
 
 	MetricExportInterval time.Duration
 	MetricExportTimeout  time.Duration
+	// MetricsTemporality (cumulative, delta, lowmemory) and
+	// HistogramAggregation (explicit_bucket_histogram,
+	// base2_exponential_bucket_histogram) shape the points the phase-1
+	// reader collects for the OTLP metric exporter.
+	MetricsTemporality   string
+	HistogramAggregation string
+
+	// TracesTimeout, LogsTimeout and MetricsTimeout are the OTLP request
+	// timeouts: OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, else
+	// OTEL_EXPORTER_OTLP_TIMEOUT, else 10 s; an invalid value is skipped.
+	TracesTimeout  time.Duration
+	LogsTimeout    time.Duration
+	MetricsTimeout time.Duration
 
 	// HealthFailAfter is FFITEL_HEALTH_FAIL_AFTER_MS (see Runtime.Health).
 	HealthFailAfter time.Duration
 
 	// TracesEndpoint, LogsEndpoint and MetricsEndpoint are the OTLP
 	// endpoints set in the environment for each signal: its own variable
-	// (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT), else OTEL_EXPORTER_OTLP_ENDPOINT;
-	// "" means ffitel's plain-text localhost default. They may hold a
-	// password: print them with RedactURL.
+	// (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT), else OTEL_EXPORTER_OTLP_ENDPOINT,
+	// skipping a value that is not a URL with a scheme and a host (as the
+	// SDK's exporters do); "" means ffitel's plain-text localhost default.
+	// They may hold a password: print them with RedactURL.
 	TracesEndpoint  string
 	LogsEndpoint    string
 	MetricsEndpoint string
@@ -85,6 +99,9 @@ type Config struct {
 	// secrets are the raw values that must never be printed (header
 	// values, URL passwords); see secretValues.
 	secrets []string
+	// invalid names the variables LoadConfig warned about: the SDK's own
+	// complaints about them are not repeated (see sdkDiagnosticFilter).
+	invalid []string
 }
 
 // LoadConfig resolves the configuration from getenv (os.Getenv when nil).
@@ -137,13 +154,7 @@ func LoadConfig(getenv func(string) string) (Config, []string) {
 		c.QueueFullWait = 0
 	}
 
-	c.MetricsAddr = r.text(envMetricsAddr)
-	if c.MetricsAddr != "" && !strings.Contains(c.MetricsAddr, ":") {
-		// A bare port means loopback: the endpoint is never exposed by accident.
-		c.MetricsAddr = "127.0.0.1:" + c.MetricsAddr
-	} else if strings.HasPrefix(c.MetricsAddr, ":") {
-		c.MetricsAddr = "127.0.0.1" + c.MetricsAddr
-	}
+	c.MetricsAddr = r.listenAddr(envMetricsAddr)
 	c.HealthFailAfter = time.Duration(r.integer(envHealthFailAfterMS, dfltHealthFailAfterMS, 1, 24*3600*1000)) * time.Millisecond
 	c.MetricsNamespace = r.identifier(envMetricsNamespace, dfltMetricsNamespace)
 	c.WorkerID = r.text(envWorkerID)
@@ -176,13 +187,17 @@ func LoadConfig(getenv func(string) string) (Config, []string) {
 	c.SpanExportTimeout = r.millis(envSpanExportTimeout, dfltSpanExportTimeout)
 	c.MetricExportInterval = r.millis(envMetricInterval, dfltMetricInterval)
 	c.MetricExportTimeout = r.millis(envMetricExportTimeout, dfltMetricTimeout)
+	c.MetricsTemporality = r.oneOf(envTemporality, dfltTemporality, "cumulative", "delta", "lowmemory")
+	c.HistogramAggregation = r.oneOf(envHistogramAggregation, dfltHistogramAggregation,
+		"explicit_bucket_histogram", "base2_exponential_bucket_histogram")
 
 	if c.MetricsExporter == "prometheus" && c.MetricsAddr == "" {
 		r.warnings = append(r.warnings, envMetricsExporter+"=prometheus needs "+envMetricsAddr+
 			" (where /metrics is served); metrics are not exported")
 	}
 
-	c.resolveOTLP(&r)
+	c.resolveOTLP(&r, proto)
+	c.invalid = r.invalid
 	return c, r.warnings
 }
 
@@ -190,7 +205,7 @@ func LoadConfig(getenv func(string) string) (Config, []string) {
 // secrets, and validates what the SDK's exporters will read themselves, so a
 // bad value is reported once here rather than failing silently later.
 // Header values are secrets: a warning names the variable, never the value.
-func (c *Config) resolveOTLP(r *resolver) {
+func (c *Config) resolveOTLP(r *resolver, proto string) {
 	headerVars := []string{envHeaders}
 	endpointVars := []string{envEndpoint}
 	for _, s := range signals {
@@ -206,6 +221,7 @@ func (c *Config) resolveOTLP(r *resolver) {
 		if !validHeaders(v) {
 			r.warnings = append(r.warnings, fmt.Sprintf(
 				"invalid %s (value not shown): entries must be name=value separated by commas; malformed entries are ignored by the exporters", k))
+			r.invalid = append(r.invalid, k)
 		}
 		secrets = append(secrets, v)
 		for _, part := range strings.Split(v, ",") {
@@ -221,19 +237,30 @@ func (c *Config) resolveOTLP(r *resolver) {
 		c.Headers = RedactHeaders(h)
 	}
 
+	// An endpoint that is not a URL with a scheme and a host is skipped,
+	// as the SDK's exporters skip it: a signal's own variable falls back to
+	// the general one, the general one to ffitel's default.
 	endpoints := map[string]string{}
 	for _, k := range endpointVars {
 		v := r.text(k)
-		endpoints[k] = v
 		if v == "" {
 			continue
 		}
-		if u, err := url.Parse(v); err != nil || u.Scheme == "" || u.Host == "" {
-			r.warn(k, RedactURL(v), "the default endpoint")
-		}
-		if p := redact.Password(v); p != "" {
+		for _, p := range redact.Passwords(v) {
 			secrets = append(secrets, p)
 		}
+		if u, err := url.Parse(v); err != nil || u.Scheme == "" || u.Host == "" {
+			used := "the default endpoint " + defaultEndpoint(proto, "")
+			if k != envEndpoint {
+				used = "the default endpoint " + defaultEndpoint(c.protocol(strings.TrimSuffix(strings.TrimPrefix(k, envOTLPPrefix), "_ENDPOINT")), "")
+				if g := endpoints[envEndpoint]; g != "" {
+					used = envEndpoint + " (" + RedactURL(g) + ")"
+				}
+			}
+			r.warn(k, RedactURL(v), used)
+			continue
+		}
+		endpoints[k] = v
 	}
 	signalEndpoint := func(signal string) string {
 		if v := endpoints[signalEnv(signal, "ENDPOINT")]; v != "" {
@@ -245,9 +272,24 @@ func (c *Config) resolveOTLP(r *resolver) {
 	c.LogsEndpoint = signalEndpoint(signalLogs)
 	c.MetricsEndpoint = signalEndpoint(signalMetrics)
 
-	if p := redact.Password(c.EventsDurableURL); p != "" {
-		secrets = append(secrets, p)
+	// The request timeout, read as the SDK reads it (milliseconds), so that
+	// a bad value gets one warning with the value used.
+	general := dfltOTLPTimeout
+	if v := r.text(envOTLPTimeout); v != "" {
+		general = r.millis(envOTLPTimeout, dfltOTLPTimeout)
 	}
+	timeout := func(signal string) time.Duration {
+		k := signalEnv(signal, "TIMEOUT")
+		if v := r.text(k); v != "" {
+			return r.millis(k, general)
+		}
+		return general
+	}
+	c.TracesTimeout = timeout(signalTraces)
+	c.LogsTimeout = timeout(signalLogs)
+	c.MetricsTimeout = timeout(signalMetrics)
+
+	secrets = append(secrets, redact.Passwords(c.EventsDurableURL)...)
 	kept := secrets[:0]
 	for _, v := range secrets {
 		if len(v) >= 3 { // never redact a trivially short string everywhere
@@ -282,6 +324,28 @@ func (c Config) endpoint(signal string) string {
 	return c.MetricsEndpoint
 }
 
+// protocol returns the OTLP protocol of signal.
+func (c Config) protocol(signal string) string {
+	switch signal {
+	case signalTraces:
+		return c.TracesProtocol
+	case signalLogs:
+		return c.LogsProtocol
+	}
+	return c.MetricsProtocol
+}
+
+// timeout returns the OTLP request timeout of signal.
+func (c Config) timeout(signal string) time.Duration {
+	switch signal {
+	case signalTraces:
+		return c.TracesTimeout
+	case signalLogs:
+		return c.LogsTimeout
+	}
+	return c.MetricsTimeout
+}
+
 // endpointSet reports whether the exporter of signal will find an endpoint
 // in the environment.
 func (c Config) endpointSet(signal string) bool { return c.endpoint(signal) != "" }
@@ -293,7 +357,7 @@ func (c Config) LogAttrs() []slog.Attr {
 		if v := c.endpoint(signal); v != "" {
 			return RedactURL(v)
 		}
-		return "default"
+		return defaultEndpoint(c.protocol(signal), signal)
 	}
 	attrs := []slog.Attr{
 		slog.Bool("telemetry_enabled", c.TelemetryEnabled),
@@ -320,6 +384,9 @@ func (c Config) LogAttrs() []slog.Attr {
 		slog.String("queue_full", c.QueueFull),
 		slog.Duration("queue_full_wait", c.QueueFullWait),
 		slog.Duration("metric_export_interval", c.MetricExportInterval),
+		slog.String("metrics_temporality", c.MetricsTemporality),
+		slog.String("histogram_aggregation", c.HistogramAggregation),
+		slog.Duration("otlp_timeout", c.LogsTimeout),
 		slog.String("metrics_addr", c.MetricsAddr),
 		slog.String("worker_id", c.WorkerID),
 		slog.String("task_propagation", c.TaskPropagation),
@@ -358,8 +425,11 @@ func validHeaders(h string) bool {
 		if strings.TrimSpace(part) == "" {
 			continue
 		}
-		name, _, ok := strings.Cut(part, "=")
+		name, value, ok := strings.Cut(part, "=")
 		if !ok || !isHeaderToken(strings.TrimSpace(name)) {
+			return false
+		}
+		if _, err := url.PathUnescape(value); err != nil { // the exporters skip it
 			return false
 		}
 	}

@@ -48,15 +48,16 @@ func (a *consoleAppender) Write(p []byte) (int, error) {
 const lowerHex = "0123456789abcdef"
 
 // appendJSONString appends s as a JSON string: '"' and '\\' and control
-// characters escaped, invalid UTF-8 replaced by \ufffd, U+2028 and U+2029
-// escaped; no HTML escaping.
+// characters escaped (DEL and the C1 controls U+0080-U+009F too, such as
+// NEL and CSI, which terminals and log shippers act on), invalid UTF-8
+// replaced by \ufffd, U+2028 and U+2029 escaped; no HTML escaping.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
 				i++
 				continue
 			}
@@ -88,6 +89,13 @@ func appendJSONString(b []byte, s string) []byte {
 		if r == '\u2028' || r == '\u2029' {
 			b = append(b, s[start:i]...)
 			b = append(b, '\\', 'u', '2', '0', '2', lowerHex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		if r >= 0x80 && r <= 0x9f { // C1 controls
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '0', '0', lowerHex[r>>4], lowerHex[r&0xf])
 			i += size
 			start = i
 			continue

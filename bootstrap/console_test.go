@@ -540,3 +540,27 @@ func ExampleNewConsoleHandler() {
 	}
 	// Output: time=2026-11-22T01:44:14.123Z level=INFO msg="charged card" correlation_id=c1 payment.order_id=42
 }
+
+// Issue #12: U+0085 (NEL, a line break to some terminals and log
+// shippers), U+009B (CSI, the 8-bit escape sequence opener) and DEL are
+// escaped in JSON and colour output too, in messages, keys and values, as
+// logfmt escapes them.
+func TestConsoleEscapesC1ControlsAndDELInEveryFormat(t *testing.T) {
+	for _, format := range []string{FormatText, FormatJSON, FormatColor} {
+		for _, raw := range []string{"\u0085", "\u009b", "\x7f", "\u0080", "\u009f"} {
+			var buf bytes.Buffer
+			msg, key, val := "m"+raw+"x", "k"+raw, "v"+raw+" w"
+			slog.New(NewConsoleHandler(&buf, &ConsoleOptions{Format: format})).Info(msg, key, val)
+			line := buf.String()
+			if strings.Contains(line, raw) {
+				t.Errorf("%s: %q raw in %q", format, raw, line)
+			}
+			if format == FormatJSON {
+				var doc map[string]any
+				if err := json.Unmarshal(buf.Bytes(), &doc); err != nil || doc["msg"] != msg || doc[key] != val {
+					t.Errorf("JSON %q does not decode back to the record: %v %v", line, doc, err)
+				}
+			}
+		}
+	}
+}

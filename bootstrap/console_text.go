@@ -72,8 +72,9 @@ func consoleNeedsQuoting(s string) bool {
 }
 
 // consoleNeedsEscaping reports whether a colour-format message must be
-// quoted to stay on one line and readable: it holds a control character, a
-// non-printable rune or invalid UTF-8. Spaces are fine.
+// quoted to stay on one line and readable: it holds a control character
+// (C0, DEL, C1 such as NEL and CSI), a non-printable rune or invalid UTF-8.
+// Spaces are fine.
 func consoleNeedsEscaping(s string) bool {
 	for i := 0; i < len(s); {
 		b := s[i]
@@ -85,7 +86,10 @@ func consoleNeedsEscaping(s string) bool {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError || !unicode.IsPrint(r) && !unicode.IsSpace(r) || r == '\u2028' || r == '\u2029' {
+		// U+0085 (NEL) counts as a space to unicode.IsSpace, yet it breaks
+		// lines; it and the other C1 controls are escaped.
+		if r == utf8.RuneError || !unicode.IsPrint(r) && !unicode.IsSpace(r) || r == '\u2028' || r == '\u2029' ||
+			r >= 0x80 && r <= 0x9f {
 			return true
 		}
 		i += size

@@ -81,6 +81,13 @@ const (
 	dfltMetricInterval     = 60 * time.Second
 	envMetricExportTimeout = "OTEL_METRIC_EXPORT_TIMEOUT"
 	dfltMetricTimeout      = 30 * time.Second
+	// How metric points are aggregated before they are pushed (the phase-1
+	// reader is built with them): cumulative, delta or lowmemory, and
+	// explicit_bucket_histogram or base2_exponential_bucket_histogram.
+	envTemporality           = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"
+	dfltTemporality          = "cumulative"
+	envHistogramAggregation  = "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"
+	dfltHistogramAggregation = "explicit_bucket_histogram"
 
 	// The OTLP endpoint and headers, general and per signal
 	// (envOTLPPrefix + signal + "_ENDPOINT"). ffitel's default endpoint is
@@ -88,6 +95,11 @@ const (
 	envEndpoint   = "OTEL_EXPORTER_OTLP_ENDPOINT"
 	envHeaders    = "OTEL_EXPORTER_OTLP_HEADERS"
 	envOTLPPrefix = "OTEL_EXPORTER_OTLP_"
+	// The OTLP request timeout in milliseconds, general and per signal
+	// (OTEL_EXPORTER_OTLP_LOGS_TIMEOUT), as the SDK's exporters read it;
+	// ffitel validates it and hands the exporters the value it resolved.
+	envOTLPTimeout  = "OTEL_EXPORTER_OTLP_TIMEOUT"
+	dfltOTLPTimeout = 10 * time.Second
 )
 
 // /healthz and ffitel_export_healthy report a signal degraded once its

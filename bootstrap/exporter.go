@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
@@ -18,6 +20,8 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // The OTLP exporters read endpoint, headers, timeout, compression,
@@ -29,6 +33,18 @@ const (
 	defaultGRPCEndpoint = "http://localhost:4317"
 	defaultHTTPEndpoint = "http://localhost:4318"
 )
+
+// defaultEndpoint is the endpoint an exporter of protocol uses when none is
+// set; with a signal, the HTTP form includes its path (/v1/logs).
+func defaultEndpoint(protocol, signal string) string {
+	if protocol != "http/protobuf" {
+		return defaultGRPCEndpoint
+	}
+	if signal == "" {
+		return defaultHTTPEndpoint
+	}
+	return defaultHTTPEndpoint + "/v1/" + strings.ToLower(signal)
+}
 
 // The exporters the environment can select, pinned to the interfaces the
 // pipeline uses.
@@ -80,6 +96,35 @@ func newExporters(ctx context.Context, c Config, console io.Writer) (exporters, 
 	return e, nil
 }
 
+// Reconnection and retry. A gRPC connection that lost its collector
+// redials with a short backoff (at most grpcMaxReconnectDelay), so delivery
+// resumes within about a second of a restart instead of gRPC's default two
+// minutes. The log and span exporters do not retry on their own: the export
+// queue (batch.go) retries a failed batch with its own backoff for as long
+// as the queue has room and the export timeout allows, so a retry never
+// hides a dead collector from the producers and is counted in the stats.
+// The metric exporter keeps the SDK's retry: the metric pump does not
+// retry, and a delta collection that is not sent is lost.
+const (
+	grpcReconnectBase     = 100 * time.Millisecond
+	grpcMaxReconnectDelay = time.Second
+)
+
+// queueRetriesExports selects the retry strategy for logs and spans: the
+// queue's (true) or the SDK exporter's (false, its 5 s to 30 s backoff).
+var queueRetriesExports = true
+
+func grpcDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+		Backoff: backoff.Config{BaseDelay: grpcReconnectBase, Multiplier: 1.6, Jitter: 0.2,
+			MaxDelay: grpcMaxReconnectDelay},
+		MinConnectTimeout: 5 * time.Second,
+	})}
+}
+
+// The options every OTLP exporter gets: the request timeout ffitel
+// resolved (so the SDK never falls back silently on a bad value) and the
+// default endpoint when the environment sets no valid one.
 func newLogExporter(ctx context.Context, c Config, console io.Writer) (sdklog.Exporter, error) {
 	switch c.LogsExporter {
 	case "none":
@@ -88,15 +133,21 @@ func newLogExporter(ctx context.Context, c Config, console io.Writer) (sdklog.Ex
 		return stdoutlog.New(stdoutlog.WithWriter(console))
 	}
 	if c.LogsProtocol == "http/protobuf" {
-		var opts []otlploghttp.Option
-		if !c.endpointSet("LOGS") {
-			opts = append(opts, otlploghttp.WithEndpointURL(defaultHTTPEndpoint+"/v1/logs"))
+		opts := []otlploghttp.Option{otlploghttp.WithTimeout(c.LogsTimeout)}
+		if !c.endpointSet(signalLogs) {
+			opts = append(opts, otlploghttp.WithEndpointURL(defaultEndpoint(c.LogsProtocol, signalLogs)))
+		}
+		if queueRetriesExports {
+			opts = append(opts, otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}))
 		}
 		return otlploghttp.New(ctx, opts...)
 	}
-	var opts []otlploggrpc.Option
-	if !c.endpointSet("LOGS") {
+	opts := []otlploggrpc.Option{otlploggrpc.WithTimeout(c.LogsTimeout), otlploggrpc.WithDialOption(grpcDialOptions()...)}
+	if !c.endpointSet(signalLogs) {
 		opts = append(opts, otlploggrpc.WithEndpointURL(defaultGRPCEndpoint))
+	}
+	if queueRetriesExports {
+		opts = append(opts, otlploggrpc.WithRetry(otlploggrpc.RetryConfig{Enabled: false}))
 	}
 	return otlploggrpc.New(ctx, opts...)
 }
@@ -109,15 +160,21 @@ func newSpanExporter(ctx context.Context, c Config, console io.Writer) (sdktrace
 		return stdouttrace.New(stdouttrace.WithWriter(console))
 	}
 	if c.TracesProtocol == "http/protobuf" {
-		var opts []otlptracehttp.Option
-		if !c.endpointSet("TRACES") {
-			opts = append(opts, otlptracehttp.WithEndpointURL(defaultHTTPEndpoint+"/v1/traces"))
+		opts := []otlptracehttp.Option{otlptracehttp.WithTimeout(c.TracesTimeout)}
+		if !c.endpointSet(signalTraces) {
+			opts = append(opts, otlptracehttp.WithEndpointURL(defaultEndpoint(c.TracesProtocol, signalTraces)))
+		}
+		if queueRetriesExports {
+			opts = append(opts, otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}))
 		}
 		return otlptracehttp.New(ctx, opts...)
 	}
-	var opts []otlptracegrpc.Option
-	if !c.endpointSet("TRACES") {
+	opts := []otlptracegrpc.Option{otlptracegrpc.WithTimeout(c.TracesTimeout), otlptracegrpc.WithDialOption(grpcDialOptions()...)}
+	if !c.endpointSet(signalTraces) {
 		opts = append(opts, otlptracegrpc.WithEndpointURL(defaultGRPCEndpoint))
+	}
+	if queueRetriesExports {
+		opts = append(opts, otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}))
 	}
 	return otlptracegrpc.New(ctx, opts...)
 }
@@ -131,14 +188,14 @@ func newMetricExporter(ctx context.Context, c Config, console io.Writer) (sdkmet
 		return stdoutmetric.New(stdoutmetric.WithWriter(console))
 	}
 	if c.MetricsProtocol == "http/protobuf" {
-		var opts []otlpmetrichttp.Option
-		if !c.endpointSet("METRICS") {
-			opts = append(opts, otlpmetrichttp.WithEndpointURL(defaultHTTPEndpoint+"/v1/metrics"))
+		opts := []otlpmetrichttp.Option{otlpmetrichttp.WithTimeout(c.MetricsTimeout)}
+		if !c.endpointSet(signalMetrics) {
+			opts = append(opts, otlpmetrichttp.WithEndpointURL(defaultEndpoint(c.MetricsProtocol, signalMetrics)))
 		}
 		return otlpmetrichttp.New(ctx, opts...)
 	}
-	var opts []otlpmetricgrpc.Option
-	if !c.endpointSet("METRICS") {
+	opts := []otlpmetricgrpc.Option{otlpmetricgrpc.WithTimeout(c.MetricsTimeout), otlpmetricgrpc.WithDialOption(grpcDialOptions()...)}
+	if !c.endpointSet(signalMetrics) {
 		opts = append(opts, otlpmetricgrpc.WithEndpointURL(defaultGRPCEndpoint))
 	}
 	return otlpmetricgrpc.New(ctx, opts...)

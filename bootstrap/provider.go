@@ -5,6 +5,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -65,4 +67,42 @@ func newPropagator(c Config) propagation.TextMapPropagator {
 		}
 	}
 	return propagation.NewCompositeTextMapPropagator(ps...)
+}
+
+// metricReaderOptions gives the phase-1 reader (the one the metric pump
+// pushes from) the temporality and histogram aggregation the environment
+// prefers, with the meanings the OTLP exporter specification gives them:
+// delta makes counters and histograms delta (up-down counters stay
+// cumulative), lowmemory does so for synchronous counters and histograms
+// only.
+func metricReaderOptions(c Config) []sdkmetric.ManualReaderOption {
+	var opts []sdkmetric.ManualReaderOption
+	switch c.MetricsTemporality {
+	case "delta":
+		opts = append(opts, sdkmetric.WithTemporalitySelector(func(k sdkmetric.InstrumentKind) metricdata.Temporality {
+			switch k {
+			case sdkmetric.InstrumentKindCounter, sdkmetric.InstrumentKindHistogram,
+				sdkmetric.InstrumentKindObservableCounter:
+				return metricdata.DeltaTemporality
+			}
+			return metricdata.CumulativeTemporality
+		}))
+	case "lowmemory":
+		opts = append(opts, sdkmetric.WithTemporalitySelector(func(k sdkmetric.InstrumentKind) metricdata.Temporality {
+			switch k {
+			case sdkmetric.InstrumentKindCounter, sdkmetric.InstrumentKindHistogram:
+				return metricdata.DeltaTemporality
+			}
+			return metricdata.CumulativeTemporality
+		}))
+	}
+	if c.HistogramAggregation == "base2_exponential_bucket_histogram" {
+		opts = append(opts, sdkmetric.WithAggregationSelector(func(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+			if k == sdkmetric.InstrumentKindHistogram {
+				return sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}
+			}
+			return sdkmetric.DefaultAggregationSelector(k)
+		}))
+	}
+	return opts
 }

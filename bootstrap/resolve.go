@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -47,10 +48,12 @@ func resourceAttr(attrs, key string) string {
 type resolver struct {
 	getenv   func(string) string
 	warnings []string
+	invalid  []string // the variables warned about
 }
 
 func (r *resolver) warn(key, value, used string) {
 	r.warnings = append(r.warnings, fmt.Sprintf("invalid %s=%q; using %s", key, value, used))
+	r.invalid = append(r.invalid, key)
 }
 
 // text reads key with surrounding space removed.
@@ -86,8 +89,48 @@ func (r *resolver) integer(key string, def, min, max int) int {
 // millis reads a positive duration in milliseconds: a zero interval would
 // make a ticker panic or an export loop spin.
 func (r *resolver) millis(key string, def time.Duration) time.Duration {
-	ms := r.integer(key, int(def/time.Millisecond), 1, 24*60*60*1000)
-	return time.Duration(ms) * time.Millisecond
+	v := strings.TrimSpace(r.getenv(key))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 24*60*60*1000 {
+		r.warn(key, v, strconv.FormatInt(def.Milliseconds(), 10)+" ms")
+		return def
+	}
+	return time.Duration(n) * time.Millisecond
+}
+
+// listenAddr reads a host:port to listen on. A bare port, or one with an
+// empty host, means loopback: the endpoint is never exposed by accident.
+// A value that is not host:port with a numeric port is reported and left
+// empty (nothing is served).
+func (r *resolver) listenAddr(key string) string {
+	v := r.text(key)
+	if v == "" {
+		return ""
+	}
+	addr := v
+	if !strings.Contains(addr, ":") {
+		addr = "127.0.0.1:" + addr
+	} else if strings.HasPrefix(addr, ":") {
+		addr = "127.0.0.1" + addr
+	}
+	host, port, err := net.SplitHostPort(addr)
+	// A port, or a range first-last (each process of a prefork pool takes
+	// the first free port of it).
+	first, last, isRange := strings.Cut(port, "-")
+	lo, perr := strconv.Atoi(first)
+	hi := lo
+	if isRange && perr == nil {
+		hi, perr = strconv.Atoi(last)
+	}
+	if err != nil || perr != nil || lo < 0 || hi > 65535 || lo > hi || (isRange && lo < 1) ||
+		strings.ContainsAny(host, " /") {
+		r.warn(key, v, "nothing (host:port, a port, or host:first-last expected; /metrics and /healthz are not served)")
+		return ""
+	}
+	return addr
 }
 
 func (r *resolver) oneOf(key, def string, allowed ...string) string {

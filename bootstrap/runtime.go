@@ -183,7 +183,7 @@ func (rt *Runtime) InitConsoleOnly() error {
 	rt.propagator = newPropagator(rt.cfg)
 	rt.tp = sdktrace.NewTracerProvider(sdktrace.WithResource(rt.res), sdktrace.WithSampler(newSampler(rt.cfg)),
 		sdktrace.WithIDGenerator(newIDGenerator()), sdktrace.WithSpanProcessor(rt.spanEnds))
-	rt.reader = sdkmetric.NewManualReader()
+	rt.reader = sdkmetric.NewManualReader(metricReaderOptions(rt.cfg)...)
 	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(rt.res), sdkmetric.WithReader(rt.reader)}
 	if prom, reg, err := promReader(rt.cfg); err != nil {
 		rt.warnings = append(rt.warnings, "prometheus exporter could not be built: "+err.Error())
@@ -317,7 +317,7 @@ func (rt *Runtime) startServices(ctx context.Context) {
 	if rt.cfg.MetricsAddr != "" {
 		ep, err := rt.startEndpoint(rt.cfg.MetricsAddr, rt.promRegistry)
 		if err != nil {
-			rt.notice(slog.LevelWarn, "metrics endpoint not started", slog.String("addr", rt.cfg.MetricsAddr),
+			rt.notice(slog.LevelWarn, "metrics endpoint not started ("+envMetricsAddr+")", slog.String("addr", rt.cfg.MetricsAddr),
 				slog.String("error", err.Error()))
 		} else {
 			rt.endpoint = ep

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math"
@@ -186,7 +187,16 @@ func (d *attrDecoder) array() (slog.Value, bool, error) {
 	}
 	for {
 		d.ws()
-		v, ok, err := d.value(false)
+		var v slog.Value
+		var ok bool
+		var err error
+		if d.i < len(d.s) && (d.s[d.i] == '[' || d.s[d.i] == '{') {
+			// A list or an object inside a list has no attribute form: the
+			// element is kept as its JSON text, the rest of the record too.
+			v, ok, err = d.raw()
+		} else {
+			v, ok, err = d.value(false)
+		}
 		if err != nil {
 			return slog.Value{}, false, err
 		}
@@ -208,6 +218,38 @@ func (d *attrDecoder) array() (slog.Value, bool, error) {
 		return slog.Value{}, false, d.fail("expected ',' or ']'")
 	}
 	return typedSlice(vals), true, nil
+}
+
+// raw skips one JSON array or object at d.i (checking its strings) and
+// returns its text as a string value, cut to maxAttrValueBytes.
+func (d *attrDecoder) raw() (slog.Value, bool, error) {
+	start, depth := d.i, 0
+	for d.i < len(d.s) {
+		switch c := d.s[d.i]; c {
+		case '"':
+			if _, err := d.str(); err != nil {
+				return slog.Value{}, false, err
+			}
+			continue
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+		}
+		d.i++
+		if depth == 0 {
+			s := d.s[start:d.i]
+			if !json.Valid([]byte(s)) { // the rare path: checked by the reference decoder
+				d.i = start
+				return slog.Value{}, false, d.fail("malformed array element")
+			}
+			if len(s) > maxAttrValueBytes {
+				s, d.truncated = truncateUTF8(s, maxAttrValueBytes), true
+			}
+			return slog.StringValue(s), true, nil
+		}
+	}
+	return slog.Value{}, false, d.fail("unterminated array")
 }
 
 func typedSlice(vals []slog.Value) slog.Value {
@@ -297,6 +339,8 @@ func (d *attrDecoder) number() (slog.Value, bool, error) {
 		if n, err := strconv.ParseInt(lit, 10, 64); err == nil {
 			return slog.Int64Value(n), true, nil
 		}
+		// Beyond 64 bits (an id, a hash): its digits, not a rounded float.
+		return slog.StringValue(lit), true, nil
 	}
 	f, err := strconv.ParseFloat(lit, 64)
 	if err != nil && !math.IsInf(f, 0) {

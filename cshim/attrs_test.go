@@ -54,13 +54,48 @@ func TestDecodeAttrsTypedArrays(t *testing.T) {
 }
 
 func TestDecodeAttrsRejectsMalformedButKeepsWhatDecoded(t *testing.T) {
-	for _, doc := range []string{`{"a":1,"b":`, `[1,2]`, `"x"`, `{"a":1}x`, `{"a":[{"b":1}]}`, `{"a":01}`, `{a:1}`, `{"a":"\q"}`} {
+	for _, doc := range []string{`{"a":1,"b":`, `[1,2]`, `"x"`, `{"a":1}x`, `{"a":[{"b":1]}`, `{"a":01}`, `{a:1}`, `{"a":"\q"}`} {
 		attrs, _, err := decodeAttrs(doc)
 		if err == nil {
 			t.Errorf("%q: no error", doc)
 		}
 		if doc == `{"a":1,"b":` && (len(attrs) != 1 || attrs[0].Key != "a") {
 			t.Errorf("%q: kept %v, want a=1", doc, attrs)
+		}
+	}
+}
+
+// Issue #12: a list or a map inside a list no longer fails the whole
+// document (which lost every valid attribute): the element is kept as its
+// JSON text.
+func TestDecodeAttrsKeepsNestedArrayElementsAsJSONText(t *testing.T) {
+	attrs, truncated, err := decodeAttrs(`{"a":1,"l":[[1,2],{"k":"v]"},3],"m":[{"x":[1,{}]}],"b":"ok"}`)
+	if err != nil || truncated {
+		t.Fatalf("err %v truncated %v", err, truncated)
+	}
+	want := map[string]any{"a": int64(1), "l": []string{"[1,2]", `{"k":"v]"}`, "3"},
+		"m": []string{`{"x":[1,{}]}`}, "b": "ok"}
+	if len(attrs) != len(want) {
+		t.Fatalf("got %v", attrs)
+	}
+	for _, a := range attrs {
+		if !reflect.DeepEqual(a.Value.Any(), want[a.Key]) {
+			t.Errorf("%s = %#v, want %#v", a.Key, a.Value.Any(), want[a.Key])
+		}
+	}
+}
+
+// Issue #12: integers beyond 64 bits keep their digits (ids), as strings.
+func TestDecodeAttrsKeepsDigitsOfIntegersBeyond64Bits(t *testing.T) {
+	attrs, _, err := decodeAttrs(`{"u":18446744073709551615,"n":-99999999999999999999,"i":9223372036854775807,"f":1e30,"l":[1,18446744073709551616]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []any{"18446744073709551615", "-99999999999999999999", int64(9223372036854775807), float64(1e30),
+		[]string{"1", "18446744073709551616"}}
+	for i, a := range attrs {
+		if !reflect.DeepEqual(a.Value.Any(), want[i]) {
+			t.Errorf("%s = %#v, want %#v", a.Key, a.Value.Any(), want[i])
 		}
 	}
 }
@@ -133,16 +168,16 @@ func reference(doc string) (map[string]any, bool) {
 				if !walk(k, x, depth+1) {
 					return false
 				}
-			case []any:
-				for _, e := range x {
-					switch e.(type) {
-					case map[string]any, []any:
-						return false
-					}
-				}
+			case []any: // a list or object inside is kept as its JSON text
 				out[k] = "array"
 			case nil:
 			case json.Number:
+				if !strings.ContainsAny(string(x), ".eE") {
+					if _, err := strconv.ParseInt(string(x), 10, 64); err != nil {
+						out[k] = string(x) // beyond 64 bits: its digits
+						continue
+					}
+				}
 				f, _ := strconv.ParseFloat(string(x), 64)
 				out[k] = f
 			default:
@@ -161,7 +196,7 @@ func FuzzDecodeAttrs(f *testing.F) {
 	for _, seed := range []string{
 		``, `{}`, `{"a":1}`, `{"a":"x","b":true,"c":null,"d":1.5e-3}`, `{"a":{"b":{"c":1}}}`,
 		`{"a":[1,2,3]}`, `{"a":["x",1,true]}`, `{"a":"\u00e9\ud83d\ude00"}`, "{\"a\":\"\xff\"}",
-		`{"a":1,}`, `{"a"}`, `[1]`, `{"a":[{"b":1}]}`, `{"a":-0}`, `{"a":1e400}`, `{"":1}`,
+		`{"a":1,}`, `{"a"}`, `[1]`, `{"a":[{"b":1}]}`, `{"a":[[1],"]"]}`, `{"a":18446744073709551616}`, `{"a":-0}`, `{"a":1e400}`, `{"":1}`,
 		`{"a":1}{"b":2}`, `{"a":"\ud800"}`, `  {"a" : 1 }  `,
 	} {
 		f.Add(seed)

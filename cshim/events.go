@@ -10,7 +10,9 @@ import "C"
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ffitel/ffitel/bootstrap"
 	"github.com/ffitel/ffitel/events"
@@ -32,6 +34,19 @@ func ffitelgo_event_publish(current C.uint64_t, name *C.char, nameLen C.size_t, 
 	ctx, ok := spanContext(uint64(current))
 	if !ok {
 		return fail(C.FFITEL_E_HANDLE, "ffitel_event_publish_in: unknown or ended current span handle")
+	}
+	// Refused before reading, with what is wrong: a name the publish would
+	// otherwise carry altered (NUL, invalid UTF-8), a payload that would
+	// otherwise be cut and then fail as invalid JSON.
+	if name != nil && nameLen > 0 && nameLen <= 256 {
+		raw := C.GoStringN(name, C.int(nameLen))
+		if strings.IndexByte(raw, 0) >= 0 || !utf8.ValidString(raw) {
+			return fail(C.FFITEL_E_INVALID, "ffitel_event_publish: invalid event name (it contains NUL or is not valid UTF-8); nothing published")
+		}
+	}
+	if payloadLen > maxAttrsJSONBytes {
+		return fail(C.FFITEL_E_INVALID, "ffitel_event_publish: payload too large (%d bytes > %d); nothing published",
+			uint64(payloadLen), maxAttrsJSONBytes)
 	}
 	eventName := in.text("name", name, nameLen, 256)
 	body := in.text("payload_json", payload, payloadLen, maxAttrsJSONBytes)

@@ -245,3 +245,4 @@ int ffitel_doctor_json(int32_t timeout_ms, char *buf, size_t cap) {
     GUARD_INT();
     return ffitelgo_doctor_json(timeout_ms, buf, cap);
 }
+int ffitel_count_input_error(void) { GUARD_INT(); return ffitelgo_count_input_error(); }

@@ -10,13 +10,14 @@
  * struct layouts but PyMethodDef's), so one library serves every CPython 3.9+.
  *
  * Anything it does not translate exactly (a value that is not an exact str,
- * int in 64 bits, float, bool or None; a str with lone surrogates; more
+ * int in 64 bits, finite float or bool; None; a str with lone surrogates; more
  * than 128 attributes) returns FFITEL_PY_USE_JSON with nothing logged and
  * no Python exception set; the binding then takes the JSON path, which
  * handles every value.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -103,7 +104,10 @@ static int py_log(int32_t severity, PyObject *msg, PyObject *attrs, uint64_t spa
         Py_ssize_t pos = 0;
         PyObject *k, *v;
         while (py.dict_next(attrs, &pos, &k, &v)) {
-            if (v == py.none) continue; /* as JSON null: skipped */
+            /* None (left out and counted as an input error) and non-finite
+             * floats ("NaN", "Infinity", "-Infinity" strings) are the JSON
+             * path's: the same record whichever path logs it. */
+            if (v == py.none) return FFITEL_PY_USE_JSON;
             if (n == sizeof a / sizeof a[0] || py_type(k) != py.t_str) return FFITEL_PY_USE_JSON;
             ffitel_attr *at = &a[n];
             at->key = py_str(k, &at->key_len);
@@ -133,6 +137,7 @@ static int py_log(int32_t severity, PyObject *msg, PyObject *attrs, uint64_t spa
             } else if (t == py.t_float) {
                 at->type = FFITEL_ATTR_DOUBLE;
                 at->d = py.as_double(v);
+                if (!isfinite(at->d)) return FFITEL_PY_USE_JSON;
             } else {
                 return FFITEL_PY_USE_JSON;
             }

@@ -11,13 +11,15 @@
  * Ruby 3.x.
  *
  * Anything it does not translate exactly (a value that is not an exact
- * String, Symbol, Integer in a Fixnum, Float, true, false or nil; a String in
- * an encoding other than UTF-8, US-ASCII or BINARY; more than 128 attributes)
+ * String, Symbol, Integer in a Fixnum, finite Float, true or false -- nil
+ * included; a String in an encoding other than UTF-8, US-ASCII or BINARY;
+ * more than 128 attributes)
  * returns FFITEL_RB_USE_JSON with nothing logged; the binding then takes the
  * JSON path, which handles every value. It never raises.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,7 +97,9 @@ struct rb_walk {
 static int rb_walk_pair(VALUE k, VALUE v, VALUE arg) {
     struct rb_walk *w = (struct rb_walk *)arg;
     VALUE c = rb.obj_class(v);
-    if (c == *rb.c_nil) return ST_CONTINUE; /* as JSON null: skipped */
+    /* nil and non-finite floats are the JSON path's ("NaN" strings, nil
+     * left out), so both paths log the same record. */
+    if (c == *rb.c_nil) goto decline;
     if (w->n == RB_MAX_ATTRS) goto decline;
     ffitel_attr *at = &w->a[w->n];
     *at = (ffitel_attr){0};
@@ -109,6 +113,7 @@ static int rb_walk_pair(VALUE k, VALUE v, VALUE arg) {
     } else if (c == *rb.c_float) {
         at->type = FFITEL_ATTR_DOUBLE;
         at->d = rb.num2dbl(v);
+        if (!isfinite(at->d)) goto decline;
     } else if (c == *rb.c_true || c == *rb.c_false) {
         at->type = FFITEL_ATTR_BOOL;
         at->i = c == *rb.c_true;

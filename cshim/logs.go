@@ -69,6 +69,23 @@ func logRecord(in *input, severity C.int32_t, level slog.Level, known bool, text
 	if !known {
 		in.problem(C.FFITEL_E_INVALID, "ffitel_log: unknown severity; logged as INFO")
 	}
+	// The record keeps at most maxAttrs attributes, markers included: the
+	// OTLP record has the same limit (the SDK's default attribute count
+	// limit), and a marker past it would reach the console but not the
+	// collector. Room for the markers is taken from the last attributes.
+	markers := 0
+	if !known {
+		markers++
+	}
+	if in.badAttrs {
+		markers++
+	}
+	if in.truncated || len(attrs)+markers > maxAttrs {
+		markers++ // ffitel.truncated
+	}
+	if len(attrs)+markers > maxAttrs {
+		attrs, in.truncated = attrs[:maxAttrs-markers], true
+	}
 	ctx, r, spanKnown := hostRecord(level, text, attrs, uint64(span), int64(nowNS))
 	if !spanKnown {
 		in.problem(C.FFITEL_E_HANDLE, "ffitel_log: unknown or ended span handle; logged without trace ids")

@@ -147,6 +147,13 @@ func ffitelgo_phase() (rc C.int) {
 	return C.int(rt().Phase())
 }
 
+//export ffitelgo_count_input_error
+func ffitelgo_count_input_error() (rc C.int) {
+	defer recoverInto(&rc)
+	rt().CountInputError()
+	return C.FFITEL_OK
+}
+
 //export ffitelgo_stats_json
 func ffitelgo_stats_json(buf *C.char, capacity C.size_t) (rc C.int) {
 	defer recoverInto(&rc)

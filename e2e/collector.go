@@ -185,6 +185,21 @@ func (c *Collector) Stop() {
 	}
 }
 
+// Kill kills the Collector at once (SIGKILL): a crash, with nothing flushed
+// or answered.
+func (c *Collector) Kill() {
+	if c.cmd == nil || c.exited == nil {
+		return
+	}
+	select {
+	case <-c.exited:
+		return
+	default:
+	}
+	_ = c.cmd.Process.Kill()
+	<-c.exited
+}
+
 // Env returns the environment that points a worker at this Collector.
 func (c *Collector) Env() []string {
 	return []string{

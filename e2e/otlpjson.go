@@ -15,16 +15,33 @@ type KeyValue struct {
 }
 
 type AnyValue struct {
-	StringValue *string  `json:"stringValue,omitempty"`
-	IntValue    *string  `json:"intValue,omitempty"` // int64 as a JSON string
-	DoubleValue *float64 `json:"doubleValue,omitempty"`
-	BoolValue   *bool    `json:"boolValue,omitempty"`
+	StringValue *string `json:"stringValue,omitempty"`
+	IntValue    *string `json:"intValue,omitempty"` // int64 as a JSON string
+	DoubleValue *Double `json:"doubleValue,omitempty"`
+	BoolValue   *bool   `json:"boolValue,omitempty"`
 	ArrayValue  *struct {
 		Values []AnyValue `json:"values"`
 	} `json:"arrayValue,omitempty"`
 	KvlistValue *struct {
 		Values []KeyValue `json:"values"`
 	} `json:"kvlistValue,omitempty"`
+}
+
+// Double is an OTLP JSON double: a number, or "NaN", "Infinity" or
+// "-Infinity" as a string (protobuf's JSON mapping).
+type Double float64
+
+func (d *Double) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		f, err := strconv.ParseFloat(s, 64)
+		*d = Double(f)
+		return err
+	}
+	var f float64
+	err := json.Unmarshal(b, &f)
+	*d = Double(f)
+	return err
 }
 
 // String renders v the way tests compare it.
@@ -35,7 +52,7 @@ func (v AnyValue) String() string {
 	case v.IntValue != nil:
 		return *v.IntValue
 	case v.DoubleValue != nil:
-		return strconv.FormatFloat(*v.DoubleValue, 'g', -1, 64)
+		return strconv.FormatFloat(float64(*v.DoubleValue), 'g', -1, 64)
 	case v.BoolValue != nil:
 		return strconv.FormatBool(*v.BoolValue)
 	case v.ArrayValue != nil:

@@ -29,13 +29,17 @@
  *    or arrays of those, e.g. {"order_id":42,"tags":["a","b"]}. NULL or
  *    length 0 means no attributes. Nested objects are flattened into dotted
  *    keys ({"http":{"method":"GET"}} -> http.method) and null values are
- *    skipped. Malformed JSON never loses the call's message: the log record
+ *    skipped. An array or object inside an array is kept as its JSON text
+ *    (a string element); an integer beyond 64 bits keeps its digits (a
+ *    string attribute). Malformed JSON never loses the call's message: the log record
  *    or span is still produced, with the attributes decoded before the error
  *    and the marker attribute ffitel.invalid_attributes=true, and the call
  *    returns FFITEL_E_INVALID.
  *  - Limits: a message, name or error text longer than 64 KiB, a string
  *    attribute value longer than 16 KiB, and attributes beyond the 128th are
- *    cut (on a UTF-8 boundary); the record gets ffitel.truncated=true. An
+ *    cut (on a UTF-8 boundary); the record gets ffitel.truncated=true (a log
+ *    record keeps 128 attributes in all, its markers included, so that the
+ *    OTLP record, limited to 128 too, carries the marker). An
  *    attributes document over 1 MiB is ignored (FFITEL_E_INVALID). Bad input
  *    is counted in the stats as pipeline.input_errors.
  *  - Every function is safe to call from any thread, concurrently. None calls
@@ -382,6 +386,9 @@ int ffitel_task_end(uint64_t task, int32_t ok, const char *error_type, size_t et
  * fail the publish. Every publish is traced (span publish_domain_event) and
  * counted (<FFITEL_METRICS_NAMESPACE>_domain_events_published_total /
  * _failed_total / _publish_duration_milliseconds).
+ * An event name holding NUL or invalid UTF-8 is refused ("invalid event
+ * name"), a payload over 1 MiB too ("payload too large (N bytes > 1048576)");
+ * nothing is published.
  * Returns the id length; FFITEL_E_INVALID for a missing name, namespace or
  * correlation id, bad JSON or an unknown delivery; FFITEL_E_UNAVAILABLE when
  * the durable path failed (no sink configured, connection lost; counted in
@@ -536,6 +543,12 @@ int ffitel_abi_version(void);
  * timeout: bindings release their interpreter lock around it. The runtime
  * keeps running afterwards. */
 int ffitel_doctor_json(int32_t timeout_ms, char *buf, size_t cap);
+/* Counts one bad input that a binding replaced or refused on its own side
+ * (a None value left out, an object whose str() raised, ...), so that the
+ * binding's counts show in pipeline.input_errors of ffitel_stats_json and
+ * /metrics/events with the library's. Never fails: FFITEL_OK, or
+ * FFITEL_E_FORKED in a forked child. */
+int ffitel_count_input_error(void);
 
 #ifdef __cplusplus
 }

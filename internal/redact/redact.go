@@ -12,9 +12,10 @@ import (
 // Mask replaces every secret ffitel redacts.
 const Mask = "REDACTED"
 
-// Unparseable replaces a URL-like string without "://" that cannot be
-// parsed, or that holds user information it cannot locate reliably
-// ("user:pw@host:port" parses as an opaque URL).
+// Unparseable replaces a URL-like string without "://" that holds user
+// information or a query it cannot locate reliably ("user:pw@host:port"
+// parses as an opaque URL). One without '@' or '?' ("::::", "host:4317")
+// holds no secret and is shown as it is.
 const Unparseable = "REDACTED-UNPARSEABLE-URL"
 
 // URL returns raw fit to print: a URL with its password and the values of
@@ -27,10 +28,10 @@ func URL(raw string) string {
 		if p := Password(raw); p != "" {
 			return Scrub(raw, p)
 		}
-		if u, err := url.Parse(raw); err != nil || strings.Contains(u.Opaque, "@") || strings.Contains(raw, "@") {
+		if strings.ContainsAny(raw, "@?") {
 			return Unparseable
 		}
-		return raw
+		return raw // no user information, no query: nothing secret in it
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -114,4 +115,26 @@ func Secrets(s string, secrets []string) string {
 		s = strings.ReplaceAll(s, v, Mask)
 	}
 	return s
+}
+
+// Passwords returns every string that may be the password of raw: Password's
+// answer and, for a URL that does not parse, what lies between the first ':'
+// after "://" and the last '@' (a password may hold '/' or '@'). Scrubbing
+// all of them keeps a secret out of output whatever the shape of the value.
+func Passwords(raw string) []string {
+	var out []string
+	if p := Password(raw); p != "" {
+		out = append(out, p)
+	}
+	if i := strings.Index(raw, "://"); i >= 0 {
+		rest := raw[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if c := strings.Index(rest[:at], ":"); c >= 0 && c+1 < at {
+				if p := rest[c+1 : at]; len(out) == 0 || out[0] != p {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
 }

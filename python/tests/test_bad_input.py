@@ -207,3 +207,24 @@ def test_exported_records_keep_valid_attributes_and_carry_odd_ones_as_strings(
     assert spans, "the span did not arrive"
     check(spans[0]["attrs"])
     assert spans[0]["attrs"]["later_big"] == "-1180591620717411303424"
+
+
+def library_input_errors() -> int:
+    """pipeline.input_errors as the library itself reports it (what
+    /metrics/events serves), without the binding's own additions."""
+    import ctypes
+    import json
+
+    from ffitel import _state
+    assert _state.lib is not None
+    buf = ctypes.create_string_buffer(1 << 16)
+    n = _state.lib.stats_json(buf, len(buf))
+    return int(json.loads(buf.raw[:n])["pipeline"]["input_errors"])
+
+
+def test_binding_side_input_errors_reach_the_library_count(capfd: pytest.CaptureFixture[str]) -> None:
+    before = library_input_errors()
+    ffitel.info("none logged", ok=1, gone=None)
+    assert library_input_errors() == before + 1, "the None must count where /metrics/events sees it"
+    line = next(x for x in logged(capfd).splitlines() if "none logged" in x)
+    assert "ok=1" in line and "gone" not in line

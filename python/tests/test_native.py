@@ -65,7 +65,9 @@ def test_native_and_json_paths_write_the_same_line(capfd: pytest.CaptureFixture[
     ("\udc80", "v="),                   # a lone surrogate: JSON path
     ({"k": "x"}, "v.k=x"),              # a dict: JSON path, flattened
     (True, "v=true"),
-    (math.inf, "v=+Inf"),               # native: a double
+    (math.inf, "v=Infinity"),           # not finite: JSON path, as a string
+    (-math.inf, "v=-Infinity"),
+    (math.nan, "v=NaN"),
 ])
 def test_values_native_declines_still_log(capfd: pytest.CaptureFixture[str], value: object,
                                            expect: str) -> None:
@@ -79,6 +81,9 @@ def test_declined_values_return_use_json_and_log_nothing(capfd: pytest.CaptureFi
     assert fn is not None
     assert fn(_state.INFO, "not logged", {"v": [1]}, 0) == _native.PY_USE_JSON
     assert fn(_state.INFO, "not logged", {"v": 2**64}, 0) == _native.PY_USE_JSON
+    assert fn(_state.INFO, "not logged", {"v": math.nan}, 0) == _native.PY_USE_JSON
+    assert fn(_state.INFO, "not logged", {"v": -math.inf}, 0) == _native.PY_USE_JSON
+    assert fn(_state.INFO, "not logged", {"ok": 1, "v": None}, 0) == _native.PY_USE_JSON
     assert fn(_state.INFO, "not logged \udc80", None, 0) == _native.PY_USE_JSON
     assert fn(_state.INFO, b"bytes msg", None, 0) == _native.PY_USE_JSON
     assert fn(_state.INFO, "not logged", ["not", "a", "dict"], 0) == _native.PY_USE_JSON

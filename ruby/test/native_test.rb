@@ -30,7 +30,7 @@ class NativeTest < Minitest::Test
 
   def test_the_native_method_is_defined_and_used
     assert_same Ffitel::NativeLog, Ffitel::Runtime.instance_variable_get(:@native_log)
-    assert_equal 0, Ffitel::NativeLog.log(Ffitel::INFO, "direct", { k: 1 }, 0)
+    capture_console { assert_equal 0, Ffitel::NativeLog.log(Ffitel::INFO, "direct", { k: 1 }, 0) }
   end
 
   def test_native_and_json_paths_write_the_same_record
@@ -48,7 +48,9 @@ class NativeTest < Minitest::Test
   def test_values_the_native_path_declines_still_log
     {
       [1, "a"] => "[1 a]",                  # an Array: JSON path
-      2**64 => "18446744073709551616",     # a Bignum: JSON path, its digits kept (a string)
+      2**64 => "18446744073709551616",     # a Bignum: JSON path, its digits
+      Float::NAN => "NaN",                  # not finite: JSON path, a string
+      -Float::INFINITY => "-Infinity",
       { k: "x" } => nil,                    # a Hash: JSON path, flattened to v.k
       "caf\xE9".dup.force_encoding("ISO-8859-1") => "café", # transcoded by the JSON path
       Object.new.tap { |o| def o.to_s = "an object" } => nil,
@@ -61,12 +63,31 @@ class NativeTest < Minitest::Test
     end
   end
 
+  def input_errors
+    buf = FFI::MemoryPointer.new(:char, 1 << 16)
+    n = Ffitel::Native.ffitel_stats_json(buf, buf.size)
+    JSON.parse(buf.read_string(n)).dig("pipeline", "input_errors")
+  end
+
+  def test_a_nil_value_is_left_out_and_counted
+    before = input_errors
+    recs = capture_console { Ffitel.info("with nil", ok: 1, gone: nil) }
+    rec = recs.find { |r| r["msg"] == "with nil" }
+    refute_nil rec
+    assert_equal "1", rec["ok"]
+    refute rec.key?("gone")
+    assert_equal before + 1, input_errors, "the nil must count in pipeline.input_errors"
+  end
+
   def test_declined_values_return_use_json_and_log_nothing
     log = Ffitel::NativeLog
     use_json = Ffitel::Native::RB_USE_JSON
     recs = capture_console do
       assert_equal use_json, log.log(Ffitel::INFO, "not logged", { v: [1] }, 0)
       assert_equal use_json, log.log(Ffitel::INFO, "not logged", { v: 2**64 }, 0)
+      assert_equal use_json, log.log(Ffitel::INFO, "not logged", { v: Float::NAN }, 0)
+      assert_equal use_json, log.log(Ffitel::INFO, "not logged", { v: Float::INFINITY }, 0)
+      assert_equal use_json, log.log(Ffitel::INFO, "not logged", { ok: 1, v: nil }, 0)
       assert_equal use_json, log.log(Ffitel::INFO, :symbol_msg, nil, 0)
       assert_equal use_json, log.log(Ffitel::INFO, "not logged", [1, 2], 0)
       assert_equal use_json, log.log(Ffitel::INFO, "not logged", { 1 => "int key" }, 0)

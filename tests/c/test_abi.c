@@ -152,6 +152,10 @@ static void log_typed_attrs(void) {
     attrs_rc[4] = ffitel_log_attrs(FFITEL_INFO, S("many typed"), many, 200, 0);
     attrs_rc[5] = ffitel_log_attrs(FFITEL_INFO, S("no attrs typed"), NULL, 0, 0);
     attrs_rc[6] = ffitel_log_attrs(FFITEL_DEBUG - 4, S("below the level"), a, 5, 0);
+    /* Issue #12: a list inside a list keeps the record's other attributes;
+     * an integer beyond 64 bits keeps its digits. */
+    attrs_rc[7] = ffitel_log(FFITEL_INFO, S("nested in list"),
+                             S("{\"a\":1,\"l\":[[1,2],{\"k\":\"v\"}],\"big\":18446744073709551615}"), 0);
 }
 
 static void test_log_attrs(void) {
@@ -166,8 +170,14 @@ static void test_log_attrs(void) {
     CHECK(attrs_rc[2] == FFITEL_E_INVALID && strstr(out, "msg=\"null array\" ffitel.invalid_attributes=true") != NULL,
           "NULL array with a count: %d %s", attrs_rc[2], out);
     CHECK(attrs_rc[3] == FFITEL_OK && strstr(out, "ffitel.truncated=true") != NULL, "long value truncated: %d", attrs_rc[3]);
-    CHECK(attrs_rc[4] == FFITEL_OK && strstr(out, "k=127 ffitel.truncated=true") != NULL,
-          "200 attributes keep 128 and are marked: %d", attrs_rc[4]);
+    /* 128 attributes in all, the marker included, so that an OTLP record
+     * (limited to 128 too) carries the marker. */
+    CHECK(attrs_rc[4] == FFITEL_OK && strstr(out, "k=126 ffitel.truncated=true") != NULL && strstr(out, "k=127") == NULL,
+          "200 attributes keep 127 and the marker: %d", attrs_rc[4]);
+    CHECK(attrs_rc[7] == FFITEL_OK && strstr(out, "msg=\"nested in list\" a=1 l=") != NULL &&
+              strstr(out, "[1,2]") != NULL && strstr(out, "big=18446744073709551615") != NULL &&
+              strstr(out, "msg=\"nested in list\" ffitel.invalid_attributes") == NULL,
+          "nested list kept as JSON text, big integer as digits: %d %s", attrs_rc[7], out);
     CHECK(attrs_rc[5] == FFITEL_OK && strstr(out, "msg=\"no attrs typed\"\n") != NULL, "no attributes: %d", attrs_rc[5]);
     CHECK(attrs_rc[6] == FFITEL_OK && strstr(out, "below the level") == NULL, "below LOG_LEVEL: %d", attrs_rc[6]);
 }
@@ -303,6 +313,24 @@ static void test_events(void) {
     CHECK(ffitel_event_publish(S("x"), S("{}"), md, sizeof md - 1, 9, id, sizeof id) == FFITEL_E_INVALID, "bad delivery");
     CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), md, sizeof md - 1, 1, small, sizeof small) ==
               FFITEL_E_INVALID, "an id buffer too small to retry is refused before publishing");
+    /* Issue #12: what is wrong is said, and nothing is published. */
+    CHECK(ffitel_event_publish(S("order.\0created"), S("{}"), md, sizeof md - 1, 1, id, sizeof id) == FFITEL_E_INVALID,
+          "a NUL in the event name");
+    CHECK(strstr(last_error(), "invalid event name") != NULL, "message: %s", errbuf);
+    CHECK(ffitel_event_publish(S("order.\xed\xa0\x80"), S("{}"), md, sizeof md - 1, 1, id, sizeof id) ==
+              FFITEL_E_INVALID, "a lone surrogate (invalid UTF-8) in the event name");
+    CHECK(strstr(last_error(), "invalid event name") != NULL, "message: %s", errbuf);
+    {
+        size_t big = (1u << 20) + 10;
+        char *p = malloc(big);
+        memset(p, ' ', big);
+        p[0] = '{';
+        p[big - 1] = '}';
+        CHECK(ffitel_event_publish(S("order.created"), p, big, md, sizeof md - 1, 1, id, sizeof id) == FFITEL_E_INVALID,
+              "a payload over 1 MiB");
+        CHECK(strstr(last_error(), "payload too large (1048586 bytes > 1048576)") != NULL, "message: %s", errbuf);
+        free(p);
+    }
 
     /* Inside a span, the publish joins its trace (metadata.traceparent). */
     uint64_t step = ffitel_span_start(S("step"), 0, NULL, 0, NULL, 0, 0);
@@ -353,7 +381,20 @@ static void test_signal_onstack(void) {
     CHECK(raise(SIGUSR1) == 0, "the handler still runs");
 }
 
+/* pipeline.input_errors of the stats document. */
+static long input_errors(void) {
+    static char buf[1 << 16];
+    ffitel_stats_json(buf, sizeof buf);
+    const char *p = strstr(buf, "\"input_errors\":");
+    return p ? strtol(p + strlen("\"input_errors\":"), NULL, 10) : -1;
+}
+
 static void test_stats(void) {
+    /* A binding's own count reaches the library's (issue #12). */
+    long before = input_errors();
+    CHECK(ffitel_count_input_error() == FFITEL_OK, "count_input_error");
+    CHECK(ffitel_count_input_error() == FFITEL_OK, "count_input_error");
+    CHECK(input_errors() == before + 2, "input_errors %ld, want %ld", input_errors(), before + 2);
     int need = ffitel_stats_json(NULL, 0);
     CHECK(need > 0, "stats length %d", need);
     /* The document changes between calls (captured_at): retry until it fits,

@@ -119,6 +119,7 @@ _SIGNATURES = {
         _c.c_int,
     ),
     "ffitel_stats_json": ((_c.c_char_p, _c.c_size_t), _c.c_int),
+    "ffitel_count_input_error": ((), _c.c_int),
     "ffitel_task_start": (
         (_c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t,
          _c.c_int32, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_int32),

@@ -46,8 +46,10 @@ before_collect: List[Callable[[], None]] = []
 _load_pid = 0
 _fork_warned = False
 # Bad input this binding caught before it reached the library (an
-# unprintable value, a None attribute, an oversized event payload): the
-# library cannot see it, so stats() adds it to pipeline.input_errors.
+# unprintable value, a None attribute, an oversized event payload): once the
+# library is loaded it is counted there (ffitel_count_input_error), so it
+# shows in stats() and /metrics/events alike; what was counted before the
+# library was loaded (or in a forked child) is kept here, and stats() adds it.
 _input_errors = 0
 _input_errors_lock = threading.Lock()
 _load_lock = threading.Lock()
@@ -171,12 +173,19 @@ def refresh_threshold(native: _native.Native) -> None:
 def count_input_error() -> None:
     """Counts one bad input the binding replaced or refused (never raises)."""
     global _input_errors
+    if lib is not None and not forked:
+        try:
+            if lib.count_input_error() == 0:
+                return
+        except Exception:  # never raises: counted here instead
+            pass
     with _input_errors_lock:
         _input_errors += 1
 
 
 def input_errors() -> int:
-    """Bad inputs counted by count_input_error in this process."""
+    """Bad inputs counted by count_input_error in this process that the
+    library has not counted (before it was loaded)."""
     return _input_errors
 
 

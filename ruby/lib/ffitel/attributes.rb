@@ -69,10 +69,16 @@ module Ffitel
       end
     end
 
-    # Bad input caught by the binding (see the module comment), counted here
-    # because the library never saw it; Ffitel.stats adds it to
-    # pipeline.input_errors.
+    # Bad input caught by the binding (see the module comment). Once the
+    # library is loaded it is counted there (ffitel_count_input_error), so it
+    # shows in pipeline.input_errors everywhere (/metrics/events, /metrics);
+    # before that, or in a forked child, it is counted here and Ffitel.stats
+    # adds it.
     def count_input_error
+      return if Runtime.loaded? && Native.ffitel_count_input_error.zero?
+
+      @input_errors_mutex.synchronize { @input_errors += 1 }
+    rescue StandardError
       @input_errors_mutex.synchronize { @input_errors += 1 }
     end
 

@@ -67,6 +67,8 @@ module Ffitel
         enc = msg.encoding
         msg = utf8(msg) unless enc == Encoding::UTF_8 || enc == Encoding::US_ASCII || enc == Encoding::BINARY
         json = attrs.empty? && fields.nil? ? nil : Attributes.encode(attrs, fields)
+        # A nil value is left out (JSON null), and counted as an input error.
+        attrs.each_value { |v| Native.ffitel_count_input_error if v.nil? } unless attrs.empty?
         rc = Native.ffitel_log(severity, msg, msg.bytesize, json, json ? json.bytesize : 0, span ? span.handle : 0)
         return true if rc.zero?
 

@@ -127,6 +127,8 @@ module Ffitel
 
       attach_function :ffitel_stats_json, [:pointer, :size_t], :int
       attach_function :ffitel_doctor_json, [:int32, :pointer, :size_t], :int, blocking: true
+      # Counts a bad input the binding replaced or left out (a nil value).
+      attach_function :ffitel_count_input_error, [], :int
     end
 
     # ---- the one place results become values or exceptions ---------------
