@@ -273,6 +273,17 @@ func (b *batcher[T]) exportBatch(ctx context.Context, batch []T) {
 			b.exported.Add(uint64(len(batch)))
 			break
 		}
+		if r, ok := err.(*rejectedError); ok {
+			// Delivered, but the receiver rejected some: those count as
+			// failed, and resending would not change its mind.
+			b.failing.Store(false)
+			b.exported.Add(uint64(len(batch) - r.n))
+			b.failed.Add(uint64(r.n))
+			b.mu.Lock()
+			b.lastErr = err
+			b.mu.Unlock()
+			break
+		}
 		b.mu.Lock()
 		b.lastErr = err
 		// Producers waiting for room stop waiting: the overflow is

@@ -98,7 +98,7 @@ func newLogExporter(ctx context.Context, c Config, console io.Writer) (sdklog.Ex
 	if !c.endpointSet("LOGS") {
 		opts = append(opts, otlploggrpc.WithEndpointURL(defaultGRPCEndpoint))
 	}
-	return otlploggrpc.New(ctx, opts...)
+	return newWireGRPCLogExporter(ctx, nil, opts...) // wire_export.go
 }
 
 func newSpanExporter(ctx context.Context, c Config, console io.Writer) (sdktrace.SpanExporter, error) {

@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,6 +53,7 @@ type benchCase struct {
 // result is what a child prints as its last stdout line.
 type result struct {
 	CPU      time.Duration `json:"cpu_ns"`
+	User     time.Duration `json:"user_ns"`
 	Emitted  int           `json:"emitted"`
 	RSSGrowB int64         `json:"rss_growth_bytes"`
 	Note     string        `json:"note"`
@@ -124,6 +126,15 @@ func runParent(n, rate int, only string) error {
 		}
 		fmt.Printf("| %s pipeline | CPU per delivered | delivered | ratio to SDK |\n|---|---|---|---|\n", signal)
 		var base float64
+		if signal == "logs" {
+			// The floor every row pays: the pacing loop alone, no telemetry.
+			r, err := spawn(benchCase{signal: "idle"}, "idle", n, rate, nil)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("| (pacing loop alone, no telemetry) | %.2f µs (user %.2f) | – | |\n",
+				float64(r.CPU.Nanoseconds())/1000/float64(n), float64(r.User.Nanoseconds())/1000/float64(n))
+		}
 		for _, c := range cases() {
 			if c.signal != signal {
 				continue
@@ -142,7 +153,8 @@ func runParent(n, rate int, only string) error {
 			} else if base > 0 {
 				ratio = fmt.Sprintf("%.2f×", per/base)
 			}
-			fmt.Printf("| %s | %.2f µs | %d / %d | %s |\n", c.name, per, delivered, r.Emitted, ratio)
+			fmt.Printf("| %s | %.2f µs (user %.2f) | %d / %d | %s |\n", c.name, per,
+				float64(r.User.Nanoseconds())/1000/float64(max(delivered, 1)), delivered, r.Emitted, ratio)
 		}
 		fmt.Println()
 	}
@@ -241,9 +253,14 @@ func waitDelivered(dir, signal, tag string, want int) int {
 }
 
 func cpuNow() time.Duration {
+	u, s := cpuSplit()
+	return u + s
+}
+
+func cpuSplit() (user, sys time.Duration) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
 func rssBytes() int64 {
@@ -289,13 +306,31 @@ func runChild(spec, tag string, n, rate int) (result, error) {
 		cancel()
 		return result{Emitted: n, RSSGrowB: after - before}, nil
 	}
+	if path := os.Getenv("EXPORTCPU_CPUPROFILE"); path != "" {
+		// One profile per case: EXPORTCPU_CPUPROFILE=/tmp/prof makes
+		// /tmp/prof.logs-ffitel and so on.
+		f, err := os.Create(path + "." + key)
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		runtime.SetCPUProfileRate(2000)
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return result{}, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	noEmit := os.Getenv("EXPORTCPU_NOEMIT") != "" // to measure a pipeline's idle cost
 	start := cpuNow()
+	user0, _ := cpuSplit()
 	tick := time.NewTicker(10 * time.Millisecond)
 	per := max(rate/100, 1)
 	for i := 0; i < n; {
 		<-tick.C
 		for j := 0; j < per && i < n; j++ {
-			p.emit(i)
+			if !noEmit {
+				p.emit(i)
+			}
 			i++
 		}
 	}
@@ -305,11 +340,14 @@ func runChild(spec, tag string, n, rate int) (result, error) {
 	if err := p.shutdown(sctx); err != nil {
 		return result{}, err
 	}
-	return result{CPU: cpuNow() - start, Emitted: n}, nil
+	user1, _ := cpuSplit()
+	return result{CPU: cpuNow() - start, User: user1 - user0, Emitted: n}, nil
 }
 
 func newPipeline(ctx context.Context, key, tag string) (pipeline, error) {
 	switch key {
+	case "idle-ffitel":
+		return pipeline{emit: func(int) {}, shutdown: func(context.Context) error { return nil }}, nil
 	case "logs-sdk", "spans-sdk":
 		return sdkPipeline(ctx, key, tag)
 	}
