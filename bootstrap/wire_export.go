@@ -147,7 +147,7 @@ type wireEncoder struct {
 	others []int // indexes of items in other scopes
 	// slowItems counts the items that took the SDK path (tests).
 	slowItems int
-	now    func() time.Time
+	now       func() time.Time
 }
 
 // newWireEncoder takes the resource, scope and limits from a record the
