@@ -45,6 +45,9 @@ type batcher[T any] struct {
 	// retryFor is how long a failed batch is retried (while the queue has
 	// room); zero gives up after the first failure.
 	retryFor time.Duration
+	// prepare, when set, is applied to each item on the caller's goroutine
+	// before it is queued (the log wire path encodes records there).
+	prepare func(*T)
 
 	mu       sync.Mutex
 	chunks   [][]T // full chunks, then the tail being filled; each has cap maxBatch
@@ -127,6 +130,9 @@ const maxFreeChunks = 8
 // add queues item; it reports false when the item was dropped.
 func (b *batcher[T]) add(item T) bool {
 	b.emitted.Add(1)
+	if b.prepare != nil {
+		b.prepare(&item)
+	}
 	b.mu.Lock()
 	if b.queued+b.inflight >= b.maxQueue && !b.closed {
 		b.waitForRoom()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/bridges/otelslog"
@@ -17,7 +18,17 @@ import (
 // host thread only clones the slog record and notes its logger chain and
 // context; turning it into an OTLP record happens on the export goroutine,
 // so the host pays for a copy, not for the conversion.
+//
+// In the export queue of the wire path an item is usually only wire: the
+// record already encoded (wireEncoder.pack), which keeps a queued record
+// small; logEntry is then nil.
 type logItem struct {
+	*logEntry
+	wire []byte
+}
+
+// logEntry is a whole record as the host logged it.
+type logEntry struct {
 	record slog.Record
 	chain  *chain
 	span   trace.SpanContext
@@ -25,10 +36,32 @@ type logItem struct {
 	// otel is set instead for records emitted through the OpenTelemetry
 	// log API (the global LoggerProvider) by other Go code.
 	otel *sdklog.Record
+	// owned is set when nothing but the queue item refers to the entry
+	// (newOwnedLogItem): once the record is encoded, the entry is reused.
+	owned bool
 }
 
 func newLogItem(ctx context.Context, c *chain, r slog.Record) logItem {
-	return logItem{record: r.Clone(), chain: c, span: trace.SpanContextFromContext(ctx), fields: Fields(ctx)}
+	return logItem{logEntry: &logEntry{record: r.Clone(), chain: c, span: trace.SpanContextFromContext(ctx), fields: Fields(ctx)}}
+}
+
+var entryPool = sync.Pool{New: func() any { return new(logEntry) }}
+
+// newOwnedLogItem is newLogItem for an item that goes to the export queue
+// only (not to the console): its entry comes from a pool, and returns there
+// when the queue has encoded the record (wireEncoder.pack).
+func newOwnedLogItem(ctx context.Context, c *chain, r slog.Record) logItem {
+	e := entryPool.Get().(*logEntry)
+	*e = logEntry{record: r.Clone(), chain: c, span: trace.SpanContextFromContext(ctx), fields: Fields(ctx), owned: true}
+	return logItem{logEntry: e}
+}
+
+// release returns an owned entry to the pool.
+func (e *logEntry) release() {
+	if e.owned {
+		*e = logEntry{}
+		entryPool.Put(e)
+	}
 }
 
 // maxCachedChains bounds the converter's cache of derived bridge handlers;
@@ -73,7 +106,7 @@ func newLogConverter(res *resource.Resource, exporter sdklog.Exporter) *logConve
 func (c *logConverter) probe(attrs ...slog.Attr) sdklog.Record {
 	r := slog.NewRecord(time.Time{}, slog.LevelInfo, "ffitel.probe", 0)
 	r.AddAttrs(attrs...)
-	return c.slow(&logItem{record: r})
+	return c.slow(&logItem{logEntry: &logEntry{record: r}})
 }
 
 // slow converts one item through the SDK path.
@@ -177,7 +210,7 @@ type apiProcessor struct{ queue *batcher[logItem] }
 func (p apiProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
 func (p apiProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
 	rec := r.Clone()
-	p.queue.add(logItem{otel: &rec})
+	p.queue.add(logItem{logEntry: &logEntry{otel: &rec}})
 	return nil
 }
 func (p apiProcessor) Shutdown(context.Context) error       { return nil }

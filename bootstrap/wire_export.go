@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	collogpb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -141,19 +142,29 @@ type wireEncoder struct {
 	countLimit  int // attributes per record; < 0 unlimited
 	lengthLimit int // string value length; < 0 unlimited
 
-	// scratch, reused
-	chains []*chain
-	keys   []string
-	others []int // indexes of items in other scopes
+	w      itemWriter // the export goroutine's
+	others []int      // indexes of items in other scopes
 	// slowItems counts the items that took the SDK path (tests).
 	slowItems int
 	now       func() time.Time
+	writers   sync.Pool // of *itemWriter, for pack
+}
+
+// itemWriter encodes single records; each goroutine uses its own (pack
+// takes one from writers).
+type itemWriter struct {
+	cfg    *wireEncoder
+	buf    otlpwire.Buffer
+	chains []*chain
+	keys   []string
 }
 
 // newWireEncoder takes the resource, scope and limits from a record the
 // converter's own LoggerProvider made (probe), so the two paths share them.
 func newWireEncoder(res *resource.Resource, probe func(attrs ...slog.Attr) sdklog.Record) *wireEncoder {
 	e := &wireEncoder{now: time.Now}
+	e.w.cfg = e
+	e.writers.New = func() any { return &itemWriter{cfg: e} }
 	var b otlpwire.Buffer
 	if res.Len() > 0 {
 		m := b.Begin(otlpwire.ResourceLogsResource)
@@ -225,6 +236,16 @@ func (e *wireEncoder) encode(items []logItem, slow func(it *logItem) sdklog.Reco
 	e.others = e.others[:0]
 	for i := range items {
 		it := &items[i]
+		if it.wire != nil {
+			m := b.Begin(otlpwire.ScopeLogsLogRecords)
+			if observed != 0 {
+				b.Fixed64(otlpwire.LogRecordObservedTime, observed)
+			}
+			b.Raw(it.wire)
+			b.End(m)
+			written++
+			continue
+		}
 		if it.otel != nil {
 			if it.otel.InstrumentationScope() != e.scope {
 				e.others = append(e.others, i)
@@ -234,7 +255,19 @@ func (e *wireEncoder) encode(items []logItem, slow func(it *logItem) sdklog.Reco
 			written++
 			continue
 		}
-		if !e.encodeItem(it, observed) {
+		e.w.buf = e.buf
+		m := e.w.buf.Begin(otlpwire.ScopeLogsLogRecords)
+		if observed != 0 {
+			e.w.buf.Fixed64(otlpwire.LogRecordObservedTime, observed)
+		}
+		ok := e.w.encodeItem(it)
+		if ok {
+			e.w.buf.End(m)
+		} else {
+			e.w.buf.B = e.w.buf.B[:m-2] // the tag and length byte Begin wrote
+		}
+		e.buf, e.w.buf = e.w.buf, otlpwire.Buffer{}
+		if !ok {
 			e.slowItems++
 			rec := slow(it)
 			e.encodeSDKRecord(&rec)
@@ -307,9 +340,31 @@ func levelText(l slog.Level) string {
 	return l.String()
 }
 
-// encodeItem writes one slog item as a LogRecord, or returns false (having
-// written nothing) when the item needs the SDK path.
-func (e *wireEncoder) encodeItem(it *logItem, observed uint64) bool {
+// pack encodes a queued item on the caller's goroutine (the queue's prepare
+// hook): the queue then keeps only the encoded bytes, a fraction of the
+// record's size, and the export goroutine only copies them. Items the hand
+// encoder does not cover are kept whole.
+func (e *wireEncoder) pack(it *logItem) {
+	if it.logEntry == nil || it.otel != nil {
+		return
+	}
+	w := e.writers.Get().(*itemWriter)
+	w.buf.Reset()
+	if w.encodeItem(it) {
+		it.wire = append(make([]byte, 0, len(w.buf.B)), w.buf.B...)
+		it.logEntry.release()
+		it.logEntry = nil
+	}
+	w.chains = w.chains[:0]
+	if cap(w.buf.B) <= 64<<10 {
+		e.writers.Put(w)
+	}
+}
+
+// encodeItem writes the fields of one slog item's LogRecord but the
+// observed time (set at export, as the SDK path does), or returns false
+// (having written nothing) when the item needs the SDK path.
+func (e *itemWriter) encodeItem(it *logItem) bool {
 	// Collect the chain root first, and check everything before writing.
 	e.chains = e.chains[:0]
 	for c := it.chain; c != nil; c = c.parent {
@@ -320,12 +375,8 @@ func (e *wireEncoder) encodeItem(it *logItem, observed uint64) bool {
 	}
 	b := &e.buf
 	r := &it.record
-	m := b.Begin(otlpwire.ScopeLogsLogRecords)
 	if t := unixNano(r.Time); t != 0 {
 		b.Fixed64(otlpwire.LogRecordTime, t)
-	}
-	if observed != 0 {
-		b.Fixed64(otlpwire.LogRecordObservedTime, observed)
 	}
 	if s := severityNumber(r.Level); s != 0 {
 		b.Uvarint(otlpwire.LogRecordSeverityNumber, s)
@@ -369,7 +420,6 @@ func (e *wireEncoder) encodeItem(it *logItem, observed uint64) bool {
 		b.Bytes(otlpwire.LogRecordTraceID, tid[:])
 		b.Bytes(otlpwire.LogRecordSpanID, sid[:])
 	}
-	b.End(m)
 	return true
 }
 
@@ -391,7 +441,7 @@ func sortEntries(es []kvEntry) {
 }
 
 // nextGroup is the index in e.chains of the next WithGroup below i, or -1.
-func (e *wireEncoder) nextGroup(i int) int {
+func (e *itemWriter) nextGroup(i int) int {
 	j := i - 1
 	for ; j >= 0 && e.chains[j].group == ""; j-- {
 	}
@@ -401,7 +451,7 @@ func (e *wireEncoder) nextGroup(i int) int {
 // producing returns the first group level from i inward that yields an
 // attribute (the bridge leaves out a group without attributes of its own,
 // except the innermost one holding the record's attributes), or -1.
-func (e *wireEncoder) producing(i int, r *slog.Record) int {
+func (e *itemWriter) producing(i int, r *slog.Record) int {
 	for i >= 0 {
 		j := e.nextGroup(i)
 		for k := i - 1; k > j; k-- {
@@ -423,7 +473,7 @@ func (e *wireEncoder) producing(i int, r *slog.Record) int {
 // encodeGroup writes the attribute of the group level at index i (a level
 // producing returned): its own attributes, the record's if it is the
 // innermost, and the next producing level inside it, sorted by key.
-func (e *wireEncoder) encodeGroup(i int, r *slog.Record, field int) {
+func (e *itemWriter) encodeGroup(i int, r *slog.Record, field int) {
 	b := &e.buf
 	j := e.nextGroup(i)
 	var arr [16]kvEntry
@@ -461,7 +511,7 @@ func (e *wireEncoder) encodeGroup(i int, r *slog.Record, field int) {
 // eligible reports whether the hand encoder writes exactly what the SDK
 // path would for it: no key twice where sdk/log would de-duplicate, no empty
 // key, values of the kinds it maps itself, within the limits.
-func (e *wireEncoder) eligible(it *logItem) bool {
+func (e *itemWriter) eligible(it *logItem) bool {
 	e.keys = e.keys[:0]
 	top := 0
 	firstGroup := -1
@@ -546,13 +596,13 @@ func (e *wireEncoder) eligible(it *logItem) bool {
 		}
 	}
 	for _, f := range it.fields {
-		if f.Key == "" || !simpleField(f.Value, e.lengthLimit) {
+		if f.Key == "" || !simpleField(f.Value, e.cfg.lengthLimit) {
 			return false
 		}
 		e.keys = append(e.keys, f.Key)
 		top++
 	}
-	if e.countLimit >= 0 && top > e.countLimit {
+	if e.cfg.countLimit >= 0 && top > e.cfg.countLimit {
 		return false
 	}
 	return !hasDup(e.keys)
@@ -580,14 +630,14 @@ func hasDup(keys []string) bool {
 }
 
 // simpleAttr: a key, and a value the bridge maps without reflection.
-func (e *wireEncoder) simpleAttr(a slog.Attr, depth int) bool {
+func (e *itemWriter) simpleAttr(a slog.Attr, depth int) bool {
 	if a.Key == "" {
 		return false
 	}
 	v := a.Value
 	switch v.Kind() {
 	case slog.KindString:
-		return e.lengthLimit < 0 || len(v.String()) <= e.lengthLimit
+		return e.cfg.lengthLimit < 0 || len(v.String()) <= e.cfg.lengthLimit
 	case slog.KindInt64, slog.KindFloat64, slog.KindBool, slog.KindDuration, slog.KindTime:
 		return true
 	case slog.KindUint64:

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -157,7 +158,7 @@ func wireTestItems(t *testing.T, res *resource.Resource) []logItem {
 		attribute.Float64Slice("fs", []float64{1.5}), attribute.BoolSlice("bs", []bool{true}),
 		attribute.KeyValue{Key: "bytes", Value: attribute.ByteSliceValue([]byte{1, 2})})
 	lp2.Logger("other", otellog.WithInstrumentationVersion("1.2")).Emit(ctx, r)
-	items = append(items, logItem{otel: &api})
+	items = append(items, logItem{logEntry: &logEntry{otel: &api}})
 	return items
 }
 
@@ -249,6 +250,30 @@ func TestWireRequestEqualsSDKRequest(t *testing.T) {
 	sortScopes := protocmp.SortRepeated(func(a, b *logspb.ScopeLogs) bool { return a.Scope.GetName() < b.Scope.GetName() })
 	if d := cmp.Diff(want, got, protocmp.Transform(), sortScopes); d != "" {
 		t.Fatalf("wire request differs from the SDK's (-sdk +wire):\n%s", d)
+	}
+
+	// The same items encoded when queued (pack, the queue's prepare hook):
+	// the queue keeps only bytes for those the hand encoder covers.
+	packed := slices.Clone(items)
+	encoded := 0
+	for i := range packed {
+		wireConv.wire.pack(&packed[i])
+		if packed[i].wire != nil {
+			encoded++
+			if packed[i].logEntry != nil {
+				t.Fatal("a packed item keeps its record")
+			}
+		}
+	}
+	if want := len(items) - 12 - 1; encoded != want {
+		t.Fatalf("%d items packed, want %d", encoded, want)
+	}
+	if err := wireConv.export(ctx, packed); err != nil {
+		t.Fatal(err)
+	}
+	got = normalize(srv.take())
+	if d := cmp.Diff(want, got, protocmp.Transform(), sortScopes); d != "" {
+		t.Fatalf("packed wire request differs from the SDK's (-sdk +wire):\n%s", d)
 	}
 }
 

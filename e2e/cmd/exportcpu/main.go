@@ -56,6 +56,7 @@ type result struct {
 	User     time.Duration `json:"user_ns"`
 	Emitted  int           `json:"emitted"`
 	RSSGrowB int64         `json:"rss_growth_bytes"`
+	HeapB    int64         `json:"heap_growth_bytes"`
 	Note     string        `json:"note"`
 }
 
@@ -161,13 +162,13 @@ func runParent(n, rate int, only string) error {
 	if only == "" || only == "mem" {
 		// Nobody listens on this port: every record stays queued.
 		down := fmt.Sprintf("http://127.0.0.1:%d", mustFreePort())
-		fmt.Printf("| memory, Collector down, %d queued log records | RSS growth per queued record |\n|---|---|\n", n)
+		fmt.Printf("| memory, Collector down, %d queued log records | RSS growth per queued record | live heap growth per queued record |\n|---|---|---|\n", n)
 		for _, c := range []benchCase{cases()[0], cases()[1]} {
 			r, err := spawn(c, "mem", n, 0, endpointEnv(down))
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.name, err)
 			}
-			fmt.Printf("| %s | %d B |\n", c.name, r.RSSGrowB/int64(n))
+			fmt.Printf("| %s | %d B | %d B |\n", c.name, r.RSSGrowB/int64(n), r.HeapB/int64(n))
 		}
 		fmt.Println()
 	}
@@ -263,6 +264,14 @@ func cpuSplit() (user, sys time.Duration) {
 	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
+// liveHeap is the heap in use after a collection: what is retained.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
 func rssBytes() int64 {
 	data, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
@@ -294,17 +303,17 @@ func runChild(spec, tag string, n, rate int) (result, error) {
 		}
 		time.Sleep(200 * time.Millisecond)
 		runtime.GC()
-		before := rssBytes()
+		before, heap0 := rssBytes(), liveHeap()
 		for i := 0; i < n; i++ {
 			p.emit(i)
 		}
 		time.Sleep(500 * time.Millisecond)
 		runtime.GC()
-		after := rssBytes()
+		after, heap1 := rssBytes(), liveHeap()
 		sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		_ = p.shutdown(sctx)
 		cancel()
-		return result{Emitted: n, RSSGrowB: after - before}, nil
+		return result{Emitted: n, RSSGrowB: after - before, HeapB: int64(heap1) - int64(heap0)}, nil
 	}
 	if path := os.Getenv("EXPORTCPU_CPUPROFILE"); path != "" {
 		// One profile per case: EXPORTCPU_CPUPROFILE=/tmp/prof makes
