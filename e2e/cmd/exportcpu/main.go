@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -64,6 +65,7 @@ func main() {
 	n := flag.Int("n", 100000, "records (or spans) per pipeline")
 	rate := flag.Int("rate", 10000, "records per second")
 	only := flag.String("only", "", "logs, spans or mem: run one table only")
+	runs := flag.Int("runs", 3, "runs of each pipeline (interleaved); the median is printed")
 	child := flag.String("child", "", "internal: run one case")
 	tag := flag.String("tag", "", "internal: body or span name of this run")
 	flag.Parse()
@@ -77,7 +79,7 @@ func main() {
 		fmt.Println(string(out))
 		return
 	}
-	if err := runParent(*n, *rate, *only); err != nil {
+	if err := runParent(*n, *rate, *only, *runs); err != nil {
 		fmt.Fprintln(os.Stderr, "exportcpu:", err)
 		os.Exit(1)
 	}
@@ -107,7 +109,7 @@ func caseKey(c benchCase) string {
 	return k
 }
 
-func runParent(n, rate int, only string) error {
+func runParent(n, rate int, only string, runs int) error {
 	dir, err := os.MkdirTemp("", "ffitel-exportcpu-")
 	if err != nil {
 		return err
@@ -118,44 +120,59 @@ func runParent(n, rate int, only string) error {
 		return err
 	}
 	defer col.Stop()
-	fmt.Printf("exportcpu: %d records per pipeline, 3 attributes, paced at %d/s, real Collector over OTLP/gRPC; GOMAXPROCS=%d\n\n",
-		n, rate, runtime.GOMAXPROCS(0))
+	fmt.Printf("exportcpu: %d records per pipeline, 3 attributes, paced at %d/s, real Collector over OTLP/gRPC; "+
+		"median of %d interleaved runs; GOMAXPROCS=%d\n\n", n, rate, runs, runtime.GOMAXPROCS(0))
 
 	for _, signal := range []string{"logs", "spans"} {
 		if only != "" && only != signal {
 			continue
 		}
-		fmt.Printf("| %s pipeline | CPU per delivered | delivered | ratio to SDK |\n|---|---|---|---|\n", signal)
-		var base float64
+		fmt.Printf("| %s pipeline | CPU per delivered record (user) | delivered | ratio to SDK |\n|---|---|---|---|\n", signal)
+		var sel []benchCase
 		if signal == "logs" {
-			// The floor every row pays: the pacing loop alone, no telemetry.
-			r, err := spawn(benchCase{signal: "idle"}, "idle", n, rate, nil)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("| (pacing loop alone, no telemetry) | %.2f µs (user %.2f) | – | |\n",
-				float64(r.CPU.Nanoseconds())/1000/float64(n), float64(r.User.Nanoseconds())/1000/float64(n))
+			sel = append(sel, benchCase{name: "(pacing loop alone, no telemetry)", signal: "idle"})
 		}
 		for _, c := range cases() {
-			if c.signal != signal {
-				continue
+			if c.signal == signal {
+				sel = append(sel, c)
 			}
-			tag := "exportcpu-" + caseKey(c)
-			r, err := spawn(c, tag, n, rate, endpointEnv(col.GRPCEndpoint))
-			if err != nil {
-				return fmt.Errorf("%s: %w", c.name, err)
+		}
+		total := make([][]float64, len(sel))
+		user := make([][]float64, len(sel))
+		delivered := make([]int, len(sel))
+		emitted := make([]int, len(sel))
+		for run := 0; run < runs; run++ {
+			for i, c := range sel {
+				tag := fmt.Sprintf("exportcpu-%s-%d", caseKey(c), run)
+				r, err := spawn(c, tag, n, rate, endpointEnv(col.GRPCEndpoint))
+				if err != nil {
+					return fmt.Errorf("%s: %w", c.name, err)
+				}
+				d := n
+				if c.signal != "idle" {
+					d = waitDelivered(dir, signal, tag, n)
+				}
+				if run == 0 || d < delivered[i] {
+					delivered[i] = d
+				}
+				emitted[i] = r.Emitted
+				total[i] = append(total[i], float64(r.CPU.Nanoseconds())/1000/float64(max(d, 1)))
+				user[i] = append(user[i], float64(r.User.Nanoseconds())/1000/float64(max(d, 1)))
 			}
-			delivered := waitDelivered(dir, signal, tag, n)
-			per := float64(r.CPU.Nanoseconds()) / 1000 / float64(max(delivered, 1))
-			ratio := ""
-			if c.sdk {
-				base = per
-				ratio = "1.00×"
-			} else if base > 0 {
+		}
+		var base float64
+		for i, c := range sel {
+			per, u := median(total[i]), median(user[i])
+			ratio, got := "", fmt.Sprintf("%d / %d", delivered[i], emitted[i])
+			switch {
+			case c.signal == "idle":
+				got = "–"
+			case c.sdk:
+				base, ratio = per, "1.00×"
+			case base > 0:
 				ratio = fmt.Sprintf("%.2f×", per/base)
 			}
-			fmt.Printf("| %s | %.2f µs (user %.2f) | %d / %d | %s |\n", c.name, per,
-				float64(r.User.Nanoseconds())/1000/float64(max(delivered, 1)), delivered, r.Emitted, ratio)
+			fmt.Printf("| %s | %.2f µs (%.2f) | %s | %s |\n", c.name, per, u, got, ratio)
 		}
 		fmt.Println()
 	}
@@ -173,6 +190,15 @@ func runParent(n, rate int, only string) error {
 		fmt.Println()
 	}
 	return nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func mustFreePort() int {
@@ -323,7 +349,6 @@ func runChild(spec, tag string, n, rate int) (result, error) {
 			return result{}, err
 		}
 		defer f.Close()
-		runtime.SetCPUProfileRate(2000)
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return result{}, err
 		}
@@ -355,7 +380,7 @@ func runChild(spec, tag string, n, rate int) (result, error) {
 
 func newPipeline(ctx context.Context, key, tag string) (pipeline, error) {
 	switch key {
-	case "idle-ffitel":
+	case "idle-ffitel", "idle-ffitel-console":
 		return pipeline{emit: func(int) {}, shutdown: func(context.Context) error { return nil }}, nil
 	case "logs-sdk", "spans-sdk":
 		return sdkPipeline(ctx, key, tag)
