@@ -90,6 +90,7 @@ $(BUILD)/bench_abi: tests/c/bench_abi.c $(BUILD)/ffitel.h
 bench: deps collector build $(BUILD)/bench_abi
 	$(GO) test -run '^$$' -bench . -benchmem ./bootstrap/ ./cshim/ ./metrics/
 	$(GO) test -run '^$$' -bench Sustained -benchtime 100000x ./e2e/
+	$(GO) run ./e2e/cmd/exportcpu -n 100000 -rate 10000
 	$(GO) test -run '^$$' -bench 'Publish$$' -benchtime 5000x ./e2e/
 	$(GO) test -run '^$$' -bench PublishFromPython -benchtime 2000x ./e2e/
 	$(GO) run ./e2e/cmd/withcollector -- $(BUILD)/bench_abi $(LIB) 100000

@@ -52,7 +52,7 @@ func asyncRig(t *testing.T) (*asyncConsole, slog.Handler, *countingWriter) {
 }
 
 func rec(level slog.Level, msg string) logItem {
-	return logItem{record: slog.NewRecord(time.Time{}, level, msg, 0)}
+	return logItem{logEntry: &logEntry{record: slog.NewRecord(time.Time{}, level, msg, 0)}}
 }
 
 func TestAsyncConsoleKeepsOrderAndLosesNothing(t *testing.T) {

@@ -48,6 +48,9 @@ type batcher[T any] struct {
 	// health follows the exports for /healthz and the pipeline metrics
 	// (selfmetrics.go); nil-safe.
 	health *exportHealth
+	// prepare, when set, is applied to each item on the caller's goroutine
+	// before it is queued (the log wire path encodes records there).
+	prepare func(*T)
 
 	mu       sync.Mutex
 	chunks   [][]T // full chunks, then the tail being filled; each has cap maxBatch
@@ -131,6 +134,9 @@ const maxFreeChunks = 8
 // add queues item; it reports false when the item was dropped.
 func (b *batcher[T]) add(item T) bool {
 	b.emitted.Add(1)
+	if b.prepare != nil {
+		b.prepare(&item)
+	}
 	b.mu.Lock()
 	if b.queued+b.inflight >= b.maxQueue && !b.closed {
 		b.waitForRoom()
@@ -284,6 +290,17 @@ func (b *batcher[T]) exportBatch(ctx context.Context, batch []T) {
 		if err == nil {
 			b.failing.Store(false)
 			b.exported.Add(uint64(len(batch)))
+			break
+		}
+		if r, ok := err.(*rejectedError); ok {
+			// Delivered, but the receiver rejected some: those count as
+			// failed, and resending would not change its mind.
+			b.failing.Store(false)
+			b.exported.Add(uint64(len(batch) - r.n))
+			b.failed.Add(uint64(r.n))
+			b.mu.Lock()
+			b.lastErr = err
+			b.mu.Unlock()
 			break
 		}
 		b.mu.Lock()

@@ -55,8 +55,10 @@ func TestDoctorSendsEverySignalPastLevelAndSampler(t *testing.T) {
 
 type failingSpanExporter struct{ err error }
 
-func (e failingSpanExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return e.err }
-func (failingSpanExporter) Shutdown(context.Context) error                               { return nil }
+func (e failingSpanExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error {
+	return e.err
+}
+func (failingSpanExporter) Shutdown(context.Context) error { return nil }
 
 func TestDoctorReportsTheExportersErrorRedacted(t *testing.T) {
 	f := fakes{logs: &fakeLogExporter{}, metrics: &fakeMetricExporter{}}

@@ -142,14 +142,16 @@ func newLogExporter(ctx context.Context, c Config, console io.Writer) (sdklog.Ex
 		}
 		return otlploghttp.New(ctx, opts...)
 	}
-	opts := []otlploggrpc.Option{otlploggrpc.WithTimeout(c.LogsTimeout), otlploggrpc.WithDialOption(grpcDialOptions()...)}
+	// Dial options go to newWireGRPCLogExporter, not into opts: a second
+	// WithDialOption would replace the first.
+	opts := []otlploggrpc.Option{otlploggrpc.WithTimeout(c.LogsTimeout)}
 	if !c.endpointSet(signalLogs) {
 		opts = append(opts, otlploggrpc.WithEndpointURL(defaultGRPCEndpoint))
 	}
 	if queueRetriesExports {
 		opts = append(opts, otlploggrpc.WithRetry(otlploggrpc.RetryConfig{Enabled: false}))
 	}
-	return otlploggrpc.New(ctx, opts...)
+	return newWireGRPCLogExporter(ctx, grpcDialOptions(), opts...) // wire_export.go
 }
 
 func newSpanExporter(ctx context.Context, c Config, console io.Writer) (sdktrace.SpanExporter, error) {

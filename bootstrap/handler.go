@@ -95,7 +95,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 		p = h.route.Load()
 	}
 	if p.export != nil {
-		p.export.add(newLogItem(ctx, h.chain, r))
+		p.export.add(newOwnedLogItem(ctx, h.chain, r))
 	}
 	return err
 }

@@ -2,7 +2,10 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"sync"
+	"time"
 
 	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel/attribute"
@@ -15,7 +18,17 @@ import (
 // host thread only clones the slog record and notes its logger chain and
 // context; turning it into an OTLP record happens on the export goroutine,
 // so the host pays for a copy, not for the conversion.
+//
+// In the export queue of the wire path an item is usually only wire: the
+// record already encoded (wireEncoder.pack), which keeps a queued record
+// small; logEntry is then nil.
 type logItem struct {
+	*logEntry
+	wire []byte
+}
+
+// logEntry is a whole record as the host logged it.
+type logEntry struct {
 	record slog.Record
 	chain  *chain
 	span   trace.SpanContext
@@ -23,10 +36,32 @@ type logItem struct {
 	// otel is set instead for records emitted through the OpenTelemetry
 	// log API (the global LoggerProvider) by other Go code.
 	otel *sdklog.Record
+	// owned is set when nothing but the queue item refers to the entry
+	// (newOwnedLogItem): once the record is encoded, the entry is reused.
+	owned bool
 }
 
 func newLogItem(ctx context.Context, c *chain, r slog.Record) logItem {
-	return logItem{record: r.Clone(), chain: c, span: trace.SpanContextFromContext(ctx), fields: Fields(ctx)}
+	return logItem{logEntry: &logEntry{record: r.Clone(), chain: c, span: trace.SpanContextFromContext(ctx), fields: Fields(ctx)}}
+}
+
+var entryPool = sync.Pool{New: func() any { return new(logEntry) }}
+
+// newOwnedLogItem is newLogItem for an item that goes to the export queue
+// only (not to the console): its entry comes from a pool, and returns there
+// when the queue has encoded the record (wireEncoder.pack).
+func newOwnedLogItem(ctx context.Context, c *chain, r slog.Record) logItem {
+	e := entryPool.Get().(*logEntry)
+	*e = logEntry{record: r.Clone(), chain: c, span: trace.SpanContextFromContext(ctx), fields: Fields(ctx), owned: true}
+	return logItem{logEntry: e}
+}
+
+// release returns an owned entry to the pool.
+func (e *logEntry) release() {
+	if e.owned {
+		*e = logEntry{}
+		entryPool.Put(e)
+	}
 }
 
 // maxCachedChains bounds the converter's cache of derived bridge handlers;
@@ -47,13 +82,52 @@ type logConverter struct {
 	lp       *sdklog.LoggerProvider
 	collect  *collectProcessor
 	handlers map[*chain]slog.Handler
+
+	// wire is set when the exporter sends encoded requests (the OTLP gRPC
+	// exporter built by newWireGRPCLogExporter): items are encoded by hand
+	// (wire_export.go) and placeholder is what the exporter is given.
+	wire        *wireEncoder
+	placeholder []sdklog.Record
 }
 
 func newLogConverter(res *resource.Resource, exporter sdklog.Exporter) *logConverter {
 	c := &logConverter{exporter: exporter, collect: &collectProcessor{}, handlers: map[*chain]slog.Handler{}}
 	c.lp = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(c.collect))
 	c.bridge = otelslog.NewHandler(ScopeName, otelslog.WithLoggerProvider(c.lp))
+	if _, ok := exporter.(wireLogExporter); ok {
+		c.wire = newWireEncoder(res, c.probe)
+		c.placeholder = []sdklog.Record{c.probe()}
+	}
 	return c
+}
+
+// probe converts one record through the SDK path (the bridge and the
+// converter's LoggerProvider) and returns it.
+func (c *logConverter) probe(attrs ...slog.Attr) sdklog.Record {
+	r := slog.NewRecord(time.Time{}, slog.LevelInfo, "ffitel.probe", 0)
+	r.AddAttrs(attrs...)
+	return c.slow(&logItem{logEntry: &logEntry{record: r}})
+}
+
+// slow converts one item through the SDK path.
+func (c *logConverter) slow(it *logItem) sdklog.Record {
+	mark := len(c.collect.batch)
+	c.convert(it)
+	rec := c.collect.batch[mark]
+	clear(c.collect.batch[mark:])
+	c.collect.batch = c.collect.batch[:mark]
+	return rec
+}
+
+// convert appends item's SDK record to the collected batch.
+func (c *logConverter) convert(it *logItem) {
+	c.collect.fields = it.fields
+	ictx := context.Background()
+	if it.span.IsValid() {
+		ictx = trace.ContextWithSpanContext(ictx, it.span)
+	}
+	_ = c.handlerFor(it.chain).Handle(ictx, it.record)
+	c.collect.fields = nil
 }
 
 func (c *logConverter) handlerFor(ch *chain) slog.Handler {
@@ -73,6 +147,9 @@ func (c *logConverter) handlerFor(ch *chain) slog.Handler {
 
 // export converts items and hands the batch to the exporter.
 func (c *logConverter) export(ctx context.Context, items []logItem) error {
+	if c.wire != nil {
+		return c.exportWire(ctx, items)
+	}
 	c.collect.batch = c.collect.batch[:0]
 	for i := range items {
 		it := &items[i]
@@ -80,17 +157,29 @@ func (c *logConverter) export(ctx context.Context, items []logItem) error {
 			c.collect.batch = append(c.collect.batch, *it.otel)
 			continue
 		}
-		c.collect.fields = it.fields
-		ictx := context.Background()
-		if it.span.IsValid() {
-			ictx = trace.ContextWithSpanContext(ictx, it.span)
-		}
-		_ = c.handlerFor(it.chain).Handle(ictx, it.record)
+		c.convert(it)
 	}
-	c.collect.fields = nil
 	err := c.exporter.Export(ctx, c.collect.batch)
 	clear(c.collect.batch)
 	return err
+}
+
+// exportWire encodes items into one request and sends it through the
+// exporter's transport (see wire_export.go).
+func (c *logConverter) exportWire(ctx context.Context, items []logItem) error {
+	wc := &wireCall{body: c.wire.encode(items, c.slow)}
+	err := c.exporter.Export(context.WithValue(ctx, wireCallKey{}, wc), c.placeholder)
+	switch {
+	case !wc.sent && err == nil:
+		return errors.New("ffitel: the log exporter did not send the encoded request")
+	case !wc.sent || wc.err != nil:
+		return err
+	case wc.rejected > 0:
+		return &rejectedError{n: int(min(wc.rejected, int64(len(items)))), msg: wc.message}
+	}
+	// Sent and accepted; a partial success without rejected records
+	// carries only a message, which is not a failure.
+	return nil
 }
 
 // collectProcessor appends what the bridge emits to the current batch, with
@@ -121,7 +210,7 @@ type apiProcessor struct{ queue *batcher[logItem] }
 func (p apiProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
 func (p apiProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
 	rec := r.Clone()
-	p.queue.add(logItem{otel: &rec})
+	p.queue.add(logItem{logEntry: &logEntry{otel: &rec}})
 	return nil
 }
 func (p apiProcessor) Shutdown(context.Context) error       { return nil }

@@ -53,6 +53,9 @@ func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
 		p.logs.lossTick, p.logs.onLoss = s.lossInterval, s.lossReporter("log records")
 		p.logs.fullWait, p.logs.retryFor = c.QueueFullWait, c.LogExportTimeout
 		p.logs.health = s.self.signalHealth(sigLogs)
+		if p.converter.wire != nil {
+			p.logs.prepare = p.converter.wire.pack // wire_export.go
+		}
 		p.logs.start()
 		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(s.res), sdklog.WithProcessor(apiProcessor{p.logs}))
 	}
