@@ -19,15 +19,15 @@ const Import = `import _ "github.com/ffitel/ffitel/bootstrap/promexport"`
 type NewFunc func() (sdkmetric.Reader, http.Handler, error)
 
 var (
-	mu  sync.RWMutex
-	new NewFunc
+	mu         sync.RWMutex
+	registered NewFunc
 )
 
 // Register installs f; bootstrap/promexport calls it from init.
 func Register(f NewFunc) {
 	mu.Lock()
 	defer mu.Unlock()
-	new = f
+	registered = f
 }
 
 // Get returns the registered NewFunc, or nil when the program does not link
@@ -35,5 +35,5 @@ func Register(f NewFunc) {
 func Get() NewFunc {
 	mu.RLock()
 	defer mu.RUnlock()
-	return new
+	return registered
 }
