@@ -41,7 +41,7 @@ $(OTELCOL_LB): e2e/collector/builder-lb.yaml
 	@test -x $(OTELCOL_LB)
 
 LIB := $(BUILD)/libffitel.so
-GO_SOURCES := $(shell find bootstrap metrics events cshim -name '*.go' -not -name '*_test.go' 2>/dev/null) $(wildcard cshim/*.c cshim/*.h) cshim/include/ffitel.h cshim/exports.map go.mod go.sum
+GO_SOURCES := $(shell find bootstrap metrics events internal cshim -name '*.go' -not -name '*_test.go' 2>/dev/null) $(wildcard cshim/*.c cshim/*.h) cshim/include/ffitel.h cshim/exports.map go.mod go.sum
 
 build: $(LIB) $(BUILD)/ffitel.h
 

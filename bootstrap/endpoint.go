@@ -11,29 +11,33 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"github.com/ffitel/ffitel/internal/promhook"
 	"github.com/ffitel/ffitel/metrics"
 )
 
-// promReader returns a Prometheus reader over a private registry when
-// FFITEL_METRICS_ADDR is set or OTEL_METRICS_EXPORTER=prometheus. It is
-// registered with the phase-1 MeterProvider (collection happens on scrape;
-// no goroutine), and served from phase 2 on.
-func promReader(c Config) (sdkmetric.Reader, *prometheus.Registry, error) {
+// promReader returns a Prometheus reader over a private registry, and the
+// handler serving it, when FFITEL_METRICS_ADDR is set or
+// OTEL_METRICS_EXPORTER=prometheus and the program links bootstrap/promexport.
+// The reader is registered with the phase-1 MeterProvider (collection happens
+// on scrape; no goroutine), and served from phase 2 on. linked is false when
+// Prometheus is wanted but bootstrap/promexport is not imported.
+func promReader(c Config) (r sdkmetric.Reader, h http.Handler, linked bool, err error) {
 	if c.MetricsAddr == "" && c.MetricsExporter != "prometheus" {
-		return nil, nil, nil
+		return nil, nil, true, nil
 	}
-	reg := prometheus.NewRegistry()
-	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
-	if err != nil {
-		return nil, nil, err
+	newExporter := promhook.Get()
+	if newExporter == nil {
+		return nil, nil, false, nil
 	}
-	return exp, reg, nil
+	r, h, err = newExporter()
+	return r, h, true, err
 }
+
+// promNotLinked is what /metrics answers, and phase 2 warns once, when the
+// program does not import bootstrap/promexport.
+const promNotLinked = "the Prometheus exporter is not linked into this program: add " + promhook.Import
 
 // metricsEndpoint serves /metrics (Prometheus text), /metrics/events (the
 // stats document) and /healthz.
@@ -44,10 +48,15 @@ type metricsEndpoint struct {
 
 // startEndpoint listens on addr (synchronously, so a bad address is reported
 // at once) and serves in the background.
-func (rt *Runtime) startEndpoint(addr string, reg *prometheus.Registry) (*metricsEndpoint, error) {
+func (rt *Runtime) startEndpoint(addr string, prom http.Handler, linked bool) (*metricsEndpoint, error) {
 	mux := http.NewServeMux()
-	if reg != nil {
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	switch {
+	case prom != nil:
+		mux.Handle("/metrics", prom)
+	case !linked:
+		mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "ffitel: "+promNotLinked, http.StatusNotImplemented)
+		})
 	}
 	mux.Handle("/metrics/events", metrics.EventsHandler(rt.Snapshot))
 	mux.Handle("/healthz", metrics.HealthReportHandler(rt.Health))

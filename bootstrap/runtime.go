@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -24,7 +25,6 @@ import (
 
 	"github.com/ffitel/ffitel/events"
 	"github.com/ffitel/ffitel/metrics"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // State is a lifecycle phase. The numbers are those of ffitel_phase.
@@ -106,8 +106,9 @@ type Runtime struct {
 
 	watchStop chan struct{} // stops watchEventDrops
 
-	self         *selfMetrics         // pipeline metrics and export health; nil if they could not be registered
-	promRegistry *prometheus.Registry // set when /metrics is served
+	self         *selfMetrics // pipeline metrics and export health; nil if they could not be registered
+	promHandler  http.Handler // serves /metrics; set when Prometheus is wanted and linked
+	promUnlinked bool         // Prometheus wanted, bootstrap/promexport not imported
 	endpoint     *metricsEndpoint
 	handler      *Handler
 	logger       *slog.Logger
@@ -185,11 +186,13 @@ func (rt *Runtime) InitConsoleOnly() error {
 		sdktrace.WithIDGenerator(newIDGenerator()), sdktrace.WithSpanProcessor(rt.spanEnds))
 	rt.reader = sdkmetric.NewManualReader(metricReaderOptions(rt.cfg)...)
 	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(rt.res), sdkmetric.WithReader(rt.reader)}
-	if prom, reg, err := promReader(rt.cfg); err != nil {
+	if prom, h, linked, err := promReader(rt.cfg); err != nil {
 		rt.warnings = append(rt.warnings, "prometheus exporter could not be built: "+err.Error())
 	} else if prom != nil {
 		mpOpts = append(mpOpts, sdkmetric.WithReader(prom))
-		rt.promRegistry = reg
+		rt.promHandler = h
+	} else {
+		rt.promUnlinked = !linked
 	}
 	rt.mp = sdkmetric.NewMeterProvider(mpOpts...)
 	// RED metrics from spans that ask for them (metric_name attribute).
@@ -314,8 +317,12 @@ func (rt *Runtime) startServices(ctx context.Context) {
 			rt.events.Router().SetSink(sink)
 		}
 	}
+	if rt.promUnlinked {
+		rt.notice(slog.LevelWarn, "/metrics serves no Prometheus text: "+promNotLinked,
+			slog.String("metrics_addr", rt.cfg.MetricsAddr), slog.String("metrics_exporter", rt.cfg.MetricsExporter))
+	}
 	if rt.cfg.MetricsAddr != "" {
-		ep, err := rt.startEndpoint(rt.cfg.MetricsAddr, rt.promRegistry)
+		ep, err := rt.startEndpoint(rt.cfg.MetricsAddr, rt.promHandler, !rt.promUnlinked)
 		if err != nil {
 			rt.notice(slog.LevelWarn, "metrics endpoint not started ("+envMetricsAddr+")", slog.String("addr", rt.cfg.MetricsAddr),
 				slog.String("error", err.Error()))

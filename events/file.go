@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -99,31 +98,6 @@ func (s *FileSink) Close() error {
 	return s.f.Close()
 }
 
-// OpenSink opens the durable sink a URL names (FFITEL_EVENTS_DURABLE_URL):
-//
-//	postgres://user:pass@host:port/db  (also postgresql://) — PostgresSink
-//	file:///abs/path.jsonl[?fsync=true]                     — FileSink
-//
-// Errors never contain the URL's password.
-func OpenSink(ctx context.Context, rawURL string) (Sink, error) {
-	i := strings.Index(rawURL, ":")
-	if strings.TrimSpace(rawURL) == "" || i <= 0 {
-		return nil, fmt.Errorf("events: durable sink URL %s has no scheme: want postgres://, postgresql:// or file://", quoteURL(rawURL))
-	}
-	scheme := strings.ToLower(rawURL[:i])
-	switch scheme {
-	case "postgres", "postgresql":
-		return NewPostgresSink(ctx, rawURL)
-	case "file":
-		return openFileURL(rawURL)
-	default:
-		if !validScheme(scheme) {
-			return nil, fmt.Errorf("events: durable sink URL %s has no scheme: want postgres://, postgresql:// or file://", quoteURL(rawURL))
-		}
-		return nil, fmt.Errorf("events: durable sink URL scheme %q is not supported: want postgres://, postgresql:// or file://", scheme)
-	}
-}
-
 func validScheme(s string) bool {
 	for i, r := range s {
 		switch {
@@ -143,7 +117,7 @@ func openFileURL(rawURL string) (Sink, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("events: durable sink URL %s: %v", quoteURL(rawURL), err)
+		return nil, fmt.Errorf("events: durable sink URL %s: %v", QuoteURL(rawURL), err)
 	}
 	path := u.Path
 	switch {

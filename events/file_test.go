@@ -10,9 +10,33 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ffitel/ffitel/events"
 )
+
+func newEvent(t *testing.T, name, namespace, correlationID string, payload string) events.DomainEvent {
+	t.Helper()
+	ev, err := events.NewEvent(name, json.RawMessage(payload), events.Metadata{
+		TaskUUID:      "0190f5a2-0000-7000-8000-000000000001",
+		Namespace:     namespace,
+		CorrelationID: correlationID,
+		FiredBy:       "file_test",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func enqueue(t *testing.T, s events.Sink, ev events.DomainEvent) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Enqueue(ctx, ev); err != nil {
+		t.Fatalf("enqueue %s: %v", ev.EventName, err)
+	}
+}
 
 func readJSONL(t *testing.T, path string) []events.DomainEvent {
 	t.Helper()
@@ -156,7 +180,9 @@ func TestOpenSinkFile(t *testing.T) {
 		"":                                  "no scheme",
 		"/tmp/events.jsonl":                 "no scheme",
 		"://user:S3cret-pw@host/x":          "no scheme",
-		"postgres://u:S3cret-pw@h:bad/db":   "invalid URL",
+		// This test binary does not import events/pgsink: the error names the import.
+		"postgres://u:S3cret-pw@h:5432/db":   `add import _ "github.com/ffitel/ffitel/events/pgsink"`,
+		"postgresql://u:S3cret-pw@h:5432/db": `add import _ "github.com/ffitel/ffitel/events/pgsink"`,
 	} {
 		s, err := events.OpenSink(context.Background(), u)
 		if err == nil {

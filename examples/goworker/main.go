@@ -2,6 +2,15 @@
 // "wires up its bridge", upgrades to phase 2, processes a few jobs with
 // spans, logs and counters, and shuts down. `make demo` runs it against a
 // real OpenTelemetry Collector.
+//
+// It imports only bootstrap, so it links neither pgx nor the Prometheus
+// client. A worker that wants FFITEL_METRICS_ADDR's Prometheus text or a
+// postgres:// FFITEL_EVENTS_DURABLE_URL adds
+//
+//	import (
+//		_ "github.com/ffitel/ffitel/bootstrap/promexport"
+//		_ "github.com/ffitel/ffitel/events/pgsink"
+//	)
 package main
 
 import (

@@ -1,4 +1,4 @@
-package events_test
+package pgsink_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/ffitel/ffitel/e2e"
 	"github.com/ffitel/ffitel/events"
+	"github.com/ffitel/ffitel/events/pgsink"
 )
 
 func newEvent(t *testing.T, name, namespace, correlationID string, payload string) events.DomainEvent {
@@ -44,9 +45,9 @@ func connect(t *testing.T, url string) *pgx.Conn {
 	return conn
 }
 
-func openPostgres(t *testing.T, url string) *events.PostgresSink {
+func openPostgres(t *testing.T, url string) *pgsink.PostgresSink {
 	t.Helper()
-	s, err := events.NewPostgresSink(context.Background(), url)
+	s, err := pgsink.NewPostgresSink(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +353,7 @@ func TestPostgresSinkRejectsBadNamespace(t *testing.T) {
 		if err == nil {
 			t.Fatalf("namespace %q accepted", ns)
 		}
-		if !errors.Is(err, events.ErrInvalidNamespace) || !strings.Contains(err.Error(), "namespace") {
+		if !errors.Is(err, pgsink.ErrInvalidNamespace) || !strings.Contains(err.Error(), "namespace") {
 			t.Fatalf("namespace %q: unclear error: %v", ns, err)
 		}
 	}
@@ -378,13 +379,13 @@ func TestPostgresSinkRejectsBadNamespace(t *testing.T) {
 
 func TestQueueTableName(t *testing.T) {
 	for in, want := range map[string]string{"payments": "payments_domain_events", "Payments": "payments_domain_events", "t_1": "t_1_domain_events"} {
-		got, err := events.QueueTableName(in)
+		got, err := pgsink.QueueTableName(in)
 		if err != nil || got != want {
 			t.Errorf("QueueTableName(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "a-b", "ü", "a b", "a;b", strings.Repeat("x", 50)} {
-		if _, err := events.QueueTableName(in); !errors.Is(err, events.ErrInvalidNamespace) {
+		if _, err := pgsink.QueueTableName(in); !errors.Is(err, pgsink.ErrInvalidNamespace) {
 			t.Errorf("QueueTableName(%q): err = %v, want ErrInvalidNamespace", in, err)
 		}
 	}
@@ -439,7 +440,7 @@ func TestPostgresSinkNeverShowsPassword(t *testing.T) {
 		"host=127.0.0.1 password=Wr0ng-Secret-Pw",
 		"Wr0ng-Secret-Pw",
 	} {
-		if _, err := events.NewPostgresSink(ctx, u); err != nil {
+		if _, err := pgsink.NewPostgresSink(ctx, u); err != nil {
 			check("NewPostgresSink("+events.RedactURL(u)+")", err.Error())
 		}
 		sink, err := events.OpenSink(ctx, u)
@@ -462,7 +463,7 @@ func TestOpenSinkPostgres(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := s.(*events.PostgresSink); !ok {
+		if _, ok := s.(*pgsink.PostgresSink); !ok {
 			t.Fatalf("OpenSink(%s) = %T", events.RedactURL(u), s)
 		}
 		enqueue(t, s, newEvent(t, "payment.processed", "payments", "c", `{}`))
@@ -472,6 +473,11 @@ func TestOpenSinkPostgres(t *testing.T) {
 		if err := s.Enqueue(context.Background(), newEvent(t, "payment.processed", "payments", "c", `{}`)); err == nil {
 			t.Fatal("enqueue after Close succeeded")
 		}
+	}
+	// Importing pgsink registered the scheme: a bad URL reaches pgx's parser.
+	_, err := events.OpenSink(context.Background(), "postgres://u:S3cret-pw@h:bad/db")
+	if err == nil || !strings.Contains(err.Error(), "invalid URL") || strings.Contains(err.Error(), "S3cret-pw") {
+		t.Fatalf("OpenSink(bad port): %v, want an invalid URL error without the password", err)
 	}
 }
 

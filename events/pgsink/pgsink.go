@@ -1,4 +1,12 @@
-package events
+// Package pgsink is the PostgreSQL durable sink of package events. Importing
+// it registers the postgres:// and postgresql:// schemes of
+// FFITEL_EVENTS_DURABLE_URL, as database/sql drivers register themselves:
+//
+//	import _ "github.com/ffitel/ffitel/events/pgsink"
+//
+// A program that does not import it does not link pgx. The C library
+// (cshim) imports it, so libffitel.so always has it.
+package pgsink
 
 import (
 	"context"
@@ -19,8 +27,15 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ffitel/ffitel/events"
 	"github.com/ffitel/ffitel/internal/redact"
 )
+
+func init() {
+	open := func(ctx context.Context, url string) (events.Sink, error) { return NewPostgresSink(ctx, url) }
+	events.RegisterSink("postgres", open)
+	events.RegisterSink("postgresql", open)
+}
 
 // QueueTableSuffix ends the name of every queue table: the events of
 // namespace "payments" go to the table payments_domain_events.
@@ -77,7 +92,7 @@ type PostgresSink struct {
 	closed bool
 }
 
-var _ Sink = (*PostgresSink)(nil)
+var _ events.Sink = (*PostgresSink)(nil)
 
 // NewPostgresSink opens a connection pool for url (postgres:// or
 // postgresql://, or a libpq key=value string). It does not wait for the
@@ -86,7 +101,7 @@ func NewPostgresSink(ctx context.Context, url string) (*PostgresSink, error) {
 	pw := redact.Password(url)
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, &redactedError{msg: "events: postgres sink: invalid URL " + quoteURL(url) + ": " + redact.Scrub(unwrapParseError(err), pw), err: err}
+		return nil, &redactedError{msg: "events: postgres sink: invalid URL " + events.QuoteURL(url) + ": " + redact.Scrub(unwrapParseError(err), pw), err: err}
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		// Bounds a connection attempt even when the caller's context has no deadline.
@@ -124,7 +139,7 @@ func (s *PostgresSink) Ping(ctx context.Context) error {
 
 // Enqueue inserts ev into the queue table of its namespace, creating the
 // table on first use. It returns when ctx is done at the latest.
-func (s *PostgresSink) Enqueue(ctx context.Context, ev DomainEvent) error {
+func (s *PostgresSink) Enqueue(ctx context.Context, ev events.DomainEvent) error {
 	table, err := QueueTableName(ev.Metadata.Namespace)
 	if err != nil {
 		return fmt.Errorf("events: postgres sink: event %s (%s): %w", ev.EventID, ev.EventName, err)
@@ -324,27 +339,9 @@ func unwrapParseError(err error) string {
 	return err.Error()
 }
 
-// quoteURL is rawURL fit for an error message: redacted and quoted when it
-// looks like a URL or a key=value string, else left out (a string of neither
-// shape could be anything, a bare password included).
-func quoteURL(raw string) string {
-	if strings.Contains(raw, "://") || strings.Contains(raw, "=") {
-		return strconv.Quote(RedactURL(raw))
-	}
-	return "(neither a URL nor key=value settings)"
-}
-
-// RedactURL returns raw with its password replaced (the module's one form,
-// see internal/redact); a URL that does not parse is reduced to its scheme.
-func RedactURL(raw string) string { return redact.URL(raw) }
-
 func firstNonEmpty(a, b string) string {
 	if a != "" {
 		return a
 	}
 	return b
 }
-
-// PasswordOf returns the password in a postgres URL or libpq key=value
-// string ("" if none), so callers can scrub it from anything they print.
-func PasswordOf(raw string) string { return redact.Password(raw) }
