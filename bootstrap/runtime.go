@@ -174,7 +174,7 @@ func (rt *Runtime) InitConsoleOnly() error {
 		rt.out = io.Discard
 		console = NewConsoleHandler(os.Stderr, &ConsoleOptions{Level: slog.LevelWarn, Format: format})
 	}
-	rt.internal = slog.New(console).With(slog.String("component", "ffitel"))
+	rt.internal = slog.New(newRedactingHandler(console, rt.cfg.secretValues())).With(slog.String("component", "ffitel"))
 	rt.early = newEarlyBuffer(rt.cfg.EarlyBuffer)
 	rt.spanEnds = newSpanRouter(rt.cfg.EarlyBuffer)
 	rt.handler = &Handler{level: rt.cfg.Level, route: &rt.route}

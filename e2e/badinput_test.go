@@ -99,6 +99,7 @@ func TestSecretsNeverReachAnyOutputOfAProcess(t *testing.T) {
 		"unparseable userinfo": {"OTEL_EXPORTER_OTLP_ENDPOINT=http://u:" + secret + "@127.0.0.1:%zz"},
 		"password with slash":  {"OTEL_EXPORTER_OTLP_ENDPOINT=http://u:" + secret + "/x@127.0.0.1:%zz"},
 		"no scheme":            {"OTEL_EXPORTER_OTLP_ENDPOINT=u:" + secret + "@" + dead},
+		"grpc scheme":          {"OTEL_EXPORTER_OTLP_ENDPOINT=grpc://u:" + secret + "@" + dead},
 		"per-signal traces":    {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://u:" + secret + "@127.0.0.1:%zz"},
 		"per-signal logs":      {"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT=http://u:" + secret + "@127.0.0.1:%zz"},
 		"per-signal metrics":   {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=https://u:" + secret + "@" + dead},
