@@ -169,10 +169,20 @@ func (rt *Runtime) Doctor(ctx context.Context, timeout time.Duration) DoctorRepo
 	wg.Wait()
 
 	rep.ExitCode, rep.Status = DoctorOK, "ok"
+	tested := 0
 	for _, s := range rep.Signals {
+		if s.Tested {
+			tested++
+		}
 		if s.Tested && !s.OK {
 			rep.ExitCode, rep.Status = DoctorFailed, "failed"
 		}
+	}
+	if tested == 0 {
+		// OTEL_{TRACES,LOGS,METRICS}_EXPORTER=none (or a pull-only
+		// Prometheus): nothing is pushed anywhere, which is export off.
+		rep.ExitCode, rep.Status = DoctorDisabled, "disabled"
+		rep.DisabledReason = "no signal is exported: OTEL_TRACES_EXPORTER, OTEL_LOGS_EXPORTER and OTEL_METRICS_EXPORTER are none (or prometheus)"
 	}
 	rep.Stats = rt.Stats()
 	return rep

@@ -88,3 +88,16 @@ func TestDoctorReportsTheExportersErrorRedacted(t *testing.T) {
 		}
 	}
 }
+
+// Every exporter none: nothing is pushed anywhere, which is export off (2),
+// not "every signal got through".
+func TestDoctorWithEveryExporterNoneIsExportOff(t *testing.T) {
+	env := map[string]string{"TELEMETRY_ENABLED": "true", "OTEL_TRACES_EXPORTER": "none",
+		"OTEL_LOGS_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"}
+	rt := New(Options{Getenv: func(k string) string { return env[k] }, Output: &syncBuffer{}})
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
+	rep := rt.Doctor(context.Background(), time.Second)
+	if rep.ExitCode != DoctorDisabled || !strings.Contains(rep.DisabledReason, "none") {
+		t.Fatalf("report = %+v; want exit 2 saying no signal is exported", rep)
+	}
+}

@@ -18,24 +18,27 @@ import (
 // pool processes of a pre-forking worker (each loads the library after the
 // fork, so each reports its own pid).
 func newResource(c Config) *resource.Resource {
-	attrs := []attribute.KeyValue{
-		semconv.ServiceName(c.ServiceName),
-		semconv.DeploymentEnvironmentNameKey.String(c.Environment),
-	}
+	// The service name and version the configuration resolved (OTEL_SERVICE_NAME
+	// and OTEL_SERVICE_VERSION over OTEL_RESOURCE_ATTRIBUTES) win over the
+	// resource attributes, so the exported resource says what the logged
+	// configuration says; the environment is a default they may override.
+	service := []attribute.KeyValue{semconv.ServiceName(c.ServiceName)}
 	if c.ServiceVersion != "" {
-		attrs = append(attrs, semconv.ServiceVersion(c.ServiceVersion))
+		service = append(service, semconv.ServiceVersion(c.ServiceVersion))
 	}
+	env := semconv.DeploymentEnvironmentNameKey.String(c.Environment)
 	res, err := resource.New(context.Background(),
 		resource.WithSchemaURL(semconv.SchemaURL),
-		resource.WithAttributes(attrs...),
+		resource.WithAttributes(env),
 		resource.WithTelemetrySDK(),
 		resource.WithProcessPID(),
 		resource.WithFromEnv(),
+		resource.WithAttributes(service...),
 	)
 	if res == nil || err != nil && res.Len() == 0 {
 		// A malformed OTEL_RESOURCE_ATTRIBUTES yields a partial resource
 		// and an error: keep what was parsed, never fail.
-		res = resource.NewWithAttributes(semconv.SchemaURL, attrs...)
+		res = resource.NewWithAttributes(semconv.SchemaURL, append(service, env)...)
 	}
 	return res
 }

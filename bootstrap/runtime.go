@@ -300,7 +300,22 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		}
 	}
 	rt.early.countReplayed(replayed, 0)
+	rt.reportEarlyOverflow()
 	return nil
+}
+
+// reportEarlyOverflow warns once, at the upgrade, when phase 1 kept fewer
+// records or spans than it saw: those reached the console only, never the
+// collector, and nothing is lost without a word.
+func (rt *Runtime) reportEarlyOverflow() {
+	logs := rt.early.stats().Overflowed
+	_, spans, _, _ := rt.spanEnds.stats()
+	if logs == 0 && spans == 0 {
+		return
+	}
+	rt.internal.Warn(fmt.Sprintf("phase 1 kept only the last %d log records and spans for replay; the older ones reached the console only (raise %s)",
+		rt.cfg.EarlyBuffer, envEarlyBuffer),
+		slog.Uint64("log_records_not_replayed", logs), slog.Uint64("spans_not_replayed", spans))
 }
 
 // startServices starts what phase 2 runs with or without OTLP export: the

@@ -436,7 +436,7 @@ func TestReplayedRecordKeepsLoggerChainSpanAndContextFields(t *testing.T) {
 }
 
 func TestEarlyBufferKeepsTheLastRecordsAndCountsOverflow(t *testing.T) {
-	rt, _, f := newTestRuntime(t, map[string]string{"TELEMETRY_ENABLED": "true", "FFITEL_EARLY_BUFFER": "3"})
+	rt, out, f := newTestRuntime(t, map[string]string{"TELEMETRY_ENABLED": "true", "FFITEL_EARLY_BUFFER": "3"})
 	for i := range 5 {
 		rt.Logger().Info(fmt.Sprintf("early %d", i))
 	}
@@ -457,6 +457,10 @@ func TestEarlyBufferKeepsTheLastRecordsAndCountsOverflow(t *testing.T) {
 	}
 	if st := rt.Stats().Early; st.Overflowed != 2 || st.Replayed != 3 {
 		t.Errorf("after the upgrade: early stats %+v, want 2 overflowed, 3 replayed", st)
+	}
+	// The records that were not kept reached the console only: said once.
+	if n := strings.Count(out.String(), "log_records_not_replayed=2"); n != 1 {
+		t.Errorf("%d warnings about the records not replayed, want 1:\n%s", n, out.String())
 	}
 }
 

@@ -60,6 +60,19 @@ def test_otel_api_off_leaves_the_api_alone() -> None:
     assert "another OpenTelemetry" not in proc.stderr
 
 
+def test_a_bad_otel_api_value_warns_once_and_uses_auto() -> None:
+    proc = run_worker("""
+        import ffitel
+        ffitel.init_telemetry()
+        import ffitel.opentelemetry as fo
+        assert fo.registered(), "an unknown value must act as auto"
+        print("AUTO-OK")
+    """, env={"FFITEL_OTEL_API": "maybe"})
+    assert "AUTO-OK" in proc.stdout
+    assert proc.stderr.count("invalid FFITEL_OTEL_API='maybe'") == 1, proc.stderr[-2000:]
+    assert "using auto" in proc.stderr
+
+
 def test_without_the_api_installed_init_telemetry_still_works() -> None:
     proc = run_worker("""
         import sys

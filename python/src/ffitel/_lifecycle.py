@@ -46,6 +46,12 @@ def _register_otel_api() -> None:
     mode = os.environ.get("FFITEL_OTEL_API", "auto").strip().lower()
     if mode in ("off", "false", "0", "no", "none"):
         return
+    if mode not in ("", "auto", "on", "true", "1", "yes"):
+        # One warning naming the variable and the value used, as for every
+        # other variable.
+        import warnings
+        warnings.warn(f"ffitel: invalid FFITEL_OTEL_API={mode!r} (auto or off); using auto",
+                      RuntimeWarning, stacklevel=3)
     try:
         from . import opentelemetry as bridge
     except ImportError as exc:
