@@ -24,7 +24,9 @@ func newRedactingHandler(next slog.Handler, secrets []string) slog.Handler {
 	return redactingHandler{next: next, secrets: secrets}
 }
 
-func (h redactingHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+func (h redactingHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
 
 func (h redactingHandler) Handle(ctx context.Context, r slog.Record) error {
 	out := slog.NewRecord(r.Time, r.Level, redactSecrets(r.Message, h.secrets), r.PC)
