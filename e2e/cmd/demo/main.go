@@ -124,11 +124,14 @@ func summarize(col *e2e.Collector) error {
 		printTree(byTrace[id])
 	}
 
-	fmt.Println("\n-- metrics (latest value per series)")
+	fmt.Println("\n-- metrics (latest value per series; ffitel's own ffitel.* pipeline metrics left out, see docs/OPERATIONS.md)")
 	latest := map[string]string{}
 	var keys []string
 	for _, m := range ms {
 		svc, _ := m.Resource.Attributes.Get("service.name")
+		if strings.HasPrefix(m.Name, "ffitel.") {
+			continue // the pipeline's self-metrics, sampled before each worker's final flush
+		}
 		if m.Sum != nil {
 			for _, p := range m.Sum.DataPoints {
 				k := fmt.Sprintf("%s %s %s", svc, m.Name, attrString(p.Attributes))
