@@ -126,11 +126,13 @@ func (p *exportPipeline) shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[1] = p.logs.shutdown(ctx) }()
 	}
-	if p.pump != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[2] = p.pump.shutdown(ctx) }()
-	}
 	wg.Wait()
+	// The final metric export comes after the queues drained, so the
+	// pipeline's own counters it carries (ffitel.logs.exported...) are the
+	// final ones; the queues shut down first within the same bound.
+	if p.pump != nil {
+		errs[2] = p.pump.shutdown(ctx)
+	}
 	// Exporter shutdown closes connections; bounded by what is left.
 	p.exporters.shutdown(ctx)
 	if p.lp != nil {
