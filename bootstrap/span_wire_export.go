@@ -5,12 +5,14 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -47,6 +49,8 @@ type spanItem struct {
 
 // spanGroup is a (resource, scope) pair with its encoded fields.
 type spanGroup struct {
+	res       *resource.Resource // for the cache of the last group
+	scopeKey  instrumentation.Scope
 	resource  []byte // the ResourceSpans.resource field; nil without a resource
 	resKey    attribute.Distinct
 	resSchema string
@@ -67,7 +71,8 @@ const maxSpanGroups = 1024
 type spanWireEncoder struct {
 	mu      sync.Mutex
 	groups  map[spanGroupKey]*spanGroup
-	buffers sync.Pool // of *otlpwire.Buffer, for pack
+	last    atomic.Pointer[spanGroup] // the group of the last span packed
+	buffers sync.Pool                 // of *otlpwire.Buffer, for pack
 
 	// The export goroutine's.
 	buf   otlpwire.Buffer
@@ -80,16 +85,22 @@ func newSpanWireEncoder() *spanWireEncoder {
 	return e
 }
 
-func (e *spanWireEncoder) groupOf(s sdktrace.ReadOnlySpan) *spanGroup {
-	res := s.Resource()
-	k := spanGroupKey{res: res.Equivalent(), scope: s.InstrumentationScope()}
+func (e *spanWireEncoder) groupOf(s sdktrace.ReadOnlySpan) (g *spanGroup) {
+	res, scope := s.Resource(), s.InstrumentationScope()
+	// Most spans share the resource pointer and the scope of the span
+	// before them.
+	if g := e.last.Load(); g != nil && g.res == res && g.scopeKey == scope {
+		return g
+	}
+	k := spanGroupKey{res: res.Equivalent(), scope: scope}
+	defer func() { e.last.Store(g) }()
 	e.mu.Lock()
-	g := e.groups[k]
+	g = e.groups[k]
 	e.mu.Unlock()
 	if g != nil {
 		return g
 	}
-	g = &spanGroup{resKey: k.res, resSchema: res.SchemaURL(), schema: k.scope.SchemaURL}
+	g = &spanGroup{res: res, scopeKey: scope, resKey: k.res, resSchema: res.SchemaURL(), schema: k.scope.SchemaURL}
 	if res != nil {
 		// The transform always sends a resource, even without attributes.
 		var b otlpwire.Buffer
