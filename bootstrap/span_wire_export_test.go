@@ -370,3 +370,70 @@ func TestSpanWirePartialSuccessCountsRejectedAsFailed(t *testing.T) {
 		t.Fatalf("last error %v", b.lastErr)
 	}
 }
+
+// BenchmarkSpanWirePath is a span's cost on the span wire path: ended on a
+// TracerProvider whose processor is the span router in front of the export
+// queue (packing at enqueue), exported to an in-process TraceService.
+//
+//	go test -run XXX -bench SpanWirePath -benchmem ./bootstrap/
+func BenchmarkSpanWirePath(b *testing.B) {
+	for _, wire := range []bool{true, false} {
+		name := "wire"
+		if !wire {
+			name = "sdk-transform"
+		}
+		b.Run(name, func(b *testing.B) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := grpc.NewServer()
+			coltracepb.RegisterTraceServiceServer(srv, &discardTraces{})
+			go func() { _ = srv.Serve(l) }()
+			defer srv.Stop()
+			ctx := context.Background()
+			var exp sdktrace.SpanExporter
+			if wire {
+				exp, err = newWireGRPCSpanExporter(ctx, nil, otlptracegrpc.WithEndpointURL("http://"+l.Addr().String()))
+			} else {
+				exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL("http://"+l.Addr().String()))
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			sx := newSpanExport(exp)
+			q := newBatcher(sx.export, 1<<20, 512, time.Second, 10*time.Second)
+			if sx.wire != nil {
+				q.prepare = sx.wire.pack
+			}
+			q.start()
+			router := newSpanRouter(0)
+			router.upgrade(q)
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(router))
+			tr := tp.Tracer("bench")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				_, s := tr.Start(ctx, "span", trace.WithAttributes(attribute.Int("i", i), attribute.String("k", "v"), attribute.Bool("ok", true)))
+				s.End()
+			}
+			if err := q.flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if st := q.stats(); st.Exported != uint64(b.N) {
+				b.Fatalf("stats %+v", st)
+			}
+			_ = q.shutdown(ctx)
+			_ = exp.Shutdown(ctx)
+		})
+	}
+}
+
+type discardTraces struct {
+	coltracepb.UnimplementedTraceServiceServer
+}
+
+func (discardTraces) Export(context.Context, *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	return &coltracepb.ExportTraceServiceResponse{}, nil
+}
