@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -321,11 +322,14 @@ func TestSpanWireTwoResources(t *testing.T) {
 	if len(want) != 2 || len(got) != 2 {
 		t.Fatalf("resource spans: sdk %d, wire %d", len(want), len(got))
 	}
-	sortRes := protocmp.SortRepeated(func(a, b *tracepb.ResourceSpans) bool {
-		return len(a.Resource.GetAttributes()) < len(b.Resource.GetAttributes())
-	})
+	// The SDK's map gives its ResourceSpans in any order.
+	for _, rss := range [][]*tracepb.ResourceSpans{want, got} {
+		sort.Slice(rss, func(i, j int) bool {
+			return len(rss[i].Resource.GetAttributes()) < len(rss[j].Resource.GetAttributes())
+		})
+	}
 	sortScopes := protocmp.SortRepeated(func(a, b *tracepb.ScopeSpans) bool { return a.Scope.GetName() < b.Scope.GetName() })
-	if d := cmp.Diff(want, got, protocmp.Transform(), sortRes, sortScopes); d != "" {
+	if d := cmp.Diff(want, got, protocmp.Transform(), sortScopes); d != "" {
 		t.Fatalf("wire request differs from the SDK's (-sdk +wire):\n%s", d)
 	}
 }
