@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -440,4 +441,42 @@ type discardTraces struct {
 
 func (discardTraces) Export(context.Context, *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
 	return &coltracepb.ExportTraceServiceResponse{}, nil
+}
+
+// BenchmarkSpanQueueMemory reports the live heap a queued span holds (the
+// collector away: nothing leaves the queue), packed at enqueue or kept as
+// the SDK's ReadOnlySpan.
+//
+//	go test -run XXX -bench SpanQueueMemory ./bootstrap/
+func BenchmarkSpanQueueMemory(b *testing.B) {
+	for _, packed := range []bool{true, false} {
+		name := "packed"
+		if !packed {
+			name = "readonlyspan"
+		}
+		b.Run(name, func(b *testing.B) {
+			const n = 100000
+			for i := 0; i < b.N; i++ {
+				q := newBatcher(func(context.Context, []spanItem) error { return nil }, 2*n, 512, time.Hour, time.Second)
+				if packed {
+					q.prepare = newSpanWireEncoder().pack
+				}
+				router := newSpanRouter(0)
+				router.upgrade(q)
+				tr := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(router)).Tracer("bench")
+				ctx := context.Background()
+				runtime.GC()
+				var m0, m1 runtime.MemStats
+				runtime.ReadMemStats(&m0)
+				for j := 0; j < n; j++ {
+					_, s := tr.Start(ctx, "span", trace.WithAttributes(attribute.Int("i", j), attribute.String("k", "v"), attribute.Bool("ok", true)))
+					s.End()
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&m1)
+				b.ReportMetric(float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/n, "B/queued-span")
+				runtime.KeepAlive(q)
+			}
+		})
+	}
 }
