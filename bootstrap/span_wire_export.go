@@ -174,7 +174,7 @@ func (e *spanWireEncoder) encode(items []spanItem) []byte {
 		b.Raw(g.resource)
 		for j := i; j < len(e.order); j++ {
 			sg := e.order[j]
-			if sg == nil || sg.resKey != g.resKey || (sg.resource == nil) != (g.resource == nil) {
+			if sg == nil || sg.resKey != g.resKey {
 				continue
 			}
 			ss := b.Begin(otlpwire.ResourceSpansScopeSpans)
