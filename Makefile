@@ -102,6 +102,7 @@ bench: deps collector build $(BUILD)/bench_abi
 	FFITEL_LOG_OUTPUT=none $(GO) run ./e2e/cmd/withcollector -- env FFITEL_LIBRARY=$(LIB) ruby -Iruby/lib ruby/bench/bench_sidekiq.rb 20000
 	FFITEL_LOG_OUTPUT=none $(GO) run ./e2e/cmd/withcollector -- env FFITEL_LIBRARY=$(LIB) python3 python/bench/bench_celery.py 5000
 	FFITEL_LIBRARY=$(LIB) python3 python/bench/bench_otel_api.py --spans 20000 --rounds 3
+	FFITEL_LIBRARY=$(LIB) python3 python/bench/bench_worker_export.py --records 100000 --rounds 3
 
 demo: deps collector build
 	$(GO) run ./e2e/cmd/demo

@@ -19,7 +19,7 @@ type spanRouter struct {
 	ring       []sdktrace.ReadOnlySpan
 	start, n   int
 	closed     bool // drained: forward to target, or drop if target is nil
-	target     *batcher[sdktrace.ReadOnlySpan]
+	target     *batcher[spanItem]
 	overflowed uint64
 	replayed   uint64
 	discarded  uint64
@@ -40,7 +40,7 @@ func (p *spanRouter) OnEnd(s sdktrace.ReadOnlySpan) {
 		target := p.target
 		p.mu.Unlock()
 		if target != nil {
-			target.add(s)
+			target.add(spanItem{span: s})
 		}
 		return
 	}
@@ -61,7 +61,7 @@ func (p *spanRouter) OnEnd(s sdktrace.ReadOnlySpan) {
 // upgrade hands the kept spans to target (nil: export is off, they are
 // discarded and counted) and forwards later spans there. Holding the lock
 // while queueing keeps the early spans ahead of any span ended meanwhile.
-func (p *spanRouter) upgrade(target *batcher[sdktrace.ReadOnlySpan]) {
+func (p *spanRouter) upgrade(target *batcher[spanItem]) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -75,7 +75,7 @@ func (p *spanRouter) upgrade(target *batcher[sdktrace.ReadOnlySpan]) {
 		return
 	}
 	for _, s := range kept {
-		if target.add(s) {
+		if target.add(spanItem{span: s}) {
 			p.replayed++
 		}
 	}

@@ -171,14 +171,16 @@ func newSpanExporter(ctx context.Context, c Config, console io.Writer) (sdktrace
 		}
 		return otlptracehttp.New(ctx, opts...)
 	}
-	opts := []otlptracegrpc.Option{otlptracegrpc.WithTimeout(c.TracesTimeout), otlptracegrpc.WithDialOption(grpcDialOptions()...)}
+	// Dial options go to newWireGRPCSpanExporter, not into opts: a second
+	// WithDialOption would replace the first.
+	opts := []otlptracegrpc.Option{otlptracegrpc.WithTimeout(c.TracesTimeout)}
 	if !c.endpointSet(signalTraces) {
 		opts = append(opts, otlptracegrpc.WithEndpointURL(defaultGRPCEndpoint))
 	}
 	if queueRetriesExports {
 		opts = append(opts, otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}))
 	}
-	return otlptracegrpc.New(ctx, opts...)
+	return newWireGRPCSpanExporter(ctx, grpcDialOptions(), opts...) // span_wire_export.go
 }
 
 func newMetricExporter(ctx context.Context, c Config, console io.Writer) (sdkmetric.Exporter, error) {

@@ -12,7 +12,6 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/ffitel/ffitel/metrics"
 )
@@ -24,11 +23,11 @@ import (
 // is off has nil parts. Its methods are safe on a nil pipeline (export off).
 type exportPipeline struct {
 	exporters exporters
-	converter *logConverter                   // nil unless logs are exported
-	logs      *batcher[logItem]               // nil unless logs are exported
-	spans     *batcher[sdktrace.ReadOnlySpan] // nil unless spans are exported
-	pump      *metricPump                     // nil unless metrics are pushed
-	lp        *sdklog.LoggerProvider          // nil unless logs are exported
+	converter *logConverter          // nil unless logs are exported
+	logs      *batcher[logItem]      // nil unless logs are exported
+	spans     *batcher[spanItem]     // nil unless spans are exported
+	pump      *metricPump            // nil unless metrics are pushed
+	lp        *sdklog.LoggerProvider // nil unless logs are exported
 }
 
 // pipelineSettings is what newExportPipeline needs besides the exporters.
@@ -60,7 +59,11 @@ func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
 		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(s.res), sdklog.WithProcessor(apiProcessor{p.logs}))
 	}
 	if exps.spans != nil {
-		p.spans = newBatcher(exps.spans.ExportSpans, c.SpanQueueSize, c.SpanBatchSize, c.SpanScheduleDelay, c.SpanExportTimeout)
+		sx := newSpanExport(exps.spans) // span_wire_export.go
+		p.spans = newBatcher(sx.export, c.SpanQueueSize, c.SpanBatchSize, c.SpanScheduleDelay, c.SpanExportTimeout)
+		if sx.wire != nil {
+			p.spans.prepare = sx.wire.pack
+		}
 		p.spans.lossTick, p.spans.onLoss = s.lossInterval, s.lossReporter("spans")
 		p.spans.fullWait, p.spans.retryFor = c.QueueFullWait, c.SpanExportTimeout
 		p.spans.health = s.self.signalHealth(sigTraces)
@@ -83,7 +86,7 @@ func (p *exportPipeline) logQueue() *batcher[logItem] {
 }
 
 // spanQueue is the export queue of spans, nil when they are not exported.
-func (p *exportPipeline) spanQueue() *batcher[sdktrace.ReadOnlySpan] {
+func (p *exportPipeline) spanQueue() *batcher[spanItem] {
 	if p == nil {
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	collogpb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
@@ -57,8 +58,8 @@ type wireCall struct {
 
 type wireCallKey struct{}
 
-// wireDialOption is the gRPC dial option the OTLP log exporter is built with
-// so that the wire path can send its bytes through it. Calls without a
+// wireDialOption is the gRPC dial option the OTLP log and trace exporters
+// are built with so that the wire paths can send their bytes through it. Calls without a
 // wireCall in their context pass through untouched.
 func wireDialOption() grpc.DialOption {
 	return grpc.WithChainUnaryInterceptor(wireInterceptor)
@@ -67,16 +68,22 @@ func wireDialOption() grpc.DialOption {
 func wireInterceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
 	invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	wc, _ := ctx.Value(wireCallKey{}).(*wireCall)
-	if wc == nil || method != logsExportMethod {
+	if wc == nil || (method != logsExportMethod && method != tracesExportMethod) {
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
 	wc.sent = true
 	err := invoker(ctx, method, rawMessage(wc.body), reply, cc, append(opts, grpc.ForceCodecV2(rawCodec{}))...)
 	wc.err = err
 	wc.rejected, wc.message = 0, ""
-	if resp, ok := reply.(*collogpb.ExportLogsServiceResponse); ok && resp.GetPartialSuccess() != nil {
-		wc.rejected = resp.GetPartialSuccess().GetRejectedLogRecords()
-		wc.message = resp.GetPartialSuccess().GetErrorMessage()
+	switch resp := reply.(type) {
+	case *collogpb.ExportLogsServiceResponse:
+		if ps := resp.GetPartialSuccess(); ps != nil {
+			wc.rejected, wc.message = ps.GetRejectedLogRecords(), ps.GetErrorMessage()
+		}
+	case *coltracepb.ExportTraceServiceResponse:
+		if ps := resp.GetPartialSuccess(); ps != nil {
+			wc.rejected, wc.message = ps.GetRejectedSpans(), ps.GetErrorMessage()
+		}
 	}
 	return err
 }
@@ -119,15 +126,21 @@ func newWireGRPCLogExporter(ctx context.Context, dialOpts []grpc.DialOption, opt
 }
 
 // rejectedError reports a partial success: the receiver accepted the batch
-// but rejected n of its records. The queue counts those as failed and the
-// rest as exported, and does not retry.
+// but rejected n of its records (what: "spans"; log records when empty).
+// The queue counts those as failed and the rest as exported, and does not
+// retry.
 type rejectedError struct {
-	n   int
-	msg string
+	n    int
+	msg  string
+	what string
 }
 
 func (e *rejectedError) Error() string {
-	return fmt.Sprintf("OTLP partial success: %s (%d log records rejected)", e.msg, e.n)
+	what := e.what
+	if what == "" {
+		what = "log records"
+	}
+	return fmt.Sprintf("OTLP partial success: %s (%d %s rejected)", e.msg, e.n, what)
 }
 
 // wireEncoder encodes batches of log items. It runs on the export goroutine

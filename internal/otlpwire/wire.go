@@ -21,7 +21,7 @@ const (
 )
 
 // Field numbers of the OTLP messages ffitel encodes
-// (opentelemetry/proto/{collector/logs,logs,common,resource}/v1).
+// (opentelemetry/proto/{collector/logs,collector/trace,logs,trace,common,resource}/v1).
 const (
 	ExportLogsRequestResourceLogs = 1
 
@@ -50,6 +50,48 @@ const (
 	LogRecordSpanID            = 10
 	LogRecordObservedTime      = 11
 	LogRecordEventName         = 12
+
+	ExportTraceRequestResourceSpans = 1
+
+	ResourceSpansResource   = 1
+	ResourceSpansScopeSpans = 2
+	ResourceSpansSchemaURL  = 3
+
+	ScopeSpansScope     = 1
+	ScopeSpansSpans     = 2
+	ScopeSpansSchemaURL = 3
+
+	SpanTraceID                = 1
+	SpanSpanID                 = 2
+	SpanTraceState             = 3
+	SpanParentSpanID           = 4
+	SpanName                   = 5
+	SpanKind                   = 6
+	SpanStartTime              = 7
+	SpanEndTime                = 8
+	SpanAttributes             = 9
+	SpanDroppedAttributesCount = 10
+	SpanEvents                 = 11
+	SpanDroppedEventsCount     = 12
+	SpanLinks                  = 13
+	SpanDroppedLinksCount      = 14
+	SpanStatus                 = 15
+	SpanFlags                  = 16
+
+	EventTime                   = 1
+	EventName                   = 2
+	EventAttributes             = 3
+	EventDroppedAttributesCount = 4
+
+	LinkTraceID                = 1
+	LinkSpanID                 = 2
+	LinkTraceState             = 3
+	LinkAttributes             = 4
+	LinkDroppedAttributesCount = 5
+	LinkFlags                  = 6
+
+	StatusMessage = 2
+	StatusCode    = 3
 
 	KeyValueKey   = 1
 	KeyValueValue = 2
