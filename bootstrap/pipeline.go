@@ -29,6 +29,7 @@ type exportPipeline struct {
 	spans     *batcher[sdktrace.ReadOnlySpan] // nil unless spans are exported
 	pump      *metricPump                     // nil unless metrics are pushed
 	lp        *sdklog.LoggerProvider          // nil unless logs are exported
+	spool     *spoolShipper                   // nil unless FFITEL_SPOOL_DIR is on (spool.go)
 }
 
 // pipelineSettings is what newExportPipeline needs besides the exporters.
@@ -55,6 +56,7 @@ func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
 		p.logs.health = s.self.signalHealth(sigLogs)
 		p.logs.start()
 		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(s.res), sdklog.WithProcessor(apiProcessor{p.logs}))
+		p.spool = startSpool(c, s.res, exps.logs, s.warn)
 	}
 	if exps.spans != nil {
 		p.spans = newBatcher(exps.spans.ExportSpans, c.SpanQueueSize, c.SpanBatchSize, c.SpanScheduleDelay, c.SpanExportTimeout)
@@ -100,6 +102,9 @@ func (p *exportPipeline) flush(ctx context.Context, metrics bool) error {
 	if p.logs != nil {
 		errs = append(errs, p.logs.flush(ctx))
 	}
+	if p.spool != nil {
+		errs = append(errs, p.spool.flush(ctx))
+	}
 	if p.pump != nil && metrics {
 		p.pump.exportOnce(ctx)
 	}
@@ -114,7 +119,11 @@ func (p *exportPipeline) shutdown(ctx context.Context) error {
 		return nil
 	}
 	var wg sync.WaitGroup
-	var errs [3]error
+	var errs [4]error
+	if p.spool != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[3] = p.spool.shutdown(ctx) }()
+	}
 	if p.spans != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[0] = p.spans.shutdown(ctx) }()
@@ -136,7 +145,7 @@ func (p *exportPipeline) shutdown(ctx context.Context) error {
 	if p.converter != nil {
 		_ = p.converter.lp.Shutdown(ctx)
 	}
-	return errors.Join(errs[0], errs[1], errs[2])
+	return errors.Join(errs[0], errs[1], errs[2], errs[3])
 }
 
 // stats fills the export accounting of s.
@@ -150,6 +159,7 @@ func (p *exportPipeline) stats(s *metrics.PipelineStats) {
 	if p.spans != nil {
 		s.Spans = p.spans.stats()
 	}
+	p.spool.stats(s)
 	if p.pump != nil {
 		s.MetricExports, s.MetricExportFailures = p.pump.exports.Load(), p.pump.failures.Load()
 	}

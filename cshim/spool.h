@@ -1,0 +1,47 @@
+/* The spool's C writer (spool.c): records appended to memory-mapped segment
+ * files before the host's call returns, shipped by Go (bootstrap/spool.go).
+ * The format is internal/spool's (docs/SPOOL.md). */
+#ifndef FFITEL_SPOOL_H
+#define FFITEL_SPOOL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "include/ffitel.h"
+
+#define FFITEL_SPOOL_OFF 0     /* not taken: the record takes the in-memory path */
+#define FFITEL_SPOOL_TAKEN 1   /* on disk: the console still shows it, export comes from the spool */
+#define FFITEL_SPOOL_REFUSED 2 /* the directory is at FFITEL_SPOOL_MAX_MB: counted as dropped */
+
+/* Opens the spool in dir (creates the owner lock file and the first
+ * segment). res is the resource block for segment headers. Returns 0, or -1
+ * with errno set. key receives the owner key (at least 64 bytes). */
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_open(const char *dir, const unsigned char *res,
+                                                                 size_t res_len, uint64_t max_bytes,
+                                                                 uint64_t seg_size, int32_t threshold, char *key);
+/* Stops taking records; the current segment is sealed (shipped later). */
+__attribute__((visibility("hidden"))) void ffitel_shim_spool_close(void);
+/* The typed log path (ffitel_shim_log_attrs). */
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_log(int32_t severity, const char *msg, size_t msg_len,
+                                                                const ffitel_attr *attrs, size_t n, uint64_t span,
+                                                                int64_t ts);
+/* Appends one encoded payload (the Go path). */
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_raw(const unsigned char *payload, size_t len);
+/* Notes the trace id, span id and trace flags (16 + 8 + 1 bytes) of open
+ * span handle h. */
+__attribute__((visibility("hidden"))) void ffitel_shim_spool_span_ids(uint64_t h, const unsigned char *ids);
+/* Budget bookkeeping from the shipper: bytes of other owners' segments now
+ * on disk, and bytes of this process's sealed segments it deleted. */
+__attribute__((visibility("hidden"))) void ffitel_shim_spool_budget(uint64_t other_bytes, uint64_t freed_own);
+/* Counters: records written, refused (cap), current segment sequence. */
+__attribute__((visibility("hidden"))) void ffitel_shim_spool_counts(uint64_t *written, uint64_t *refused,
+                                                                    uint64_t *own_bytes, uint32_t *seq);
+/* 1 if the record of the calling thread's current synchronous log call was
+ * already spooled in C (the Go path must not export it again). */
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_marked(void);
+__attribute__((visibility("hidden"))) void ffitel_shim_spool_mark(int on);
+/* CRC-32C (Castagnoli) of p[0:n]. */
+__attribute__((visibility("hidden"))) uint32_t ffitel_shim_crc32c(const unsigned char *p, size_t n);
+/* Strict UTF-8 check shared with ring.c (n == 0 or valid text). */
+__attribute__((visibility("hidden"))) int ffitel_shim_text_ok(const char *p, size_t n);
+
+#endif
