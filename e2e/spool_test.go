@@ -1,0 +1,154 @@
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ffitel/ffitel/e2e"
+	"github.com/ffitel/ffitel/metrics"
+)
+
+// The spool (FFITEL_SPOOL_DIR, docs/SPOOL.md) with real processes loading
+// libffitel.so (tests/c/spool_worker.c) and a real Collector.
+
+// spoolRun runs the spool worker with env and returns its stdout, stderr and
+// the stats documents it printed.
+func spoolRun(t *testing.T, bin string, env []string, args ...string) (string, string, []metrics.Snapshot, error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var snaps []metrics.Snapshot
+	sc := bufio.NewScanner(bytes.NewReader(out.Bytes()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if doc, ok := strings.CutPrefix(sc.Text(), "stats "); ok {
+			var s metrics.Snapshot
+			if jerr := json.Unmarshal([]byte(doc), &s); jerr != nil {
+				t.Fatalf("stats line: %v: %s", jerr, doc)
+			}
+			snaps = append(snaps, s)
+		}
+	}
+	return out.String(), errb.String(), snaps, err
+}
+
+// spoolEnv is the environment of a spool worker: dir, the endpoint, no console.
+func spoolEnv(dir, endpoint string, extra ...string) []string {
+	return append([]string{"FFITEL_SPOOL_DIR=" + dir, "TELEMETRY_ENABLED=true",
+		"OTEL_EXPORTER_OTLP_ENDPOINT=" + endpoint, "OTEL_BLRP_SCHEDULE_DELAY=100", "OTEL_BSP_SCHEDULE_DELAY=100",
+		"OTEL_METRICS_EXPORTER=none", "LOG_LEVEL=info", "FFITEL_LOG_OUTPUT=none"}, extra...)
+}
+
+// closedEndpoint is an address nothing listens on (a collector that is down).
+func closedEndpoint(t *testing.T) string {
+	return fmt.Sprintf("http://127.0.0.1:%d", e2e.FreePort(t))
+}
+
+func logIdentity(t *testing.T, s metrics.SignalStats) {
+	t.Helper()
+	if s.Emitted != s.Exported+s.Dropped+s.Failed+s.Pending {
+		t.Errorf("identity broken: %+v", s)
+	}
+}
+
+// uniqueByAttr counts the collector's records with body, by attribute i.
+func uniqueByAttr(t *testing.T, col *e2e.Collector, body string) (map[string]e2e.LogRecord, int) {
+	t.Helper()
+	logs, err := col.Logs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]e2e.LogRecord{}
+	total := 0
+	for _, l := range logs {
+		if l.Body.String() != body {
+			continue
+		}
+		total++
+		i, _ := l.Attributes.Get("i")
+		seen[i] = l
+	}
+	return seen, total
+}
+
+// A worker writes 20 000 records with the collector down and is killed
+// (SIGKILL) before exporting anything; the next worker with the same spool
+// directory and a live Collector ships all of them with the dead worker's
+// resource, original timestamps and ids.
+func TestSpoolCrashRecoveredByNextWorker(t *testing.T) {
+	bin := buildCProgram(t, "tests/c/spool_worker.c")
+	dir := t.TempDir()
+	const n = 20000
+	before := time.Now().UnixNano()
+	out, _, _, err := spoolRun(t, bin, spoolEnv(dir, closedEndpoint(t), "OTEL_SERVICE_NAME=spool-dead"), "crash", strconv.Itoa(n))
+	if !strings.Contains(out, "logged 20000") {
+		t.Fatalf("crash worker: %v\n%s", err, out)
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 {
+		t.Fatalf("crash worker should die of SIGKILL: %v", err)
+	}
+	after := time.Now().UnixNano()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) == 0 {
+		t.Fatal("no segment left by the dead worker")
+	}
+
+	col := e2e.StartCollector(t)
+	_, stderr, snaps, err := spoolRun(t, bin, spoolEnv(dir, col.GRPCEndpoint, "OTEL_SERVICE_NAME=spool-next"),
+		"ship", strconv.Itoa(n), "60000")
+	if err != nil || len(snaps) != 2 {
+		t.Fatalf("ship worker: %v\n%s", err, stderr)
+	}
+	sp := snaps[1].Pipeline.Spool
+	if sp == nil {
+		t.Fatal("stats have no spool section")
+	}
+	t.Logf("spool after adoption: %+v", *sp)
+	if sp.Recovered < n || sp.CorruptSkipped != 0 {
+		t.Errorf("recovered %d (want >= %d), corrupt %d", sp.Recovered, n, sp.CorruptSkipped)
+	}
+	logIdentity(t, snaps[1].Pipeline.Logs)
+	var seen map[string]e2e.LogRecord
+	var total int
+	if !e2e.WaitFor(30*time.Second, func() bool { seen, total = uniqueByAttr(t, col, "spool crash record"); return len(seen) >= n }) {
+		t.Fatalf("collector has %d unique of %d records", len(seen), n)
+	}
+	t.Logf("unique %d, total %d, duplicates %d (redelivered counted: %d)", len(seen), total, total-len(seen), sp.Redelivered)
+	if uint64(total-len(seen)) > sp.Redelivered {
+		t.Errorf("%d duplicates but only %d counted as redelivered", total-len(seen), sp.Redelivered)
+	}
+	withIDs := 0
+	for _, l := range seen {
+		if v, _ := l.Resource.Attributes.Get("service.name"); v != "spool-dead" {
+			t.Fatalf("record has service.name %q, want the dead worker's", v)
+		}
+		pid, _ := l.Attributes.Get("pid")
+		if v, _ := l.Resource.Attributes.Get("process.pid"); v != "" && v != pid {
+			t.Fatalf("record has process.pid %q, want the dead worker's %s", v, pid)
+		}
+		if ts := l.Time(); ts < before || ts > after {
+			t.Fatalf("record time %d outside the dead worker's life [%d, %d]", ts, before, after)
+		}
+		if l.TraceID != "" && l.SpanID != "" {
+			withIDs++
+		}
+	}
+	if withIDs != n/10 {
+		t.Errorf("%d records carry trace ids, want %d (those logged inside the span)", withIDs, n/10)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+		t.Errorf("spool directory not emptied: %v", left)
+	}
+}
