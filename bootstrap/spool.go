@@ -64,6 +64,7 @@ const (
 	spoolSyncEvery   = 5 * time.Second // fsync of sealed segments (machine crashes)
 	spoolMaxSegment  = 8 << 20
 	spoolMinSegment  = 64 << 10
+	spoolWindow      = 1 << 20 // bytes of a segment read per pass
 )
 
 // spoolShipper ships this process's segments and adopts those of dead owners.
@@ -355,71 +356,21 @@ func (s *spoolShipper) shipSegment(ctx context.Context, name string, adopted boo
 	}
 	start := max(h.Shipped, spool.HeaderSize)
 	shipped := 0
-	if end > start {
-		data := make([]byte, end-start)
-		n, _ := f.ReadAt(data, int64(start))
-		data = data[:n]
-		dup := uint64(0)
-		if adopted && h.Inflight > start {
-			dup = h.Inflight // records before this offset may have been delivered already
+	dup := uint64(0)
+	if adopted && h.Inflight > start {
+		dup = h.Inflight // records before this offset may have been delivered already
+	}
+	for start < end {
+		wEnd := min(end, start+spoolWindow)
+		n, next, err := s.shipWindow(ctx, f, h, start, wEnd, adopted, wEnd == end, dup)
+		shipped += n
+		if err != nil {
+			return shipped, false, err
 		}
-		conv := s.converterFor(h)
-		var items []logItem
-		var firstEnd, lastEnd uint64
-		var exportErr error
-		flushBatch := func() bool {
-			if len(items) == 0 {
-				return true
-			}
-			writeU64(f, spool.OffInflight, lastEnd)
-			if err := s.exportRetry(ctx, conv, items); err != nil {
-				exportErr = err
-				return false
-			}
-			writeU64(f, spool.OffShipped, lastEnd)
-			shipped += len(items)
-			if adopted {
-				s.recovered.Add(uint64(len(items)))
-			} else {
-				s.shippedOwn.Add(uint64(len(items)))
-			}
-			items, firstEnd = items[:0], 0
-			return true
+		if next <= start {
+			break
 		}
-		_ = firstEnd
-		limit := min(h.Committed, uint64(len(data))+start)
-		spool.Scan(data, start, limit, adopted, func(r spool.Record) bool {
-			lastEnd = r.End
-			l, ok := spool.Log{}, r.Payload != nil
-			if ok {
-				l, ok = spool.DecodeLog(r.Payload)
-			}
-			if !ok {
-				if adopted {
-					s.corrupt.Add(1)
-				} else {
-					s.corruptOwn.Add(1)
-				}
-				return true
-			}
-			if dup != 0 && r.End <= dup {
-				s.redelivered.Add(1)
-			}
-			items = append(items, spoolItem(&l, r.Payload[1]))
-			if len(items) >= s.batch {
-				return flushBatch()
-			}
-			return true
-		})
-		if exportErr == nil && flushBatch() && len(items) == 0 && lastEnd > start {
-			writeU64(f, spool.OffShipped, lastEnd)
-		}
-		if exportErr != nil {
-			return shipped, false, exportErr
-		}
-		if lastEnd > 0 {
-			start = lastEnd
-		}
+		start = next
 	}
 	if adopted || (h.Sealed && start >= h.Committed) {
 		_ = os.Remove(path)
@@ -429,6 +380,70 @@ func (s *spoolShipper) shipSegment(ctx context.Context, name string, adopted boo
 		return shipped, true, nil
 	}
 	return shipped, false, nil
+}
+
+// shipWindow ships the records in [start, end) of segment f (a window of
+// it): batches are exported, then acknowledged in the header. It returns
+// the records shipped and the offset it got to.
+func (s *spoolShipper) shipWindow(ctx context.Context, f *os.File, h spool.Header, start, end uint64, adopted,
+	complete bool, dup uint64) (int, uint64, error) {
+	data := make([]byte, end-start)
+	n, _ := f.ReadAt(data, int64(start))
+	data = data[:n]
+	conv := s.converterFor(h)
+	shipped := 0
+	var items []logItem
+	var lastEnd uint64
+	var exportErr error
+	flushBatch := func() bool {
+		if len(items) == 0 {
+			return true
+		}
+		writeU64(f, spool.OffInflight, lastEnd)
+		if err := s.exportRetry(ctx, conv, items); err != nil {
+			exportErr = err
+			return false
+		}
+		writeU64(f, spool.OffShipped, lastEnd)
+		shipped += len(items)
+		if adopted {
+			s.recovered.Add(uint64(len(items)))
+		} else {
+			s.shippedOwn.Add(uint64(len(items)))
+		}
+		items = items[:0]
+		return true
+	}
+	spool.Scan(data, start, h.Committed, adopted, complete, func(r spool.Record) bool {
+		lastEnd = r.End
+		l, ok := spool.Log{}, r.Payload != nil
+		if ok {
+			l, ok = spool.DecodeLog(r.Payload)
+		}
+		if !ok {
+			if adopted {
+				s.corrupt.Add(1)
+			} else {
+				s.corruptOwn.Add(1)
+			}
+			return true
+		}
+		if dup != 0 && r.End <= dup {
+			s.redelivered.Add(1)
+		}
+		items = append(items, spoolItem(&l, r.Payload[1]))
+		if len(items) >= s.batch {
+			return flushBatch()
+		}
+		return true
+	})
+	if exportErr == nil && flushBatch() && lastEnd > start {
+		writeU64(f, spool.OffShipped, lastEnd) // a skipped corrupt tail
+	}
+	if exportErr != nil {
+		return shipped, start, exportErr
+	}
+	return shipped, max(lastEnd, start), nil
 }
 
 func writeU64(f *os.File, off int64, v uint64) {

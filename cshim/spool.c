@@ -233,11 +233,12 @@ static unsigned char *reserve(size_t total, int *refused) {
     *refused = 0;
     if (total > sp_seg_size - HDR - 8) return NULL;
     uint64_t own = sp_sealed_bytes - sp_freed_own + sp_off;
-    if (sp_other_bytes + own + total > sp_max) {
+    int rotate = sp_off + total + 8 > sp_seg_size; /* keep 8 zero bytes: the end mark */
+    if (sp_other_bytes + own + total + (rotate ? HDR : 0) > sp_max) {
         *refused = 1;
         return NULL;
     }
-    if (sp_off + total + 8 > sp_seg_size) { /* keep 8 zero bytes: the end mark */
+    if (rotate) {
         segment_seal();
         sp_seq++;
         if (segment_open() != 0) return NULL;
@@ -250,9 +251,17 @@ static unsigned char *reserve(size_t total, int *refused) {
 static void commit(unsigned char *p, size_t payload, size_t total) {
     put32(p + 4, ffitel_shim_crc32c(p + 8, payload));
     __atomic_store_n((uint32_t *)p, (uint32_t)payload, __ATOMIC_RELEASE);
+    uint64_t before = sp_off;
     sp_off += total;
     __atomic_store_n((uint64_t *)(sp_map + OFF_COMMITTED), sp_off, __ATOMIC_RELEASE);
     sp_written++;
+    /* The pages written so far stay in the page cache (the file), not in
+     * this process's resident set: its memory stays flat while the
+     * collector is down. */
+    if ((before >> 20) != (sp_off >> 20)) {
+        uint64_t upto = (sp_off >> 20) << 20;
+        if (upto > HDR) madvise(sp_map + HDR, upto - HDR, MADV_DONTNEED);
+    }
 }
 
 static int finish_refused(void) {

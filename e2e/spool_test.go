@@ -152,3 +152,84 @@ func TestSpoolCrashRecoveredByNextWorker(t *testing.T) {
 		t.Errorf("spool directory not emptied: %v", left)
 	}
 }
+
+// The Collector is down while a worker logs 30 000 records, then comes up:
+// all arrive, nothing is dropped, and the worker's memory stays flat (the
+// records wait on disk, not in memory).
+func TestSpoolOutageLosesNothing(t *testing.T) {
+	bin := buildCProgram(t, "tests/c/spool_worker.c")
+	dir := t.TempDir()
+	port := e2e.FreePort(t)
+	const n = 30000
+	type result struct {
+		stderr string
+		snaps  []metrics.Snapshot
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		_, stderr, snaps, err := spoolRun(t, bin, spoolEnv(dir, fmt.Sprintf("http://127.0.0.1:%d", port),
+			"OTEL_SERVICE_NAME=spool-outage"), "log", strconv.Itoa(n), "5000", "120000")
+		done <- result{stderr, snaps, err}
+	}()
+	time.Sleep(4 * time.Second) // the worker logs (for about 6 s) with the Collector down
+	col := startCollectorOn(t, port, e2e.FreePort(t))
+	r := <-done
+	stderr, snaps, err := r.stderr, r.snaps, r.err
+	if err != nil || len(snaps) != 2 {
+		t.Fatalf("worker: %v\n%s", err, stderr)
+	}
+	var rss []string
+	for _, line := range strings.Split(stderr, "\n") {
+		if v, ok := strings.CutPrefix(line, "rss_kb "); ok {
+			rss = append(rss, v)
+		}
+	}
+	t.Logf("worker RSS (kB, each second while logging): %s", strings.Join(rss, " "))
+	logs := snaps[0].Pipeline.Logs
+	t.Logf("after flush: logs %+v spool %+v", logs, *snaps[0].Pipeline.Spool)
+	logIdentity(t, logs)
+	logIdentity(t, snaps[1].Pipeline.Logs)
+	if logs.Dropped != 0 || logs.Failed != 0 {
+		t.Errorf("records lost: %+v", logs)
+	}
+	if !e2e.WaitFor(30*time.Second, func() bool { return col.CountLogBodies("spool log record") >= n }) {
+		t.Fatalf("collector has %d of %d records", col.CountLogBodies("spool log record"), n)
+	}
+	seen, total := uniqueByAttr(t, col, "spool log record")
+	if len(seen) != n {
+		t.Errorf("unique %d of %d (total %d)", len(seen), n, total)
+	}
+}
+
+// A small FFITEL_SPOOL_MAX_MB with the Collector down: the newest records are
+// refused and counted as dropped, one warning says so, the worker runs on.
+func TestSpoolCapRefusesAndCounts(t *testing.T) {
+	bin := buildCProgram(t, "tests/c/spool_worker.c")
+	dir := t.TempDir()
+	env := spoolEnv(dir, closedEndpoint(t), "OTEL_SERVICE_NAME=spool-cap", "FFITEL_SPOOL_MAX_MB=1",
+		"FFITEL_LOG_OUTPUT=stderr", "FFITEL_LOG_FORMAT=json")
+	_, stderr, snaps, err := spoolRun(t, bin, env, "log", "30000", "0", "300")
+	if err != nil || len(snaps) != 2 {
+		t.Fatalf("worker: %v\n%s", err, spoolTail(stderr))
+	}
+	sp, logs := snaps[0].Pipeline.Spool, snaps[0].Pipeline.Logs
+	t.Logf("logs %+v spool %+v", logs, *sp)
+	if sp.Refused == 0 || logs.Dropped < sp.Refused {
+		t.Errorf("no refusals counted as dropped: logs %+v spool %+v", logs, *sp)
+	}
+	if sp.BytesOnDisk > 1<<20 {
+		t.Errorf("%d bytes on disk past the 1 MB cap", sp.BytesOnDisk)
+	}
+	logIdentity(t, logs)
+	if c := strings.Count(stderr, "FFITEL_SPOOL_MAX_MB"); c != 1 {
+		t.Errorf("%d warnings about the cap, want 1:\n%s", c, spoolTail(stderr))
+	}
+}
+
+func spoolTail(s string) string {
+	if len(s) > 4000 {
+		return s[len(s)-4000:]
+	}
+	return s
+}

@@ -278,9 +278,10 @@ type Record struct {
 // record whose checksum fails is reported with a nil payload and skipped; a
 // length that cannot be right (past the end) stops the scan, which then
 // reports one corrupt record and returns the offset where it stopped and
-// false. With beyond set it reads on past limit while records check out
+// false. data may end before limit (a window): unless complete says there
+// is nothing more, the scan then stops at the last whole record. With beyond set it reads on past limit while records check out
 // (a dead writer's header may lag its records after a machine crash).
-func Scan(data []byte, start, limit uint64, beyond bool, each func(Record) bool) (uint64, bool) {
+func Scan(data []byte, start, limit uint64, beyond, complete bool, each func(Record) bool) (uint64, bool) {
 	off := start
 	end := start + uint64(len(data))
 	for {
@@ -298,11 +299,11 @@ func Scan(data []byte, start, limit uint64, beyond bool, each func(Record) bool)
 		}
 		total := (8 + n + 7) &^ 7
 		if off+total > end {
-			if off < limit {
+			if off < limit && (end >= limit || complete) { // cut short: torn or truncated
 				each(Record{End: limit})
 				return limit, false
 			}
-			return off, true
+			return off, true // data ends inside a record: read it next time
 		}
 		payload := b[8 : 8+n]
 		next := off + total
