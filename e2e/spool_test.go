@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ffitel/ffitel/e2e"
+	"github.com/ffitel/ffitel/internal/spool"
 	"github.com/ffitel/ffitel/metrics"
 )
 
@@ -232,4 +233,92 @@ func spoolTail(s string) string {
 		return s[len(s)-4000:]
 	}
 	return s
+}
+
+// crashSegment runs a crash worker in its own directory and returns the
+// path of the one segment it left.
+func crashSegment(t *testing.T, bin string, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, _, _, _ := spoolRun(t, bin, spoolEnv(dir, closedEndpoint(t), "OTEL_SERVICE_NAME=spool-corrupt"), "crash", strconv.Itoa(n))
+	if !strings.Contains(out, "logged") {
+		t.Fatalf("crash worker: %s", out)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) != 1 {
+		t.Fatalf("%d segments", len(segs))
+	}
+	return segs[0]
+}
+
+// segmentRecords lists the end offsets of a segment's committed records.
+func segmentRecords(t *testing.T, path string) (spool.Header, []uint64) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := spool.ParseHeader(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ends []uint64
+	spool.Scan(data[spool.HeaderSize:h.Committed], spool.HeaderSize, h.Committed, false, true, func(r spool.Record) bool {
+		if r.Payload == nil {
+			t.Fatalf("fresh segment has a corrupt record at %d", r.End)
+		}
+		ends = append(ends, r.End)
+		return true
+	})
+	return h, ends
+}
+
+// A corrupted segment (a flipped byte in one record) and a truncated one
+// (cut inside a record): the valid records ship, the bad ones are counted,
+// one warning, nothing crashes or blocks.
+func TestSpoolCorruptAndTruncatedSegments(t *testing.T) {
+	bin := buildCProgram(t, "tests/c/spool_worker.c")
+	const n = 2000
+	a, b := crashSegment(t, bin, n), crashSegment(t, bin, n)
+	_, endsA := segmentRecords(t, a)
+	_, endsB := segmentRecords(t, b)
+	// a: flip a byte inside the payload of record 10.
+	f, err := os.OpenFile(a, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one [1]byte
+	_, _ = f.ReadAt(one[:], int64(endsA[9]+20))
+	one[0] ^= 0xFF
+	_, _ = f.WriteAt(one[:], int64(endsA[9]+20))
+	f.Close()
+	// b: cut inside record 1000, counting from 0 (its header still says more was committed).
+	if err := os.Truncate(b, int64(endsB[999]+12)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, p := range []string{a, b} {
+		if err := os.Rename(p, filepath.Join(dir, filepath.Base(p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := uint64(len(endsA) - 1 + 1000) // records 0..999 of b are whole
+
+	col := e2e.StartCollector(t)
+	_, stderr, snaps, err := spoolRun(t, bin, spoolEnv(dir, col.GRPCEndpoint, "OTEL_SERVICE_NAME=spool-next",
+		"FFITEL_LOG_OUTPUT=stderr", "FFITEL_LOG_FORMAT=json"), "ship", strconv.Itoa(int(want)), "60000")
+	if err != nil || len(snaps) != 2 {
+		t.Fatalf("ship worker: %v\n%s", err, spoolTail(stderr))
+	}
+	sp := snaps[1].Pipeline.Spool
+	t.Logf("spool: %+v", *sp)
+	if sp.Recovered != want || sp.CorruptSkipped != 2 {
+		t.Errorf("recovered %d (want %d), corrupt %d (want 2)", sp.Recovered, want, sp.CorruptSkipped)
+	}
+	if c := strings.Count(stderr, "corrupt or truncated"); c != 1 {
+		t.Errorf("%d warnings about corrupt records, want 1:\n%s", c, spoolTail(stderr))
+	}
+	if !e2e.WaitFor(30*time.Second, func() bool { return col.CountLogBodies("spool crash record") >= int(want)-2 }) {
+		t.Fatalf("collector has %d records, want %d", col.CountLogBodies("spool crash record"), want-2)
+	}
 }
