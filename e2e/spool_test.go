@@ -322,3 +322,29 @@ func TestSpoolCorruptAndTruncatedSegments(t *testing.T) {
 		t.Fatalf("collector has %d records, want %d", col.CountLogBodies("spool crash record"), want-2)
 	}
 }
+
+// An unwritable spool directory: one warning, and the in-memory path as
+// without the spool.
+func TestSpoolUnwritableDirectoryFallsBack(t *testing.T) {
+	bin := buildCProgram(t, "tests/c/spool_worker.c")
+	col := e2e.StartCollector(t)
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, snaps, err := spoolRun(t, bin, spoolEnv(filepath.Join(blocker, "spool"), col.GRPCEndpoint,
+		"OTEL_SERVICE_NAME=spool-unwritable", "FFITEL_LOG_OUTPUT=stderr", "FFITEL_LOG_FORMAT=json"),
+		"log", "1000", "0", "30000")
+	if err != nil || len(snaps) != 2 {
+		t.Fatalf("worker: %v\n%s", err, spoolTail(stderr))
+	}
+	if snaps[0].Pipeline.Spool != nil {
+		t.Errorf("spool section present: %+v", *snaps[0].Pipeline.Spool)
+	}
+	if c := strings.Count(stderr, "spool directory cannot be used"); c != 1 {
+		t.Errorf("%d warnings, want 1:\n%s", c, spoolTail(stderr))
+	}
+	if !e2e.WaitFor(30*time.Second, func() bool { return col.CountLogBodies("spool log record") >= 1000 }) {
+		t.Fatalf("collector has %d of 1000 records", col.CountLogBodies("spool log record"))
+	}
+}
