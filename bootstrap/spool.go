@@ -300,20 +300,20 @@ func segKey(name string) string {
 	return n
 }
 
-// passOwn ships what this process's segments hold; true if it shipped
-// anything (there may be more).
+// passOwn ships what this process's segments hold; true if there is
+// likely a backlog (it shipped at least a full batch): the loop goes on at
+// once. Otherwise the loop lingers (spoolPoll) so as not to read right
+// behind the writer, whose cache lines it would take away.
 func (s *spoolShipper) passOwn(ctx context.Context) bool {
-	any := false
+	total := 0
 	for _, name := range s.segments(s.key) {
 		shipped, _, err := s.shipSegment(ctx, name, false)
-		if shipped > 0 {
-			any = true
-		}
+		total += shipped
 		if err != nil {
 			return false // the collector is down: wait before the next attempt
 		}
 	}
-	return any
+	return total >= s.batch
 }
 
 // shipSegment ships the unacknowledged records of one segment, deleting it
