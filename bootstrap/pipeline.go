@@ -56,7 +56,7 @@ func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
 		p.logs.health = s.self.signalHealth(sigLogs)
 		p.logs.start()
 		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(s.res), sdklog.WithProcessor(apiProcessor{p.logs}))
-		p.spool = startSpool(c, s.res, exps.logs, s.warn)
+		p.spool = startSpool(c, s.res, exps.logs, exps.spans, s.warn)
 	}
 	if exps.spans != nil {
 		p.spans = newBatcher(exps.spans.ExportSpans, c.SpanQueueSize, c.SpanBatchSize, c.SpanScheduleDelay, c.SpanExportTimeout)

@@ -274,6 +274,7 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		rt.self.pipeline.Store(rt.export)
 	}
 	rt.disabledReason = ""
+	rt.spanEnds.setSpool(rt.export.spool)
 	rt.spanEnds.upgrade(rt.export.spanQueue())
 	if rt.opts.SetGlobals {
 		otel.SetTracerProvider(rt.tp)

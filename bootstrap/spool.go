@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ffitel/ffitel/internal/spool"
@@ -69,15 +70,19 @@ const (
 
 // spoolShipper ships this process's segments and adopts those of dead owners.
 type spoolShipper struct {
-	dir, key  string
-	backend   SpoolBackend
-	exporter  sdklog.Exporter
-	batch     int
-	timeout   time.Duration
-	warn      func(msg string, args ...any)
-	converter map[string]*logConverter // by resource block
+	dir, key string
+	backend  SpoolBackend
+	exporter sdklog.Exporter
+	// spanExporter ships the spans of the spool; nil: spans are not spooled.
+	spanExporter sdktrace.SpanExporter
+	batch        int
+	timeout      time.Duration
+	warn         func(msg string, args ...any)
+	converter    map[string]*spoolResource // by resource block
 
 	shippedOwn, corruptOwn                 atomic.Uint64
+	spansWritten, spansRefused             atomic.Uint64
+	spansShippedOwn, spansRecovered        atomic.Uint64
 	recovered, redelivered, corrupt        atomic.Uint64
 	adoptedSegments, bytesOther            atomic.Uint64
 	refusedWarned, corruptWarned, failWarn atomic.Bool
@@ -92,7 +97,8 @@ type spoolShipper struct {
 
 // startSpool opens the spool for phase 2; nil (after one warning) when it
 // cannot be used.
-func startSpool(cfg Config, res *resource.Resource, exporter sdklog.Exporter, warn func(string, ...any)) *spoolShipper {
+func startSpool(cfg Config, res *resource.Resource, exporter sdklog.Exporter, spans sdktrace.SpanExporter,
+	warn func(string, ...any)) *spoolShipper {
 	bp := spoolBackend.Load()
 	if cfg.SpoolDir == "" {
 		return nil
@@ -112,8 +118,8 @@ func startSpool(cfg Config, res *resource.Resource, exporter sdklog.Exporter, wa
 		return nil
 	}
 	base, cancel := context.WithCancel(context.Background())
-	s := &spoolShipper{dir: cfg.SpoolDir, key: key, backend: *bp, exporter: exporter, batch: cfg.LogBatchSize,
-		timeout: cfg.LogExportTimeout, warn: warn, converter: map[string]*logConverter{},
+	s := &spoolShipper{dir: cfg.SpoolDir, key: key, backend: *bp, exporter: exporter, spanExporter: spans,
+		batch: cfg.LogBatchSize, timeout: cfg.LogExportTimeout, warn: warn, converter: map[string]*spoolResource{},
 		base: base, cancel: cancel, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	if s.batch <= 0 {
 		s.batch = 512
@@ -390,35 +396,51 @@ func (s *spoolShipper) shipWindow(ctx context.Context, f *os.File, h spool.Heade
 	data := make([]byte, end-start)
 	n, _ := f.ReadAt(data, int64(start))
 	data = data[:n]
-	conv := s.converterFor(h)
+	sr := s.converterFor(h)
 	shipped := 0
 	var items []logItem
+	var spans []sdktrace.ReadOnlySpan
 	var lastEnd uint64
 	var exportErr error
 	flushBatch := func() bool {
-		if len(items) == 0 {
+		if len(items) == 0 && len(spans) == 0 {
 			return true
 		}
 		writeU64(f, spool.OffInflight, lastEnd)
-		if err := s.exportRetry(ctx, conv, items); err != nil {
-			exportErr = err
-			return false
+		if len(items) > 0 {
+			if err := s.exportRetry(ctx, func(ctx context.Context) error { return sr.conv.export(ctx, items) }); err != nil {
+				exportErr = err
+				return false
+			}
+		}
+		if len(spans) > 0 {
+			if err := s.exportRetry(ctx, func(ctx context.Context) error { return s.spanExporter.ExportSpans(ctx, spans) }); err != nil {
+				exportErr = err
+				return false
+			}
 		}
 		writeU64(f, spool.OffShipped, lastEnd)
-		shipped += len(items)
+		shipped += len(items) + len(spans)
 		if adopted {
 			s.recovered.Add(uint64(len(items)))
+			s.spansRecovered.Add(uint64(len(spans)))
 		} else {
 			s.shippedOwn.Add(uint64(len(items)))
+			s.spansShippedOwn.Add(uint64(len(spans)))
 		}
-		items = items[:0]
+		items, spans = items[:0], spans[:0]
 		return true
 	}
 	spool.Scan(data, start, h.Committed, adopted, complete, func(r spool.Record) bool {
 		lastEnd = r.End
-		l, ok := spool.Log{}, r.Payload != nil
-		if ok {
+		var l spool.Log
+		var sp spool.Span
+		kind, ok := spool.Kind(r.Payload), false
+		switch {
+		case kind == spool.KindLog:
 			l, ok = spool.DecodeLog(r.Payload)
+		case kind == spool.KindSpan && s.spanExporter != nil:
+			sp, ok = spool.DecodeSpan(r.Payload)
 		}
 		if !ok {
 			if adopted {
@@ -431,8 +453,12 @@ func (s *spoolShipper) shipWindow(ctx context.Context, f *os.File, h spool.Heade
 		if dup != 0 && r.End <= dup {
 			s.redelivered.Add(1)
 		}
-		items = append(items, spoolItem(&l, r.Payload[1]))
-		if len(items) >= s.batch {
+		if kind == spool.KindSpan {
+			spans = append(spans, spoolSpan(&sp, sr.res))
+		} else {
+			items = append(items, spoolItem(&l, r.Payload[1]))
+		}
+		if len(items)+len(spans) >= s.batch {
 			return flushBatch()
 		}
 		return true
@@ -456,11 +482,11 @@ func writeU64(f *os.File, off int64, v uint64) {
 
 // exportRetry exports one batch, retrying with backoff until it is
 // accepted or ctx ends: records wait on disk, never dropped.
-func (s *spoolShipper) exportRetry(ctx context.Context, conv *logConverter, items []logItem) error {
+func (s *spoolShipper) exportRetry(ctx context.Context, export func(context.Context) error) error {
 	wait := retryInitial
 	for {
 		ectx, cancel := context.WithTimeout(ctx, s.timeout)
-		err := conv.export(ectx, items)
+		err := export(ectx)
 		cancel()
 		if err == nil {
 			s.failWarn.Store(false)
@@ -480,34 +506,31 @@ func (s *spoolShipper) exportRetry(ctx context.Context, conv *logConverter, item
 	}
 }
 
-func (s *spoolShipper) converterFor(h spool.Header) *logConverter {
+// spoolResource is the resource of a segment header, with its converter.
+type spoolResource struct {
+	res  *resource.Resource
+	conv *logConverter
+}
+
+func (s *spoolShipper) converterFor(h spool.Header) *spoolResource {
 	k := string(h.ResourceBlock)
 	if c, ok := s.converter[k]; ok {
 		return c
 	}
 	if len(s.converter) >= 64 {
 		for key, c := range s.converter {
-			_ = c.lp.Shutdown(context.Background())
+			_ = c.conv.lp.Shutdown(context.Background())
 			delete(s.converter, key)
 		}
 	}
-	var kvs []attribute.KeyValue
+	attrs := make([]spool.Attr, 0, len(h.Resource.Attrs))
 	for _, a := range h.Resource.Attrs {
-		if a.Key == spoolWorkerIDKey {
-			continue
-		}
-		switch a.Type {
-		case spool.TypeString:
-			kvs = append(kvs, attribute.String(a.Key, a.Str))
-		case spool.TypeInt:
-			kvs = append(kvs, attribute.Int64(a.Key, a.Int))
-		case spool.TypeDouble:
-			kvs = append(kvs, attribute.Float64(a.Key, a.Float))
-		case spool.TypeBool:
-			kvs = append(kvs, attribute.Bool(a.Key, a.Int != 0))
+		if a.Key != spoolWorkerIDKey {
+			attrs = append(attrs, a)
 		}
 	}
-	c := newLogConverter(resource.NewSchemaless(kvs...), s.exporter)
+	res := resource.NewSchemaless(spoolToKVs(attrs)...)
+	c := &spoolResource{res: res, conv: newLogConverter(res, s.exporter)}
 	s.converter[k] = c
 	return c
 }
@@ -624,7 +647,7 @@ func (s *spoolShipper) syncSealed() {
 // waiting is the number of this process's records on disk, not yet shipped.
 func (s *spoolShipper) waiting() uint64 {
 	written, _, _ := s.backend.Counts()
-	done := s.shippedOwn.Load() + s.corruptOwn.Load()
+	done := s.shippedOwn.Load() + s.spansShippedOwn.Load() + s.corruptOwn.Load()
 	if written > done {
 		return written - done
 	}
@@ -671,7 +694,7 @@ func (s *spoolShipper) shutdown(ctx context.Context) error {
 		_ = os.Remove(filepath.Join(s.dir, s.key+".lock"))
 	}
 	for _, c := range s.converter {
-		_ = c.lp.Shutdown(context.Background())
+		_ = c.conv.lp.Shutdown(context.Background())
 	}
 	s.mu.Unlock()
 	return err
@@ -684,14 +707,23 @@ func (s *spoolShipper) stats(ps *metrics.PipelineStats) {
 		return
 	}
 	written, refused, own := s.backend.Counts()
-	w := s.waiting()
-	ps.Spool = &metrics.SpoolStats{Directory: s.dir, BytesOnDisk: own + s.bytesOther.Load(), RecordsWaiting: w,
-		Written: written, Shipped: s.shippedOwn.Load(), Refused: refused, Recovered: s.recovered.Load(),
-		Redelivered: s.redelivered.Load(), CorruptSkipped: s.corrupt.Load() + s.corruptOwn.Load(),
-		AdoptedSegments: s.adoptedSegments.Load()}
-	ps.Logs.Emitted += written + refused
-	ps.Logs.Exported += s.shippedOwn.Load()
-	ps.Logs.Dropped += refused
-	ps.Logs.Failed += s.corruptOwn.Load()
-	ps.Logs.Pending += w
+	spansW, spansR, spansS := s.spansWritten.Load(), s.spansRefused.Load(), s.spansShippedOwn.Load()
+	// Read in this order, each counter only grows: written >= the spans
+	// written, and a span counted as shipped was counted as written before.
+	logsW, logsR := written-min(written, spansW), refused-min(refused, spansR)
+	shipped, corrupt := s.shippedOwn.Load(), s.corruptOwn.Load()
+	ps.Spool = &metrics.SpoolStats{Directory: s.dir, BytesOnDisk: own + s.bytesOther.Load(),
+		RecordsWaiting: s.waiting(), Written: logsW, Shipped: shipped, Refused: logsR, Recovered: s.recovered.Load(),
+		Redelivered: s.redelivered.Load(), CorruptSkipped: s.corrupt.Load() + corrupt,
+		AdoptedSegments: s.adoptedSegments.Load(), SpansWritten: spansW, SpansShipped: spansS,
+		SpansRefused: spansR, SpansRecovered: s.spansRecovered.Load()}
+	ps.Logs.Emitted += logsW + logsR
+	ps.Logs.Exported += shipped
+	ps.Logs.Dropped += logsR
+	ps.Logs.Failed += corrupt
+	ps.Logs.Pending += logsW - min(logsW, shipped+corrupt)
+	ps.Spans.Emitted += spansW + spansR
+	ps.Spans.Exported += spansS
+	ps.Spans.Dropped += spansR
+	ps.Spans.Pending += spansW - min(spansW, spansS)
 }

@@ -91,9 +91,10 @@ func uniqueByAttr(t *testing.T, col *e2e.Collector, body string) (map[string]e2e
 func TestSpoolCrashRecoveredByNextWorker(t *testing.T) {
 	bin := buildCProgram(t, "tests/c/spool_worker.c")
 	dir := t.TempDir()
-	const n = 20000
+	const n, nSpans = 20000, 100
 	before := time.Now().UnixNano()
-	out, _, _, err := spoolRun(t, bin, spoolEnv(dir, closedEndpoint(t), "OTEL_SERVICE_NAME=spool-dead"), "crash", strconv.Itoa(n))
+	out, _, _, err := spoolRun(t, bin, spoolEnv(dir, closedEndpoint(t), "OTEL_SERVICE_NAME=spool-dead"), "crash",
+		strconv.Itoa(n), strconv.Itoa(nSpans))
 	if !strings.Contains(out, "logged 20000") {
 		t.Fatalf("crash worker: %v\n%s", err, out)
 	}
@@ -148,6 +149,47 @@ func TestSpoolCrashRecoveredByNextWorker(t *testing.T) {
 	}
 	if withIDs != n/10 {
 		t.Errorf("%d records carry trace ids, want %d (those logged inside the span)", withIDs, n/10)
+	}
+	if sp.SpansRecovered != nSpans {
+		t.Errorf("spans recovered %d, want %d", sp.SpansRecovered, nSpans)
+	}
+	var spans []e2e.Span
+	children := map[string]e2e.Span{}
+	if !e2e.WaitFor(30*time.Second, func() bool {
+		spans, _ = col.Spans()
+		for _, s := range spans {
+			if s.Name == "spool crash child" {
+				children[s.SpanID] = s
+			}
+		}
+		return len(children) >= nSpans
+	}) {
+		t.Fatalf("collector has %d of %d child spans", len(children), nSpans)
+	}
+	traceID := ""
+	for _, l := range seen {
+		if l.TraceID != "" {
+			traceID = l.TraceID
+		}
+	}
+	errors := 0
+	for _, s := range children {
+		if v, _ := s.Resource.Attributes.Get("service.name"); v != "spool-dead" {
+			t.Fatalf("span has service.name %q, want the dead worker's", v)
+		}
+		if s.TraceID != traceID || s.ParentSpanID == "" {
+			t.Fatalf("span %s: trace %s parent %q, want the records' trace %s and a parent", s.SpanID, s.TraceID,
+				s.ParentSpanID, traceID)
+		}
+		if st, _ := strconv.ParseInt(s.StartTimeUnixNano, 10, 64); st < before || st > after {
+			t.Fatalf("span start %d outside the dead worker's life", st)
+		}
+		if s.Status.Code == 2 {
+			errors++
+		}
+	}
+	if errors != nSpans/2 {
+		t.Errorf("%d spans with error status, want %d", errors, nSpans/2)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
 		t.Errorf("spool directory not emptied: %v", left)

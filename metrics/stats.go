@@ -115,4 +115,10 @@ type SpoolStats struct {
 	// short, skipped.
 	CorruptSkipped  uint64 `json:"corrupt_skipped"`
 	AdoptedSegments uint64 `json:"adopted_segments"`
+	// The same for ended spans (Written, Shipped, Refused and Recovered
+	// above count log records); this process's are also in Spans.
+	SpansWritten   uint64 `json:"spans_written"`
+	SpansShipped   uint64 `json:"spans_shipped"`
+	SpansRefused   uint64 `json:"spans_refused"`
+	SpansRecovered uint64 `json:"spans_recovered"`
 }

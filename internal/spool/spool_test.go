@@ -101,3 +101,20 @@ func TestParseHeaderRejectsGarbage(t *testing.T) {
 		t.Fatalf("bad resource: %v", err)
 	}
 }
+
+func TestSpanRoundTrip(t *testing.T) {
+	s := Span{Name: "job", Kind: 2, Flags: 1, StatusCode: 1, StatusDescription: "boom", TraceState: "a=b",
+		Start: 10, End: 20, ParentRemote: true, ScopeName: "ffitel", ScopeVer: "1",
+		Attrs:  []Attr{{Key: "k", Type: TypeInt, Int: 3}},
+		Events: []Event{{Name: "exception", Time: 15, Attrs: []Attr{{Key: "m", Type: TypeString, Str: "x"}}}},
+		Links:  []Link{{Flags: 1, Attrs: []Attr{{Key: "l", Type: TypeBool, Int: 1}}}}}
+	s.TraceID[3], s.SpanID[1], s.ParentSpanID[2] = 7, 8, 9
+	p := AppendSpan(nil, &s)
+	got, ok := DecodeSpan(p)
+	if !ok || !reflect.DeepEqual(got, s) || Kind(p) != KindSpan {
+		t.Fatalf("round trip: %v\n%+v\n%+v", ok, got, s)
+	}
+	if _, ok := DecodeSpan(p[:len(p)-1]); ok {
+		t.Fatal("a cut span decoded")
+	}
+}

@@ -1,7 +1,8 @@
 /* spool_worker: the C worker of the spool tests (e2e/spool_test.go), run
  * with FFITEL_SPOOL_DIR set. Modes:
- *   crash N         log N records (one in ten inside a span), then SIGKILL
- *                   itself before anything is exported
+ *   crash N [S]     log N records (one in ten inside a span) and end S
+ *                   child spans, then SIGKILL itself before anything is
+ *                   exported
  *   ship EXPECT MS  wait up to MS for EXPECT records recovered from dead
  *                   owners, print the stats, shut down, print them again
  *   log N RATE MS   log N records at RATE per second (0: at once), printing
@@ -64,6 +65,13 @@ int main(int argc, char **argv) {
     int n = atoi(argv[2]);
     uint64_t span = ffitel_span_start("spool crash span", 16, 0, NULL, 0, NULL, 0, 0);
     for (int i = 0; i < n; i++) log_one("spool crash record", i, i % 10 == 0 ? span : 0);
+    int spans = argc > 3 ? atoi(argv[3]) : 0;
+    for (int k = 0; k < spans; k++) {
+      char attrs[32];
+      int al = snprintf(attrs, sizeof attrs, "{\"k\":%d}", k);
+      uint64_t child = ffitel_span_start("spool crash child", 17, span, NULL, 0, attrs, (size_t)al, 0);
+      if (child == 0 || ffitel_span_end(child, k % 2, "odd", k % 2 ? 0 : 3) != FFITEL_OK) return 5;
+    }
     printf("logged %d\n", n);
     fflush(stdout);
     kill(getpid(), SIGKILL);
