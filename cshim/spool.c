@@ -59,6 +59,17 @@ static uint64_t sp_sealed_bytes, sp_freed_own, sp_other_bytes;
 static uint64_t sp_written, sp_refused;
 static int64_t sp_created;
 static __thread int sp_mark;
+/* Fork (spool_fork.c): a child forked after load writes its own segment,
+ * opened on its first record; 0 until then. */
+static int sp_child_ready = 1;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void at_prepare(void) { pthread_mutex_lock(&sp_mu); }
+static void at_parent(void) { pthread_mutex_unlock(&sp_mu); }
+static void at_child(void) {
+    sp_child_ready = 0;
+    pthread_mutex_unlock(&sp_mu);
+}
+static void atfork_init(void) { pthread_atfork(at_prepare, at_parent, at_child); }
 
 /* Span handle -> trace and span ids, so that a record naming an open span
  * carries its ids without asking Go. Like ring.c's table: a slot holds the
@@ -223,6 +234,7 @@ int ffitel_shim_spool_open(const char *dir, const unsigned char *res, size_t res
         return -1;
     }
     sp_threshold = threshold;
+    pthread_once(&atfork_once, atfork_init);
     __atomic_store_n(&sp_on, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&sp_mu);
     strcpy(key, sp_key);
@@ -364,7 +376,8 @@ int ffitel_shim_spool_log(int32_t severity, const char *msg, size_t msg_len, con
 }
 
 int ffitel_shim_spool_raw(const unsigned char *payload, size_t len) {
-    if (!__atomic_load_n(&sp_on, __ATOMIC_ACQUIRE) || ffitel_shim_forked()) return FFITEL_SPOOL_OFF;
+    if (!__atomic_load_n(&sp_on, __ATOMIC_ACQUIRE) || (ffitel_shim_forked() && !sp_child_ready))
+        return FFITEL_SPOOL_OFF;
     size_t total = pad8(8 + len);
     pthread_mutex_lock(&sp_mu);
     int refused;
@@ -408,3 +421,57 @@ void ffitel_shim_spool_counts(uint64_t *written, uint64_t *refused, uint64_t *ow
 
 int ffitel_shim_spool_marked(void) { return sp_mark; }
 void ffitel_shim_spool_mark(int on) { sp_mark = on; }
+
+/* In a child forked after load with the spool on: opens the child's own
+ * owner lock and segment on the first call (the parent's mapping and files
+ * are let go; the parent's lock stays the parent's). 1 if the child can
+ * write, 0 if the spool was off at the fork or cannot be opened. */
+int ffitel_shim_spool_child(void) {
+    if (!__atomic_load_n(&sp_on, __ATOMIC_ACQUIRE)) return 0;
+    if (__atomic_load_n(&sp_child_ready, __ATOMIC_ACQUIRE)) return 1;
+    pthread_mutex_lock(&sp_mu);
+    if (!sp_child_ready && sp_on) {
+        if (sp_map) munmap(sp_map, sp_seg_size);
+        if (sp_fd >= 0) close(sp_fd);
+        if (sp_lock_fd >= 0) close(sp_lock_fd);
+        sp_map = NULL;
+        sp_fd = sp_lock_fd = -1;
+        sp_sealed_bytes = sp_freed_own = sp_written = sp_refused = 0;
+        sp_created = ffitel_shim_now_ns();
+        snprintf(sp_key, sizeof sp_key, "ffitel-%d-%lld", (int)getpid(), (long long)sp_created);
+        char path[PATH_MAX + 128];
+        snprintf(path, sizeof path, "%s/%s.lock", sp_dir, sp_key);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        sp_seq = 0;
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            sp_lock_fd = fd;
+            if (segment_open() == 0) {
+                __atomic_store_n(&sp_child_ready, 1, __ATOMIC_RELEASE);
+            } else {
+                close(fd);
+                unlink(path);
+                sp_lock_fd = -1;
+            }
+        } else if (fd >= 0) {
+            close(fd);
+        }
+        if (!sp_child_ready) __atomic_store_n(&sp_on, 0, __ATOMIC_RELEASE);
+    }
+    int ok = sp_child_ready && sp_on;
+    pthread_mutex_unlock(&sp_mu);
+    return ok;
+}
+
+/* Whether a record at severity is wanted (LOG_LEVEL), for the child. */
+int ffitel_shim_spool_wants(int32_t severity) { return severity >= __atomic_load_n(&sp_threshold, __ATOMIC_RELAXED); }
+
+/* The ids (25 bytes) noted for span handle h; 0 if none. */
+int ffitel_shim_spool_ids_of(uint64_t h, unsigned char *ids) {
+    if (sp_ids == NULL || h == 0) return 0;
+    pthread_mutex_lock(&sp_mu);
+    span_ids *e = &sp_ids[h % ID_SLOTS];
+    int found = e->h == h;
+    if (found) memcpy(ids, e->ids, 25);
+    pthread_mutex_unlock(&sp_mu);
+    return found;
+}

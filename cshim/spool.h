@@ -44,4 +44,20 @@ __attribute__((visibility("hidden"))) uint32_t ffitel_shim_crc32c(const unsigned
 /* Strict UTF-8 check shared with ring.c (n == 0 or valid text). */
 __attribute__((visibility("hidden"))) int ffitel_shim_text_ok(const char *p, size_t n);
 
+/* Fork (spool_fork.c): the child's own segment, opened on first use; 1 if
+ * the child can write to the spool. */
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_child(void);
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_wants(int32_t severity);
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_ids_of(uint64_t h, unsigned char *ids);
+/* The entry points of a forked child with the spool on (guard.c). */
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_child_log(int32_t severity, const char *msg,
+                                                                      size_t msg_len, const ffitel_attr *attrs,
+                                                                      size_t n, uint64_t span);
+__attribute__((visibility("hidden"))) uint64_t ffitel_shim_spool_child_span_start(const char *name, size_t name_len,
+                                                                                  uint64_t parent,
+                                                                                  const char *traceparent,
+                                                                                  size_t tp_len, int32_t kind);
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_child_span_end(uint64_t span, int32_t ok,
+                                                                           const char *error, size_t error_len);
+
 #endif

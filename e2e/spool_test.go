@@ -390,3 +390,71 @@ func TestSpoolUnwritableDirectoryFallsBack(t *testing.T) {
 		t.Fatalf("collector has %d of 1000 records", col.CountLogBodies("spool log record"))
 	}
 }
+
+// Children forked after phase 2 (C fork) log 1 000 records each inside
+// their own span and exit with _exit: with the spool on, every record and
+// span arrives (the parent adopts the children's segments), spans with their
+// own trace ids and the records carrying them.
+func TestSpoolForkedChildrenWriteThroughC(t *testing.T) {
+	bin := buildCProgram(t, "tests/c/spool_worker.c")
+	col := e2e.StartCollector(t)
+	const k, n = 4, 1000
+	out, stderr, snaps, err := spoolRun(t, bin, spoolEnv(t.TempDir(), col.GRPCEndpoint, "OTEL_SERVICE_NAME=spool-fork"),
+		"fork", strconv.Itoa(k), strconv.Itoa(n), "60000")
+	if err != nil || len(snaps) != 1 {
+		t.Fatalf("fork worker: %v\n%s\n%s", err, out, spoolTail(stderr))
+	}
+	sp := snaps[0].Pipeline.Spool
+	t.Logf("parent's spool: %+v", *sp)
+	if sp.Recovered != k*n || sp.SpansRecovered != k {
+		t.Errorf("recovered %d records and %d spans, want %d and %d", sp.Recovered, sp.SpansRecovered, k*n, k)
+	}
+	children := map[string]e2e.Span{}
+	if !e2e.WaitFor(30*time.Second, func() bool {
+		spans, _ := col.Spans()
+		for _, s := range spans {
+			if s.Name == "spool fork child" {
+				children[s.TraceID] = s
+			}
+		}
+		return len(children) >= k && col.CountLogBodies("spool fork record") >= k*n
+	}) {
+		t.Fatalf("collector has %d child traces and %d records", len(children), col.CountLogBodies("spool fork record"))
+	}
+	logs, err := col.Logs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	perTrace := map[string]map[string]bool{} // trace id -> "pid/i"
+	for _, l := range logs {
+		if l.Body.String() != "spool fork record" {
+			continue
+		}
+		s, ok := children[l.TraceID]
+		if !ok || l.SpanID != s.SpanID {
+			t.Fatalf("record with trace %q span %q matches no child span", l.TraceID, l.SpanID)
+		}
+		if v, _ := l.Resource.Attributes.Get("service.name"); v != "spool-fork" {
+			t.Fatalf("record has service.name %q", v)
+		}
+		pid, _ := l.Attributes.Get("pid")
+		i, _ := l.Attributes.Get("i")
+		if perTrace[l.TraceID] == nil {
+			perTrace[l.TraceID] = map[string]bool{}
+		}
+		perTrace[l.TraceID][pid+"/"+i] = true
+	}
+	if len(perTrace) != k {
+		t.Fatalf("records in %d traces, want %d", len(perTrace), k)
+	}
+	for tid, recs := range perTrace {
+		if len(recs) != n {
+			t.Errorf("trace %s has %d unique records, want %d", tid, len(recs), n)
+		}
+	}
+	for _, s := range children {
+		if s.Kind != 2 || s.ParentSpanID != "" { // FFITEL_KIND_SERVER
+			t.Errorf("child span kind %d parent %q", s.Kind, s.ParentSpanID)
+		}
+	}
+}

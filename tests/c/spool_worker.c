@@ -8,8 +8,13 @@
  *   log N RATE MS   log N records at RATE per second (0: at once), printing
  *                   the RSS every second on stderr; flush within MS, print
  *                   the stats, shut down within 2 s, print them again
+ *   fork K N MS     fork K children after phase 2; each logs N records
+ *                   inside its own span and exits with _exit; the parent
+ *                   waits up to MS for them to be recovered from the spool,
+ *                   prints the stats and shuts down
  * Stats lines start with "stats ", RSS lines with "rss_kb ". */
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +93,42 @@ int main(int argc, char **argv) {
     print_stats();
     ffitel_shutdown(10000);
     print_stats();
+    return 0;
+  }
+  if (strcmp(argv[1], "fork") == 0 && argc > 4) {
+    int k = atoi(argv[2]), n = atoi(argv[3]);
+    long long deadline = now_ms() + atoi(argv[4]);
+    log_one("spool fork parent record", 0, 0);
+    for (int c = 0; c < k; c++) {
+      pid_t pid = fork();
+      if (pid < 0) return 6;
+      if (pid == 0) {
+        uint64_t span = ffitel_span_start("spool fork child", 16, 0, NULL, 0, NULL, 0, 1);
+        if (span == 0) _exit(7);
+        for (int i = 0; i < n; i++) log_one("spool fork record", i, span);
+        if (ffitel_span_end(span, 1, NULL, 0) != FFITEL_OK) _exit(8);
+        /* still refused without the spool: */
+        if (ffitel_flush(100) != FFITEL_E_FORKED) _exit(9);
+        _exit(0);
+      }
+    }
+    for (int c = 0; c < k; c++) {
+      int st;
+      if (wait(&st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        printf("child failed: %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        return 6;
+      }
+    }
+    long long want = (long long)k * n;
+    while (now_ms() < deadline) {
+      int got = ffitel_stats_json(stats, sizeof stats);
+      char *p = got > 0 ? strstr(stats, "\"recovered\":") : NULL;
+      char *q = got > 0 ? strstr(stats, "\"spans_recovered\":") : NULL;
+      if (p && q && atoll(p + 12) >= want && atoll(q + 18) >= k) break;
+      usleep(100 * 1000);
+    }
+    print_stats();
+    ffitel_shutdown(10000);
     return 0;
   }
   if (strcmp(argv[1], "log") == 0 && argc > 4) {
