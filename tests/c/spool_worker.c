@@ -83,13 +83,14 @@ int main(int argc, char **argv) {
     return 4;
   }
   if (strcmp(argv[1], "ship") == 0 && argc > 3) {
-    long long expect = atoll(argv[2]), deadline = now_ms() + atoi(argv[3]);
+    long long expect = atoll(argv[2]), start = now_ms(), deadline = start + atoi(argv[3]);
     while (now_ms() < deadline) {
       int n = ffitel_stats_json(stats, sizeof stats);
       char *p = n > 0 ? strstr(stats, "\"recovered\":") : NULL;
       if (p && atoll(p + 12) >= expect) break;
-      usleep(100 * 1000);
+      usleep(10 * 1000);
     }
+    printf("recovered_ms %lld\n", now_ms() - start);
     print_stats();
     ffitel_shutdown(10000);
     print_stats();
