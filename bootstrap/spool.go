@@ -42,6 +42,8 @@ type SpoolBackend interface {
 	// Budget tells the writer the bytes of other owners' segments and the
 	// bytes of its own segments deleted since the last call.
 	Budget(otherBytes, freedOwn uint64)
+	// Seal stops writing (the segment is sealed; the lock stays held).
+	Seal()
 	// Close stops writing and releases the owner lock.
 	Close()
 }
@@ -679,17 +681,20 @@ func (s *spoolShipper) shutdown(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
+	// Records logged from here on go to the console only, as after any
+	// shutdown; what is on disk is shipped within ctx.
+	s.backend.Seal()
 	err := s.flush(ctx)
 	close(s.stop)
 	s.cancel()
 	<-s.done
-	s.backend.Close()
 	s.mu.Lock()
 	if err == nil {
 		ctx2, cancel := context.WithTimeout(context.Background(), 0)
 		s.passOwn(ctx2) // deletes the sealed, fully shipped last segment
 		cancel()
 	}
+	s.backend.Close() // what is left is adopted by the next process
 	if len(s.segments(s.key)) == 0 {
 		_ = os.Remove(filepath.Join(s.dir, s.key+".lock"))
 	}

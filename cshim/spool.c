@@ -241,6 +241,13 @@ int ffitel_shim_spool_open(const char *dir, const unsigned char *res, size_t res
     return 0;
 }
 
+void ffitel_shim_spool_seal(void) {
+    pthread_mutex_lock(&sp_mu);
+    __atomic_store_n(&sp_on, 0, __ATOMIC_RELEASE);
+    segment_seal();
+    pthread_mutex_unlock(&sp_mu);
+}
+
 void ffitel_shim_spool_close(void) {
     pthread_mutex_lock(&sp_mu);
     __atomic_store_n(&sp_on, 0, __ATOMIC_RELEASE);

@@ -53,6 +53,8 @@ func (cSpool) Counts() (written, refused, ownBytes uint64) {
 
 func (cSpool) Budget(other, freed uint64) { C.ffitel_shim_spool_budget(C.uint64_t(other), C.uint64_t(freed)) }
 
+func (cSpool) Seal() { C.ffitel_shim_spool_seal() }
+
 func (cSpool) Close() { C.ffitel_shim_spool_close() }
 
 // spoolSpanIDs tells spool.c the ids of span handle h, so that a record

@@ -18,7 +18,11 @@
 __attribute__((visibility("hidden"))) int ffitel_shim_spool_open(const char *dir, const unsigned char *res,
                                                                  size_t res_len, uint64_t max_bytes,
                                                                  uint64_t seg_size, int32_t threshold, char *key);
-/* Stops taking records; the current segment is sealed (shipped later). */
+/* Stops taking records and seals the current segment; the owner lock stays
+ * held (the shipper still ships what is there). */
+__attribute__((visibility("hidden"))) void ffitel_shim_spool_seal(void);
+/* Seals (if not yet) and releases the owner lock: what is left is adopted
+ * by the next process. */
 __attribute__((visibility("hidden"))) void ffitel_shim_spool_close(void);
 /* The typed log path (ffitel_shim_log_attrs). */
 __attribute__((visibility("hidden"))) int ffitel_shim_spool_log(int32_t severity, const char *msg, size_t msg_len,
