@@ -66,6 +66,14 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void at_prepare(void) { pthread_mutex_lock(&sp_mu); }
 static void at_parent(void) { pthread_mutex_unlock(&sp_mu); }
 static void at_child(void) {
+    /* Let go of the parent's files at once: a child holding the parent's
+     * lock (a shared open file description) would keep the parent's
+     * segments from being adopted if the parent died first. */
+    if (sp_map) munmap(sp_map, sp_seg_size);
+    if (sp_fd >= 0) close(sp_fd);
+    if (sp_lock_fd >= 0) close(sp_lock_fd);
+    sp_map = NULL;
+    sp_fd = sp_lock_fd = -1;
     sp_child_ready = 0;
     pthread_mutex_unlock(&sp_mu);
 }
@@ -264,7 +272,7 @@ void ffitel_shim_spool_close(void) {
  * directory is at its cap. Caller holds sp_mu. */
 static unsigned char *reserve(size_t total, int *refused) {
     *refused = 0;
-    if (total > sp_seg_size - HDR - 8) return NULL;
+    if (sp_map == NULL || total > sp_seg_size - HDR - 8) return NULL;
     uint64_t own = sp_sealed_bytes - sp_freed_own + sp_off;
     int rotate = sp_off + total + 8 > sp_seg_size; /* keep 8 zero bytes: the end mark */
     if (sp_other_bytes + own + total + (rotate ? HDR : 0) > sp_max) {
@@ -438,11 +446,6 @@ int ffitel_shim_spool_child(void) {
     if (__atomic_load_n(&sp_child_ready, __ATOMIC_ACQUIRE)) return 1;
     pthread_mutex_lock(&sp_mu);
     if (!sp_child_ready && sp_on) {
-        if (sp_map) munmap(sp_map, sp_seg_size);
-        if (sp_fd >= 0) close(sp_fd);
-        if (sp_lock_fd >= 0) close(sp_lock_fd);
-        sp_map = NULL;
-        sp_fd = sp_lock_fd = -1;
         sp_sealed_bytes = sp_freed_own = sp_written = sp_refused = 0;
         sp_created = ffitel_shim_now_ns();
         snprintf(sp_key, sizeof sp_key, "ffitel-%d-%lld", (int)getpid(), (long long)sp_created);

@@ -51,7 +51,9 @@ func (cSpool) Counts() (written, refused, ownBytes uint64) {
 	return uint64(w), uint64(r), uint64(b)
 }
 
-func (cSpool) Budget(other, freed uint64) { C.ffitel_shim_spool_budget(C.uint64_t(other), C.uint64_t(freed)) }
+func (cSpool) Budget(other, freed uint64) {
+	C.ffitel_shim_spool_budget(C.uint64_t(other), C.uint64_t(freed))
+}
 
 func (cSpool) Seal() { C.ffitel_shim_spool_seal() }
 
