@@ -44,6 +44,9 @@ type SpoolBackend interface {
 	Budget(otherBytes, freedOwn uint64)
 	// Seal stops writing (the segment is sealed; the lock stays held).
 	Seal()
+	// Prefault maps the writer's next pages ahead of it, off the host
+	// thread, and drops those behind it.
+	Prefault()
 	// Close stops writing and releases the owner lock.
 	Close()
 }
@@ -239,6 +242,7 @@ func (s *spoolShipper) run() {
 	}()
 	var lastAdopt, lastSync time.Time
 	for {
+		s.backend.Prefault()
 		s.mu.Lock()
 		busy := s.passOwn(s.base)
 		if time.Since(lastAdopt) >= spoolAdoptEvery {

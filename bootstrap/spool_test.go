@@ -71,6 +71,7 @@ func (a *appendRecorder) Append(p []byte) int {
 func (a *appendRecorder) Counts() (uint64, uint64, uint64) { return uint64(len(a.payloads)), 0, 0 }
 func (a *appendRecorder) Budget(uint64, uint64)            {}
 func (a *appendRecorder) Seal()                            {}
+func (a *appendRecorder) Prefault()                        {}
 func (a *appendRecorder) Close()                           {}
 
 func TestSpoolSpanRoundTrip(t *testing.T) {

@@ -59,6 +59,10 @@ static uint64_t sp_sealed_bytes, sp_freed_own, sp_other_bytes;
 static uint64_t sp_written, sp_refused;
 static int64_t sp_created;
 static __thread int sp_mark;
+static uint64_t sp_populated, sp_dropped; /* the current segment's mapped-ahead end, dropped-behind end */
+static int sp_prefaulting;                  /* ffitel_shim_spool_prefault is at work on sp_prefault_map */
+static unsigned char *sp_prefault_map, *sp_retired;
+static uint64_t sp_retired_size;
 /* Fork (spool_fork.c): a child forked after load writes its own segment,
  * opened on its first record; 0 until then. */
 static int sp_child_ready = 1;
@@ -70,9 +74,11 @@ static void at_child(void) {
      * lock (a shared open file description) would keep the parent's
      * segments from being adopted if the parent died first. */
     if (sp_map) munmap(sp_map, sp_seg_size);
+    if (sp_retired) munmap(sp_retired, sp_retired_size);
     if (sp_fd >= 0) close(sp_fd);
     if (sp_lock_fd >= 0) close(sp_lock_fd);
-    sp_map = NULL;
+    sp_map = sp_retired = sp_prefault_map = NULL;
+    sp_prefaulting = 0;
     sp_fd = sp_lock_fd = -1;
     sp_child_ready = 0;
     pthread_mutex_unlock(&sp_mu);
@@ -144,6 +150,7 @@ static void populate(uint64_t from) {
     if (from >= sp_seg_size) return;
     uint64_t len = sp_seg_size - from < (1u << 20) ? sp_seg_size - from : (1u << 20);
     (void)madvise(sp_map + from, len, MADV_POPULATE_WRITE);
+    sp_populated = from + len;
 }
 
 /* Opens segment sp_seq, mapped. Caller holds sp_mu (or is opening). */
@@ -183,6 +190,7 @@ static int segment_open(void) {
     sp_fd = fd;
     sp_map = m;
     sp_off = HDR;
+    sp_dropped = 0;
     populate(0);
     return 0;
 }
@@ -191,7 +199,12 @@ static int segment_open(void) {
 static void segment_seal(void) {
     if (sp_map == NULL) return;
     __atomic_store_n((uint32_t *)(sp_map + OFF_SEALED), 1, __ATOMIC_RELEASE);
-    munmap(sp_map, sp_seg_size);
+    if (sp_prefaulting && sp_map == sp_prefault_map && sp_retired == NULL) {
+        sp_retired = sp_map; /* unmapped when the prefault is done */
+        sp_retired_size = sp_seg_size;
+    } else {
+        munmap(sp_map, sp_seg_size);
+    }
     close(sp_fd);
     sp_sealed_bytes += sp_off;
     sp_map = NULL;
@@ -292,17 +305,18 @@ static unsigned char *reserve(size_t total, int *refused) {
 static void commit(unsigned char *p, size_t payload, size_t total) {
     put32(p + 4, ffitel_shim_crc32c(p + 8, payload));
     __atomic_store_n((uint32_t *)p, (uint32_t)payload, __ATOMIC_RELEASE);
-    uint64_t before = sp_off;
     sp_off += total;
     __atomic_store_n((uint64_t *)(sp_map + OFF_COMMITTED), sp_off, __ATOMIC_RELEASE);
     sp_written++;
-    /* The pages written so far stay in the page cache (the file), not in
-     * this process's resident set: its memory stays flat while the
-     * collector is down. */
-    if ((before >> 20) != (sp_off >> 20)) {
-        uint64_t upto = (sp_off >> 20) << 20;
-        if (upto > HDR) madvise(sp_map + HDR, upto - HDR, MADV_DONTNEED);
-        populate(upto + (1u << 20));
+    /* ffitel_shim_spool_prefault (the shipper's thread) maps pages ahead;
+     * if it fell behind, this thread maps the next megabyte in one call. */
+    if (sp_off + (64u << 10) > sp_populated) populate(sp_populated);
+    /* The lines the next records will be written to, fetched meanwhile
+     * (a write to a cold line otherwise waits for it at the next lock). */
+    if (sp_off + 1024 < sp_seg_size) {
+        __builtin_prefetch(sp_map + sp_off + 512, 1, 3);
+        __builtin_prefetch(sp_map + sp_off + 576, 1, 3);
+        __builtin_prefetch(sp_map + sp_off + 640, 1, 3);
     }
 }
 
@@ -484,4 +498,38 @@ int ffitel_shim_spool_ids_of(uint64_t h, unsigned char *ids) {
     if (found) memcpy(ids, e->ids, 25);
     pthread_mutex_unlock(&sp_mu);
     return found;
+}
+
+/* Called from the shipper's thread: maps the next 4 MB of the current
+ * segment ahead of the writer and drops the pages behind it from this
+ * process's page tables (they stay in the page cache, in the file), so that
+ * the host thread neither takes page faults nor grows its resident set.
+ * madvise runs outside sp_mu: a segment sealed meanwhile is unmapped here,
+ * after. */
+void ffitel_shim_spool_prefault(void) {
+    pthread_mutex_lock(&sp_mu);
+    if (!sp_on || sp_map == NULL || sp_prefaulting) {
+        pthread_mutex_unlock(&sp_mu);
+        return;
+    }
+    unsigned char *map = sp_map;
+    uint64_t pop = sp_populated, target = sp_off + (4u << 20), dropped = sp_dropped;
+    uint64_t behind = (sp_off >> 20) << 20;
+    if (target > sp_seg_size) target = sp_seg_size;
+    if (dropped < HDR) dropped = HDR;
+    if (target > pop) sp_populated = target;
+    if (behind > sp_dropped) sp_dropped = behind;
+    sp_prefaulting = 1;
+    sp_prefault_map = map;
+    pthread_mutex_unlock(&sp_mu);
+    if (behind > dropped) (void)madvise(map + dropped, behind - dropped, MADV_DONTNEED);
+    if (target > pop) (void)madvise(map + pop, target - pop, MADV_POPULATE_WRITE);
+    pthread_mutex_lock(&sp_mu);
+    sp_prefaulting = 0;
+    sp_prefault_map = NULL;
+    if (sp_retired) {
+        munmap(sp_retired, sp_retired_size);
+        sp_retired = NULL;
+    }
+    pthread_mutex_unlock(&sp_mu);
 }

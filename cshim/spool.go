@@ -57,6 +57,8 @@ func (cSpool) Budget(other, freed uint64) {
 
 func (cSpool) Seal() { C.ffitel_shim_spool_seal() }
 
+func (cSpool) Prefault() { C.ffitel_shim_spool_prefault() }
+
 func (cSpool) Close() { C.ffitel_shim_spool_close() }
 
 // spoolSpanIDs tells spool.c the ids of span handle h, so that a record

@@ -36,6 +36,9 @@ __attribute__((visibility("hidden"))) void ffitel_shim_spool_span_ids(uint64_t h
 /* Budget bookkeeping from the shipper: bytes of other owners' segments now
  * on disk, and bytes of this process's sealed segments it deleted. */
 __attribute__((visibility("hidden"))) void ffitel_shim_spool_budget(uint64_t other_bytes, uint64_t freed_own);
+/* Maps pages ahead of the writer and drops those behind it (the shipper's
+ * thread calls it, so that the host thread takes no page faults). */
+__attribute__((visibility("hidden"))) void ffitel_shim_spool_prefault(void);
 /* Counters: records written, refused (cap), current segment sequence. */
 __attribute__((visibility("hidden"))) void ffitel_shim_spool_counts(uint64_t *written, uint64_t *refused,
                                                                     uint64_t *own_bytes, uint32_t *seq);
