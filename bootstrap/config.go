@@ -39,6 +39,10 @@ type Config struct {
 	MetricsAddr      string
 	MetricsNamespace string
 	WorkerID         string
+	// SpoolDir turns the on-disk spool on (FFITEL_SPOOL_DIR, docs/SPOOL.md);
+	// SpoolMaxBytes caps the directory (FFITEL_SPOOL_MAX_MB).
+	SpoolDir         string
+	SpoolMaxBytes    uint64
 	EventsDurableURL string
 	TaskPropagation  string
 
@@ -162,6 +166,8 @@ func LoadConfig(getenv func(string) string) (Config, []string) {
 		host, _ := os.Hostname()
 		c.WorkerID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
+	c.SpoolDir = r.text(envSpoolDir)
+	c.SpoolMaxBytes = uint64(r.integer(envSpoolMaxMB, dfltSpoolMaxMB, 1, 1<<20)) << 20
 	c.EventsDurableURL = r.text(envEventsDurableURL)
 	c.TaskPropagation = r.oneOf(envTaskPropagation, dfltTaskPropagation, "auto", "child", "link", "none")
 
@@ -383,6 +389,8 @@ func (c Config) LogAttrs() []slog.Attr {
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.String("queue_full", c.QueueFull),
 		slog.Duration("queue_full_wait", c.QueueFullWait),
+		slog.String("spool_dir", c.SpoolDir),
+		slog.Uint64("spool_max_mb", c.SpoolMaxBytes>>20),
 		slog.Duration("metric_export_interval", c.MetricExportInterval),
 		slog.String("metrics_temporality", c.MetricsTemporality),
 		slog.String("histogram_aggregation", c.HistogramAggregation),

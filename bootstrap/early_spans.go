@@ -20,6 +20,7 @@ type spanRouter struct {
 	start, n   int
 	closed     bool // drained: forward to target, or drop if target is nil
 	target     *batcher[spanItem]
+	spool      *spoolShipper // ended spans go to the spool first when it is on (spool_spans.go)
 	overflowed uint64
 	replayed   uint64
 	discarded  uint64
@@ -37,8 +38,11 @@ func (p *spanRouter) OnEnd(s sdktrace.ReadOnlySpan) {
 	}
 	p.mu.Lock()
 	if p.closed {
-		target := p.target
+		target, sp := p.target, p.spool
 		p.mu.Unlock()
+		if sp != nil && sp.appendSpan(s) {
+			return
+		}
 		if target != nil {
 			target.add(spanItem{span: s})
 		}
@@ -79,6 +83,13 @@ func (p *spanRouter) upgrade(target *batcher[spanItem]) {
 			p.replayed++
 		}
 	}
+}
+
+// setSpool sends later ended spans to the spool (nil: off).
+func (p *spanRouter) setSpool(s *spoolShipper) {
+	p.mu.Lock()
+	p.spool = s
+	p.mu.Unlock()
 }
 
 func (p *spanRouter) stats() (buffered, overflowed, replayed, discarded uint64) {

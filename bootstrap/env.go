@@ -50,6 +50,9 @@ const (
 	envMetricsNamespace    = "FFITEL_METRICS_NAMESPACE"
 	dfltMetricsNamespace   = "tasker"
 	envWorkerID            = "FFITEL_WORKER_ID" // default <hostname>-<pid>
+	envSpoolDir            = "FFITEL_SPOOL_DIR" // default off (docs/SPOOL.md)
+	envSpoolMaxMB          = "FFITEL_SPOOL_MAX_MB"
+	dfltSpoolMaxMB         = 512
 	envEventsDurableURL    = "FFITEL_EVENTS_DURABLE_URL"
 	envTaskPropagation     = "FFITEL_TASK_PROPAGATION"
 	dfltTaskPropagation    = "auto"

@@ -34,6 +34,16 @@ type route struct {
 	export  *batcher[logItem] // the OTLP export queue; nil unless phase 2 exports logs
 	async   *asyncConsole     // formats and writes the console in phase 2; nil otherwise
 	early   *EarlyBuffer      // non-nil in phase 1 only
+	spool   *spoolShipper     // the on-disk spool in front of export (FFITEL_SPOOL_DIR); nil when off
+}
+
+// exportItem queues it for export: through the spool when it is on (and
+// takes the record), else in memory.
+func (p *route) exportItem(it logItem) {
+	if p.spool != nil && p.spool.appendItem(it) {
+		return
+	}
+	p.export.add(it)
 }
 
 // derived caches a Handler's chain applied to one route's console.
@@ -50,6 +60,9 @@ type Handler struct {
 	route *atomic.Pointer[route] // the Runtime's current route
 	chain *chain
 	cache atomic.Pointer[derived]
+	// spooled is set on the handler of records the C writer already put in
+	// the spool (Runtime.SpooledHandler): the console only.
+	spooled bool
 }
 
 var _ slog.Handler = (*Handler)(nil)
@@ -80,8 +93,8 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 		// asks of handlers that hand records to another goroutine.
 		it := newLogItem(ctx, h.chain, resolveLogValuers(r))
 		p.async.add(h.resolve(p).console, it)
-		if p.export != nil {
-			p.export.add(it)
+		if p.export != nil && !h.spooled {
+			p.exportItem(it)
 		}
 		return nil
 	}
@@ -94,8 +107,8 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 		// route is already stored.
 		p = h.route.Load()
 	}
-	if p.export != nil {
-		p.export.add(newOwnedLogItem(ctx, h.chain, r))
+	if p.export != nil && !h.spooled {
+		p.exportItem(newOwnedLogItem(ctx, h.chain, r))
 	}
 	return err
 }
@@ -105,7 +118,7 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	if len(attrs) == 0 {
 		return h
 	}
-	return &Handler{level: h.level, route: h.route, chain: &chain{parent: h.chain, attrs: attrs}}
+	return &Handler{level: h.level, route: h.route, chain: &chain{parent: h.chain, attrs: attrs}, spooled: h.spooled}
 }
 
 // WithGroup returns a Handler that qualifies later attributes with name.
@@ -113,7 +126,7 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
 	}
-	return &Handler{level: h.level, route: h.route, chain: &chain{parent: h.chain, group: name}}
+	return &Handler{level: h.level, route: h.route, chain: &chain{parent: h.chain, group: name}, spooled: h.spooled}
 }
 
 // resolveLogValuers returns r, or a copy with its LogValuer attributes

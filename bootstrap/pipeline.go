@@ -28,6 +28,7 @@ type exportPipeline struct {
 	spans     *batcher[spanItem]     // nil unless spans are exported
 	pump      *metricPump            // nil unless metrics are pushed
 	lp        *sdklog.LoggerProvider // nil unless logs are exported
+	spool     *spoolShipper          // nil unless FFITEL_SPOOL_DIR is on (spool.go)
 }
 
 // pipelineSettings is what newExportPipeline needs besides the exporters.
@@ -57,6 +58,7 @@ func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
 		}
 		p.logs.start()
 		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(s.res), sdklog.WithProcessor(apiProcessor{p.logs}))
+		p.spool = startSpool(c, s.res, exps.logs, exps.spans, s.warn)
 	}
 	if exps.spans != nil {
 		sx := newSpanExport(exps.spans) // span_wire_export.go
@@ -106,6 +108,9 @@ func (p *exportPipeline) flush(ctx context.Context, metrics bool) error {
 	if p.logs != nil {
 		errs = append(errs, p.logs.flush(ctx))
 	}
+	if p.spool != nil {
+		errs = append(errs, p.spool.flush(ctx))
+	}
 	if p.pump != nil && metrics {
 		p.pump.exportOnce(ctx)
 	}
@@ -120,7 +125,11 @@ func (p *exportPipeline) shutdown(ctx context.Context) error {
 		return nil
 	}
 	var wg sync.WaitGroup
-	var errs [3]error
+	var errs [4]error
+	if p.spool != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[3] = p.spool.shutdown(ctx) }()
+	}
 	if p.spans != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[0] = p.spans.shutdown(ctx) }()
@@ -144,7 +153,7 @@ func (p *exportPipeline) shutdown(ctx context.Context) error {
 	if p.converter != nil {
 		_ = p.converter.lp.Shutdown(ctx)
 	}
-	return errors.Join(errs[0], errs[1], errs[2])
+	return errors.Join(errs[0], errs[1], errs[2], errs[3])
 }
 
 // stats fills the export accounting of s.
@@ -158,6 +167,7 @@ func (p *exportPipeline) stats(s *metrics.PipelineStats) {
 	if p.spans != nil {
 		s.Spans = p.spans.stats()
 	}
+	p.spool.stats(s)
 	if p.pump != nil {
 		s.MetricExports, s.MetricExportFailures = p.pump.exports.Load(), p.pump.failures.Load()
 	}

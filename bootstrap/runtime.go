@@ -111,7 +111,10 @@ type Runtime struct {
 	promUnlinked bool         // Prometheus wanted, bootstrap/promexport not imported
 	endpoint     *metricsEndpoint
 	handler      *Handler
-	logger       *slog.Logger
+	// spooledHandler handles records the C writer already spooled: the
+	// console only (FFITEL_SPOOL_DIR, spool.go).
+	spooledHandler *Handler
+	logger         *slog.Logger
 
 	res        *resource.Resource
 	tp         *sdktrace.TracerProvider
@@ -178,6 +181,7 @@ func (rt *Runtime) InitConsoleOnly() error {
 	rt.early = newEarlyBuffer(rt.cfg.EarlyBuffer)
 	rt.spanEnds = newSpanRouter(rt.cfg.EarlyBuffer)
 	rt.handler = &Handler{level: rt.cfg.Level, route: &rt.route}
+	rt.spooledHandler = &Handler{level: rt.cfg.Level, route: &rt.route, spooled: true}
 	rt.logger = slog.New(rt.handler)
 
 	rt.res = newResource(rt.cfg)
@@ -273,6 +277,7 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 		rt.self.pipeline.Store(rt.export)
 	}
 	rt.disabledReason = ""
+	rt.spanEnds.setSpool(rt.export.spool)
 	rt.spanEnds.upgrade(rt.export.spanQueue())
 	if rt.opts.SetGlobals {
 		otel.SetTracerProvider(rt.tp)
@@ -286,7 +291,9 @@ func (rt *Runtime) InitTelemetry(ctx context.Context) error {
 	// Store the new route before draining the early buffer: a record that
 	// finds the buffer closed reloads and finds the export path.
 	logs := rt.export.logQueue()
-	rt.route.Store(rt.phase2Route(logs))
+	r2 := rt.phase2Route(logs)
+	r2.spool = rt.export.spool
+	rt.route.Store(r2)
 	rt.state.Store(int32(StateTelemetry))
 	early := rt.early.drain()
 	if logs == nil {
@@ -472,6 +479,13 @@ func (rt *Runtime) Logger() *slog.Logger {
 func (rt *Runtime) Handler() slog.Handler {
 	_ = rt.InitConsoleOnly()
 	return rt.handler
+}
+
+// SpooledHandler is Handler for records the spool's C writer already put on
+// disk: they go to the console, and to the collector from the spool.
+func (rt *Runtime) SpooledHandler() slog.Handler {
+	_ = rt.InitConsoleOnly()
+	return rt.spooledHandler
 }
 
 // TracerProvider returns the tracer provider: recording in phase 1,

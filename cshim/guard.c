@@ -13,6 +13,7 @@
 
 #include "include/ffitel.h"
 #include "shim.h"
+#include "spool.h"
 #include "_cgo_export.h"
 
 static pid_t load_pid;
@@ -126,7 +127,8 @@ int ffitel_log(int32_t severity, const char *msg, size_t msg_len,
 }
 int ffitel_log_attrs(int32_t severity, const char *msg, size_t msg_len,
                      const ffitel_attr *attrs, size_t n, uint64_t span) {
-    GUARD_INT();
+    /* A forked child: the spool's C path if it is on, else FFITEL_E_FORKED. */
+    if (in_forked_child()) return ffitel_shim_spool_child_log(severity, msg, msg_len, attrs, n, span);
     return ffitel_shim_log_attrs(severity, msg, msg_len, attrs, n, span);
 }
 int ffitel_log_enabled(int32_t severity) { GUARD_INT(); return ffitelgo_log_enabled(severity); }
@@ -134,7 +136,7 @@ int ffitel_log_enabled(int32_t severity) { GUARD_INT(); return ffitelgo_log_enab
 uint64_t ffitel_span_start(const char *name, size_t name_len, uint64_t parent,
                            const char *traceparent, size_t tp_len,
                            const char *attrs_json, size_t attrs_len, int32_t kind) {
-    GUARD_HANDLE();
+    if (in_forked_child()) return ffitel_shim_spool_child_span_start(name, name_len, parent, traceparent, tp_len, kind);
     return ffitelgo_span_start((char *)name, name_len, parent, (char *)traceparent, tp_len,
                                (char *)attrs_json, attrs_len, kind);
 }
@@ -148,7 +150,7 @@ int ffitel_span_add_event(uint64_t span, const char *name, size_t name_len,
     return ffitelgo_span_add_event(span, (char *)name, name_len, (char *)attrs_json, attrs_len);
 }
 int ffitel_span_end(uint64_t span, int32_t ok, const char *error, size_t error_len) {
-    GUARD_INT();
+    if (in_forked_child()) return ffitel_shim_spool_child_span_end(span, ok, error, error_len);
     return ffitelgo_span_end(span, ok, (char *)error, error_len);
 }
 int ffitel_span_inject(uint64_t span, char *buf, size_t cap) {

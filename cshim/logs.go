@@ -94,7 +94,7 @@ func logRecord(in *input, severity C.int32_t, level slog.Level, known bool, text
 		r.AddAttrs(slog.Int("ffitel.invalid_severity", int(severity)))
 	}
 	r.AddAttrs(in.markers()...)
-	_ = rt().Handler().Handle(ctx, r)
+	_ = logHandler().Handle(ctx, r)
 	return in.result()
 }
 

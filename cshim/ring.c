@@ -15,6 +15,7 @@
 #include "include/ffitel.h"
 #include "shim.h"
 #include "_cgo_export.h"
+#include "spool.h"
 
 static ffitel_ring_slot slots[FFITEL_RING_SLOTS];
 static uint64_t head, tail; /* slots written and consumed since start; head - tail <= FFITEL_RING_SLOTS */
@@ -83,9 +84,10 @@ void ffitel_shim_span_live(uint64_t h, int open) {
 static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 static int text_ok(const char *p, size_t n) { return n == 0 || (p != NULL && utf8_valid((const unsigned char *)p, n)); }
+int ffitel_shim_text_ok(const char *p, size_t n) { return text_ok(p, n); }
 
 int ffitel_shim_ring_try(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs, size_t n,
-                         uint64_t span, int64_t ts) {
+                         uint64_t span, int64_t ts, int spooled) {
     enum { DATA = sizeof slots[0].data, MAX_ATTRS = 128 };
     if (!__atomic_load_n(&ring_on, __ATOMIC_ACQUIRE)) return FFITEL_RING_SYNC;
     /* The ring knows no severity table: Go maps numbers to levels
@@ -129,6 +131,7 @@ int ffitel_shim_ring_try(int32_t severity, const char *msg, size_t msg_len, cons
     s->n_attrs = (uint32_t)n;
     s->span = span;
     s->ts = ts;
+    s->reserved = (uint32_t)spooled; /* 1: already in the spool, the console only */
     unsigned char *p = s->data;
     if (msg_len) memcpy(p, msg, msg_len);
     p += pad8(msg_len);
@@ -186,6 +189,12 @@ int ffitel_shim_ring_unpark(void) {
 int ffitel_shim_log_attrs(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs, size_t n,
                           uint64_t span) {
     int64_t ts = ffitel_shim_now_ns();
-    if (ffitel_shim_ring_try(severity, msg, msg_len, attrs, n, span, ts) != FFITEL_RING_SYNC) return FFITEL_OK;
-    return ffitelgo_log_attrs(severity, (char *)msg, msg_len, (ffitel_attr *)attrs, n, span, ts);
+    /* The spool (FFITEL_SPOOL_DIR) first: on disk before the call returns. */
+    int spooled = ffitel_shim_spool_log(severity, msg, msg_len, attrs, n, span, ts) != FFITEL_SPOOL_OFF;
+    if (ffitel_shim_ring_try(severity, msg, msg_len, attrs, n, span, ts, spooled) != FFITEL_RING_SYNC) return FFITEL_OK;
+    if (!spooled) return ffitelgo_log_attrs(severity, (char *)msg, msg_len, (ffitel_attr *)attrs, n, span, ts);
+    ffitel_shim_spool_mark(1);
+    int rc = ffitelgo_log_attrs(severity, (char *)msg, msg_len, (ffitel_attr *)attrs, n, span, ts);
+    ffitel_shim_spool_mark(0);
+    return rc;
 }

@@ -193,5 +193,8 @@ func handleSlot(h slog.Handler, s *C.ffitel_ring_slot) {
 	if !spanKnown {
 		rt().CountInputError()
 	}
+	if s.reserved == 1 { // already in the spool (spool.c): the console only
+		h = rt().SpooledHandler()
+	}
 	_ = h.Handle(ctx, r)
 }

@@ -47,7 +47,7 @@ typedef struct ffitel_ring_slot {
 } ffitel_ring_slot;
 __attribute__((visibility("hidden"))) int ffitel_shim_ring_try(int32_t severity, const char *msg, size_t msg_len,
                                                                const ffitel_attr *attrs, size_t n, uint64_t span,
-                                                               int64_t ts);
+                                                               int64_t ts, int spooled);
 __attribute__((visibility("hidden"))) uint64_t ffitel_shim_ring_head(void);
 __attribute__((visibility("hidden"))) uint64_t ffitel_shim_ring_tail(void);
 __attribute__((visibility("hidden"))) ffitel_ring_slot *ffitel_shim_ring_slot(uint64_t i);

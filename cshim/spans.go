@@ -41,6 +41,7 @@ func openSpan(e spanEntry) (uint64, bool) {
 	h, ok := spans.add(e)
 	if ok {
 		C.ffitel_shim_span_live(C.uint64_t(h), 1)
+		spoolSpanIDs(h, e.span)
 	}
 	return h, ok
 }

@@ -58,6 +58,8 @@ type PipelineStats struct {
 	// InputErrors counts bad input received over the C ABI (malformed JSON,
 	// invalid UTF-8, truncated values).
 	InputErrors uint64 `json:"input_errors"`
+	// Spool is set when the on-disk spool is on (FFITEL_SPOOL_DIR).
+	Spool *SpoolStats `json:"spool,omitempty"`
 }
 
 // Snapshot is the /metrics/events document.
@@ -88,4 +90,35 @@ type InProcessEventBusStats struct {
 	HandlerErrors        uint64 `json:"handler_errors"`
 	FFIChannelDrops      uint64 `json:"ffi_channel_drops"`
 	Subscriptions        int    `json:"subscriptions"`
+}
+
+// SpoolStats describes the on-disk spool (FFITEL_SPOOL_DIR). The records
+// this process wrote are also in Logs: Written and Refused in Emitted,
+// Shipped in Exported, Refused in Dropped, RecordsWaiting in Pending.
+type SpoolStats struct {
+	Directory string `json:"directory"`
+	// BytesOnDisk is what the directory's segments hold (this process's
+	// and other live owners').
+	BytesOnDisk uint64 `json:"bytes_on_disk"`
+	// RecordsWaiting counts this process's records on disk, not yet shipped.
+	RecordsWaiting uint64 `json:"records_waiting"`
+	Written        uint64 `json:"written"`
+	Shipped        uint64 `json:"shipped"`
+	// Refused counts records refused at FFITEL_SPOOL_MAX_MB (dropped).
+	Refused uint64 `json:"refused"`
+	// Recovered counts records shipped from the segments of dead owners.
+	Recovered uint64 `json:"recovered"`
+	// Redelivered counts recovered records that were in the batch in
+	// flight when their owner died: the collector may have them twice.
+	Redelivered uint64 `json:"redelivered"`
+	// CorruptSkipped counts records that failed their checksum or were cut
+	// short, skipped.
+	CorruptSkipped  uint64 `json:"corrupt_skipped"`
+	AdoptedSegments uint64 `json:"adopted_segments"`
+	// The same for ended spans (Written, Shipped, Refused and Recovered
+	// above count log records); this process's are also in Spans.
+	SpansWritten   uint64 `json:"spans_written"`
+	SpansShipped   uint64 `json:"spans_shipped"`
+	SpansRefused   uint64 `json:"spans_refused"`
+	SpansRecovered uint64 `json:"spans_recovered"`
 }
