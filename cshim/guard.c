@@ -154,11 +154,11 @@ int ffitel_span_end(uint64_t span, int32_t ok, const char *error, size_t error_l
     return ffitelgo_span_end(span, ok, (char *)error, error_len);
 }
 int ffitel_span_inject(uint64_t span, char *buf, size_t cap) {
-    GUARD_INT();
+    if (in_forked_child()) return ffitel_shim_spool_child_inject(span, buf, cap);
     return ffitelgo_span_inject(span, buf, cap);
 }
 int ffitel_span_traceparent(uint64_t span, char *buf, size_t cap) {
-    GUARD_INT();
+    if (in_forked_child()) return ffitel_shim_spool_child_traceparent(span, buf, cap);
     return ffitelgo_span_traceparent(span, buf, cap);
 }
 
@@ -180,7 +180,7 @@ uint64_t ffitel_task_start(const char *task_type, size_t type_len,
                            const char *task_id, size_t id_len, int32_t attempt,
                            const char *traceparent, size_t tp_len,
                            const char *tracestate, size_t ts_len, int32_t propagation) {
-    GUARD_HANDLE();
+    if (in_forked_child()) return ffitel_shim_spool_child_task_start(0, task_type, type_len, traceparent, tp_len, propagation);
     return ffitelgo_task_start(0, NULL, 0, NULL, 0, (char *)task_type, type_len, (char *)worker, worker_len,
                                (char *)task_id, id_len, attempt, (char *)traceparent, tp_len,
                                (char *)tracestate, ts_len, propagation);
@@ -190,7 +190,8 @@ uint64_t ffitel_task_start_in(uint64_t current, const char *task_type, size_t ty
                               const char *task_id, size_t id_len, int32_t attempt,
                               const char *traceparent, size_t tp_len,
                               const char *tracestate, size_t ts_len, int32_t propagation) {
-    GUARD_HANDLE();
+    if (in_forked_child())
+        return ffitel_shim_spool_child_task_start(current, task_type, type_len, traceparent, tp_len, propagation);
     return ffitelgo_task_start(current, NULL, 0, NULL, 0, (char *)task_type, type_len, (char *)worker, worker_len,
                                (char *)task_id, id_len, attempt, (char *)traceparent, tp_len,
                                (char *)tracestate, ts_len, propagation);
@@ -202,14 +203,15 @@ uint64_t ffitel_task_start_ex(uint64_t current, const char *system, size_t syste
                               const char *task_id, size_t id_len, int32_t attempt,
                               const char *traceparent, size_t tp_len,
                               const char *tracestate, size_t ts_len, int32_t propagation) {
-    GUARD_HANDLE();
+    if (in_forked_child())
+        return ffitel_shim_spool_child_task_start(current, task_type, type_len, traceparent, tp_len, propagation);
     return ffitelgo_task_start(current, (char *)system, system_len, (char *)destination, dest_len,
                                (char *)task_type, type_len, (char *)worker, worker_len,
                                (char *)task_id, id_len, attempt, (char *)traceparent, tp_len,
                                (char *)tracestate, ts_len, propagation);
 }
 int ffitel_task_end(uint64_t task, int32_t ok, const char *error_type, size_t et_len) {
-    GUARD_INT();
+    if (in_forked_child()) return ffitel_shim_spool_child_span_end(task, ok, error_type, et_len);
     return ffitelgo_task_end(task, ok, (char *)error_type, et_len);
 }
 
@@ -242,6 +244,11 @@ int ffitel_event_unsubscribe(uint64_t sub) { GUARD_INT(); return ffitelgo_event_
 int ffitel_stats_json(char *buf, size_t cap) { GUARD_INT(); return ffitelgo_stats_json(buf, cap); }
 
 int ffitel_abi_version(void) { return FFITEL_ABI_VERSION; }
+
+int ffitel_spool_enabled(void) {
+    if (in_forked_child()) return ffitel_shim_spool_child();
+    return ffitel_shim_spool_on();
+}
 
 int ffitel_doctor_json(int32_t timeout_ms, char *buf, size_t cap) {
     GUARD_INT();

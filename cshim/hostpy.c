@@ -24,6 +24,7 @@
 
 #include "include/ffitel.h"
 #include "shim.h"
+#include "spool.h"
 #include "_cgo_export.h"
 
 typedef struct _object PyObject;
@@ -91,7 +92,7 @@ static const char *py_str(PyObject *o, size_t *len) {
 }
 
 static int py_log(int32_t severity, PyObject *msg, PyObject *attrs, uint64_t span) {
-    if (ffitel_shim_forked()) return ffitel_shim_forked_error();
+    if (ffitel_shim_forked() && !ffitel_shim_spool_child()) return ffitel_shim_forked_error();
     size_t msg_len = 0;
     if (msg == NULL || py_type(msg) != py.t_str) return FFITEL_PY_USE_JSON;
     const char *m = py_str(msg, &msg_len);
@@ -144,6 +145,7 @@ static int py_log(int32_t severity, PyObject *msg, PyObject *attrs, uint64_t spa
             n++;
         }
     }
+    if (ffitel_shim_forked()) return ffitel_shim_spool_child_log(severity, m, msg_len, a, n, span); /* docs/SPOOL.md */
     return ffitel_shim_log_attrs(severity, m, msg_len, a, n, span);
 }
 

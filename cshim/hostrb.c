@@ -25,6 +25,7 @@
 
 #include "include/ffitel.h"
 #include "shim.h"
+#include "spool.h"
 #include "_cgo_export.h"
 
 typedef uintptr_t VALUE;
@@ -132,7 +133,7 @@ static VALUE rb_fix(long x) { return (VALUE)(x * 2 + 1); }
 /* Ffitel::NativeLog.log(severity, msg, attrs, span) -> Integer result code. */
 static VALUE rb_native_log(VALUE self, VALUE severity, VALUE msg, VALUE attrs, VALUE span) {
     (void)self;
-    if (ffitel_shim_forked()) return rb_fix(ffitel_shim_forked_error());
+    if (ffitel_shim_forked() && !ffitel_shim_spool_child()) return rb_fix(ffitel_shim_forked_error());
     /* Odd arguments still log (nothing is lost): a bad severity as INFO
      * with a marker, a bad span without trace ids. */
     long sev = FIXNUM_P(severity) ? (long)((intptr_t)severity >> 1) : 0;
@@ -157,7 +158,8 @@ static VALUE rb_native_log(VALUE self, VALUE severity, VALUE msg, VALUE attrs, V
     } else if (ac != *rb.c_nil) {
         return rb_fix(FFITEL_RB_USE_JSON);
     }
-    int rc = ffitel_shim_log_attrs((int32_t)sev, m, m_len, w.a, w.n, handle);
+    int rc = ffitel_shim_forked() ? ffitel_shim_spool_child_log((int32_t)sev, m, m_len, w.a, w.n, handle) /* docs/SPOOL.md */
+                                  : ffitel_shim_log_attrs((int32_t)sev, m, m_len, w.a, w.n, handle);
     __asm__ volatile("" : : "r"(&w), "r"(&msg_keep) : "memory"); /* keep the pinned VALUEs alive to here */
     return rb_fix(rc);
 }

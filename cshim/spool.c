@@ -94,6 +94,13 @@ typedef struct {
     unsigned char ids[25]; /* trace id, span id, trace flags */
 } span_ids;
 static span_ids *sp_ids;
+/* A forked child's own spans (spool_fork.c: handles with bit 56 set) have
+ * their own table, so that they never take the slot of a span the parent
+ * opened before the fork (the child's spans may be its children). */
+#define CHILD_BIT (UINT64_C(1) << 56)
+#define CHILD_ID_SLOTS 4096u
+static span_ids sp_cids[CHILD_ID_SLOTS];
+static span_ids *ids_slot(uint64_t h) { return h & CHILD_BIT ? &sp_cids[h % CHILD_ID_SLOTS] : &sp_ids[h % ID_SLOTS]; }
 
 /* CRC-32C: SSE4.2 where the CPU has it, a table otherwise. */
 static uint32_t crc_table[256];
@@ -363,7 +370,7 @@ int ffitel_shim_spool_log(int32_t severity, const char *msg, size_t msg_len, con
     put64(q + 8, (uint64_t)ts);
     memset(q + 16, 0, 24);
     if (span != 0) {
-        span_ids *e = &sp_ids[span % ID_SLOTS];
+        span_ids *e = ids_slot(span);
         if (e->h == span) {
             memcpy(q + 16, e->ids, 24);
             q[1] = e->ids[24];
@@ -426,7 +433,7 @@ int ffitel_shim_spool_raw(const unsigned char *payload, size_t len) {
 void ffitel_shim_spool_span_ids(uint64_t h, const unsigned char *ids) {
     if (!__atomic_load_n(&sp_on, __ATOMIC_ACQUIRE) || h == 0) return;
     pthread_mutex_lock(&sp_mu);
-    span_ids *e = &sp_ids[h % ID_SLOTS];
+    span_ids *e = ids_slot(h);
     e->h = h;
     memcpy(e->ids, ids, 25);
     pthread_mutex_unlock(&sp_mu);
@@ -486,6 +493,9 @@ int ffitel_shim_spool_child(void) {
     return ok;
 }
 
+/* 1 while the writer takes records (phase 2 with the spool on). */
+int ffitel_shim_spool_on(void) { return __atomic_load_n(&sp_on, __ATOMIC_ACQUIRE); }
+
 /* Whether a record at severity is wanted (LOG_LEVEL), for the child. */
 int ffitel_shim_spool_wants(int32_t severity) { return severity >= __atomic_load_n(&sp_threshold, __ATOMIC_RELAXED); }
 
@@ -493,7 +503,7 @@ int ffitel_shim_spool_wants(int32_t severity) { return severity >= __atomic_load
 int ffitel_shim_spool_ids_of(uint64_t h, unsigned char *ids) {
     if (sp_ids == NULL || h == 0) return 0;
     pthread_mutex_lock(&sp_mu);
-    span_ids *e = &sp_ids[h % ID_SLOTS];
+    span_ids *e = ids_slot(h);
     int found = e->h == h;
     if (found) memcpy(ids, e->ids, 25);
     pthread_mutex_unlock(&sp_mu);

@@ -55,6 +55,7 @@ __attribute__((visibility("hidden"))) int ffitel_shim_text_ok(const char *p, siz
  * the child can write to the spool. */
 __attribute__((visibility("hidden"))) int ffitel_shim_spool_child(void);
 __attribute__((visibility("hidden"))) int ffitel_shim_spool_wants(int32_t severity);
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_on(void);
 __attribute__((visibility("hidden"))) int ffitel_shim_spool_ids_of(uint64_t h, unsigned char *ids);
 /* The entry points of a forked child with the spool on (guard.c). */
 __attribute__((visibility("hidden"))) int ffitel_shim_spool_child_log(int32_t severity, const char *msg,
@@ -66,5 +67,14 @@ __attribute__((visibility("hidden"))) uint64_t ffitel_shim_spool_child_span_star
                                                                                   size_t tp_len, int32_t kind);
 __attribute__((visibility("hidden"))) int ffitel_shim_spool_child_span_end(uint64_t span, int32_t ok,
                                                                            const char *error, size_t error_len);
+/* ffitel_task_start* in a forked child: the CONSUMER span "process <type>". */
+__attribute__((visibility("hidden"))) uint64_t ffitel_shim_spool_child_task_start(uint64_t current, const char *type,
+                                                                                  size_t type_len,
+                                                                                  const char *traceparent,
+                                                                                  size_t tp_len, int32_t propagation);
+/* ffitel_span_traceparent in a forked child (a child span or one the parent
+ * opened before the fork). */
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_child_traceparent(uint64_t span, char *buf, size_t cap);
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_child_inject(uint64_t span, char *buf, size_t cap);
 
 #endif

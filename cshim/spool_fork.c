@@ -202,3 +202,67 @@ int ffitel_shim_spool_child_span_end(uint64_t span, int32_t ok, const char *erro
     ffitel_shim_spool_raw(buf, (size_t)(p - buf));
     return FFITEL_OK;
 }
+
+uint64_t ffitel_shim_spool_child_task_start(uint64_t current, const char *type, size_t type_len,
+                                            const char *traceparent, size_t tp_len, int32_t propagation) {
+    if (!ffitel_shim_spool_child()) {
+        ffitel_shim_forked_error();
+        return 0;
+    }
+    if (type == NULL || type_len == 0) {
+        set_error("ffitel_task_start: task_type is empty");
+        return 0;
+    }
+    char name[CHILD_NAME];
+    size_t n = type_len < CHILD_NAME - 8 ? type_len : CHILD_NAME - 8;
+    memcpy(name, "process ", 8);
+    memcpy(name + 8, type, n);
+    /* A carrier makes the task a child of the producer's span (propagation
+     * auto or child); without one, the current span is its parent. Links
+     * (a retry's new trace) are not kept in a child. */
+    if (propagation == 2 || propagation == 1) tp_len = 0;
+    if (tp_len == 0) traceparent = NULL;
+    return ffitel_shim_spool_child_span_start(name, 8 + n, traceparent ? 0 : current, traceparent, tp_len,
+                                              4 /* CONSUMER */);
+}
+
+int ffitel_shim_spool_child_traceparent(uint64_t span, char *buf, size_t cap) {
+    if (!ffitel_shim_spool_child()) return ffitel_shim_forked_error();
+    unsigned char ids[25];
+    if (!ffitel_shim_spool_ids_of(span, ids)) {
+        set_error("ffitel_span_traceparent: unknown span handle");
+        return FFITEL_E_HANDLE;
+    }
+    static const char hex[] = "0123456789abcdef";
+    char tp[56];
+    char *q = tp;
+    *q++ = '0';
+    *q++ = '0';
+    *q++ = '-';
+    for (int i = 0; i < 25; i++) {
+        if (i == 16 || i == 24) *q++ = '-';
+        *q++ = hex[ids[i] >> 4];
+        *q++ = hex[ids[i] & 15];
+    }
+    *q = 0;
+    if (buf != NULL && cap > 0) {
+        size_t k = cap - 1 < 55 ? cap - 1 : 55;
+        memcpy(buf, tp, k);
+        buf[k] = 0;
+    }
+    return 55;
+}
+
+int ffitel_shim_spool_child_inject(uint64_t span, char *buf, size_t cap) {
+    char tp[56];
+    int n = ffitel_shim_spool_child_traceparent(span, tp, sizeof tp);
+    if (n < 0) return n;
+    char out[96];
+    int len = snprintf(out, sizeof out, "{\"traceparent\":\"%s\"}", tp);
+    if (buf != NULL && cap > 0) {
+        size_t k = cap - 1 < (size_t)len ? cap - 1 : (size_t)len;
+        memcpy(buf, out, k);
+        buf[k] = 0;
+    }
+    return len;
+}

@@ -527,6 +527,16 @@ int ffitel_instrument_record(uint64_t instrument, double value, const char *attr
 /* Returns FFITEL_ABI_VERSION. Never enters Go; safe in a forked child. */
 int ffitel_abi_version(void);
 
+/* 1 when the spool (FFITEL_SPOOL_DIR, docs/SPOOL.md) takes this process's
+ * records, else 0. In a child forked after load it says whether the child
+ * can write through C alone (the spool was on in the parent at the fork and
+ * the child's own segment is open): then ffitel_log_attrs, the bindings'
+ * native log functions, ffitel_span_start / _end, ffitel_task_start* /
+ * ffitel_task_end and ffitel_span_traceparent work in the child, and a
+ * binding keeps using the library there instead of falling back. Never
+ * enters Go; safe in a forked child. */
+int ffitel_spool_enabled(void);
+
 /* ---- doctor ----------------------------------------------------------------- */
 
 /* For operators (`ffitel doctor`): runs phase 2 if needed, sends one test log

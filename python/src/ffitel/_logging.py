@@ -98,6 +98,13 @@ def emit(severity: int, msg: Any, attrs: Mapping[str, Any]) -> None:
                 _emit_fallback(severity, msg, attrs)
             return
         # a value the native path does not take (a list, a big int...): JSON
+        if _state.spool_child:  # a forked child has no JSON path: as text
+            rc = native(severity, _clean(msg), _child_attrs(fields, attrs),
+                        s._handle if s is not None else 0)
+            if rc == E_FORKED:
+                _state.enter_forked_mode()
+                _emit_fallback(severity, msg, attrs)
+            return
     m = msg.encode("utf-8", "surrogatepass")
     a = _fields_merged(attrs)
     try:
@@ -107,6 +114,29 @@ def emit(severity: int, msg: Any, attrs: Mapping[str, Any]) -> None:
     if rc == E_FORKED:
         _state.enter_forked_mode()
         _emit_fallback(severity, msg, attrs)
+
+
+def _clean(text: str) -> str:
+    """text without lone surrogates (replaced), as the native path takes it."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _child_attrs(fields: Any, attrs: Mapping[str, Any]) -> Dict[str, Any]:
+    """The fields and attrs of a record in a spool child (docs/SPOOL.md),
+    each value one the native path takes: others as their text, None left out."""
+    out: Dict[str, Any] = {}
+    for k, v in ({**fields[0], **attrs} if fields else attrs).items():
+        t = type(v)
+        if v is None:
+            _state.count_input_error()
+            continue
+        if t is str:
+            v = _clean(v)
+        elif not (t is bool or (t is int and -2**63 <= v < 2**63)
+                  or (t is float and v == v and v not in (float("inf"), float("-inf")))):
+            v = _clean(_state.text(v))
+        out[_clean(_state.text(k))] = v
+    return out
 
 
 def _log_typed(severity: int, m: bytes, a: Optional[bytes], handle: int) -> int:

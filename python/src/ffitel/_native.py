@@ -175,6 +175,7 @@ _SIGNATURES = {
     "ffitel_instrument_record": (
         (_c.c_uint64, _c.c_double, _c.c_char_p, _c.c_size_t), _c.c_int),
     "ffitel_abi_version": ((), _c.c_int),
+    "ffitel_spool_enabled": ((), _c.c_int),
     # May wait up to its timeout: ctypes releases the GIL around it.
     "ffitel_doctor_json": ((_c.c_int32, _c.c_char_p, _c.c_size_t), _c.c_int),
 }

@@ -5,7 +5,11 @@ The library is loaded on first use, never at import. A Go runtime does not
 survive fork(): in a child forked after loading, ``lib`` is not used again,
 logging falls back to the standard library on stderr (with one warning,
 ``warn_forked``) and spans, tasks and metrics become no-ops. A child forked
-*before* loading loads its own copy and exports.
+*before* loading loads its own copy and exports. With the spool on in the
+parent (FFITEL_SPOOL_DIR, docs/SPOOL.md), a forked child keeps using the
+library instead (``spool_child``): its logs, spans and tasks are written to
+its own spool segment through C alone; metrics, stats and events stay
+unavailable there.
 
 The log path reads ``threshold``, ``log_fn`` and ``native_fn`` on every call;
 they are plain module attributes so that read is cheap. Only this module
@@ -29,6 +33,10 @@ PHASE_SHUTDOWN = 3  # ffitel_phase() after shutdown
 
 lib: Optional[_native.Native] = None  # set once loaded; stays set in a forked child
 forked = False  # loaded in a parent, and this is a forked child
+# A forked child that writes through the spool (ffitel_spool_enabled): the
+# library stays in use; calls that need Go answer E_FORKED, which is then a
+# no-op for that call rather than a switch to the fallback.
+spool_child = False
 # ffitel_log (untyped where the platform allows) once loaded and usable
 log_fn: Optional[Callable[..., int]] = None
 # The library's own built-in log(severity, msg, attrs, span) (see
@@ -57,11 +65,27 @@ _atexit_registered = False
 
 
 def _after_fork_in_child() -> None:
-    global _load_lock, _fork_warned
+    global _load_lock
     _load_lock = threading.Lock()  # another thread may have held it at fork time
     if lib is not None and not forked:
-        enter_forked_mode()
-        _fork_warned = False
+        _forked_now()
+
+
+def _forked_now() -> None:
+    """This is a child forked after loading: the spool's C path if the
+    library can write it here, else the fallback."""
+    global _fork_warned, spool_child, _load_pid
+    native = lib
+    try:
+        on = native is not None and native.spool_enabled() == 1
+    except Exception:  # an older library without ffitel_spool_enabled
+        on = False
+    if on:
+        spool_child = True
+        _load_pid = os.getpid()  # a grandchild is told apart from this process
+        return
+    enter_forked_mode()
+    _fork_warned = False
 
 
 if hasattr(os, "register_at_fork"):
@@ -113,21 +137,25 @@ def loaded() -> Optional[_native.Native]:
 def check_fork() -> None:
     """Catches a fork that skipped the at-fork hooks (a raw clone)."""
     if lib is not None and not forked and os.getpid() != _load_pid:
-        enter_forked_mode()
+        _forked_now()
 
 
 def enter_forked_mode() -> None:
-    """Stops using the library in this process (a child forked after loading)."""
-    global forked, log_fn, native_fn, threshold
+    """Stops using the library in this process (a child forked after loading,
+    or a spool child whose segment could not be written)."""
+    global forked, log_fn, native_fn, threshold, spool_child
     forked = True
+    spool_child = False
     log_fn = native_fn = None
     threshold = 0
 
 
 def forked_rc(rc: int) -> bool:
-    """True (after entering forked mode) when rc says this is a forked child."""
+    """True (after entering forked mode) when rc says this is a forked child.
+    In a spool child the call was just unavailable here: nothing switches."""
     if rc == E_FORKED:
-        enter_forked_mode()
+        if not spool_child:
+            enter_forked_mode()
         return True
     return False
 
@@ -274,7 +302,7 @@ def fallback() -> logging.Logger:
 def warn_forked() -> None:
     """Says once per process that this forked child cannot use the library."""
     global _fork_warned
-    if not _fork_warned:
+    if not _fork_warned and not spool_child:
         _fork_warned = True
         fallback().warning(
             "ffitel: libffitel was loaded before this process (pid %d) was forked; a Go "
