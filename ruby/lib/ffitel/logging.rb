@@ -60,6 +60,7 @@ module Ffitel
           rc = native.log(severity, msg, fields ? fields.merge(attrs) : attrs, span ? span.handle : 0)
           return true if rc.zero?
           return failed(rc, severity, msg, attrs) unless rc == Native::RB_USE_JSON
+          return emit_spool_child(native, severity, msg, fields ? fields.merge(attrs) : attrs, span) if Runtime.spool_child?
           # a value the native path does not take (an Array, a Bignum, a
           # Latin-1 string...): the JSON path below
         end
@@ -104,8 +105,23 @@ module Ffitel
         Fallback.emit(severity, msg, attrs, Runtime.unavailable_reason)
       end
 
+      # A forked child writing through the spool has no JSON path: values
+      # the native path does not take are logged as their text.
+      def emit_spool_child(native, severity, msg, attrs, span)
+        simple = attrs.to_h do |k, v|
+          v = v.to_s unless v.is_a?(String) || v.is_a?(Symbol) || v == true || v == false ||
+                            (v.is_a?(Integer) && v.bit_length < 64) || (v.is_a?(Float) && v.finite?)
+          v = utf8(v) if v.is_a?(String) && !(v.encoding == Encoding::UTF_8 && v.valid_encoding?)
+          [utf8(k.to_s), v]
+        end
+        text = utf8(Attributes.text(msg).to_s)
+        rc = native.log(severity, text.valid_encoding? ? text : text.scrub, simple, span ? span.handle : 0)
+        rc.zero? || rc == Native::RB_USE_JSON || failed(rc, severity, msg, attrs)
+      end
+
       def failed(rc, severity, msg, attrs)
         if rc == Native::E_FORKED
+          Runtime.spool_lost! if Runtime.spool_child?
           Runtime.forked!
           Fallback.emit(severity, msg, attrs, Runtime.forked_warning)
         end

@@ -129,6 +129,13 @@ module Ffitel
       attach_function :ffitel_doctor_json, [:int32, :pointer, :size_t], :int, blocking: true
       # Counts a bad input the binding replaced or left out (a nil value).
       attach_function :ffitel_count_input_error, [], :int
+      # Whether the spool takes records; in a forked child, whether the child
+      # writes through it (docs/SPOOL.md). Never enters Go.
+      begin
+        attach_function :ffitel_spool_enabled, [], :int
+      rescue FFI::NotFoundError
+        def self.ffitel_spool_enabled = 0 # an older library
+      end
     end
 
     # ---- the one place results become values or exceptions ---------------

@@ -9,13 +9,14 @@ module Ffitel
   # it through these methods; nothing else touches its state.
   module Runtime
     # Marks the library unusable in a forked child as soon as the fork
-    # happens (Ruby >= 3.1 routes every fork through Process._fork). The C
+    # happens (Ruby >= 3.1 routes every fork through Process._fork), unless
+    # the spool lets the child keep using it (Runtime.spool_child?). The C
     # side guards each call too; this only makes the switch earlier and
     # cheaper.
     module ForkHook
       def _fork
         pid = super
-        Runtime.forked! if pid.zero?
+        Runtime.after_fork_in_child if pid.zero?
         pid
       end
     end
@@ -43,6 +44,7 @@ module Ffitel
     @native_log = nil # Ffitel::NativeLog when the library defined it
     @load_error = nil
     @loaded_pid = nil
+    @spool_child = false # a forked child writing through the spool
 
     class << self
       # Why the library is unavailable (a String), or nil.
@@ -58,6 +60,34 @@ module Ffitel
 
       def forked?
         @state == :forked
+      end
+
+      # A child forked after loading that keeps using the library through
+      # the spool (FFITEL_SPOOL_DIR, docs/SPOOL.md): logs, spans and tasks are
+      # written to its own segment in C; calls that need Go (metrics, stats,
+      # events, flush) answer FFITEL_E_FORKED, a no-op for that call only.
+      def spool_child?
+        @spool_child
+      end
+
+      # In a child just forked: the spool if the library can write it here,
+      # else the fallback (forked!).
+      def after_fork_in_child
+        return unless @state == :loaded
+
+        if Native.ffitel_spool_enabled == 1
+          @spool_child = true
+          @loaded_pid = Process.pid
+        else
+          @spool_child = false
+          forked!
+        end
+      end
+
+      # The spool child could not write a record: the fallback from now on.
+      def spool_lost!
+        @spool_child = false
+        forked!
       end
 
       # The enabled-levels table (index: severity number) while the library
@@ -169,9 +199,10 @@ module Ffitel
         @state == :loaded ? Native.ffitel_version : nil
       end
 
-      # Marks the library unusable in this (forked) process. Returns true.
+      # Marks the library unusable in this (forked) process (in a spool
+      # child, only the call that said so was unavailable). Returns true.
       def forked!
-        if @state == :loaded
+        if @state == :loaded && !@spool_child
           @state = :forked
           @levels = nil
         end
@@ -184,7 +215,8 @@ module Ffitel
         return false unless @state == :loaded
         return false if Process.pid == @loaded_pid
 
-        forked!
+        after_fork_in_child
+        !@spool_child
       end
 
       # The one warning the fallback logger writes before logging: why the
@@ -237,6 +269,8 @@ module Ffitel
 
       def forked_lifecycle
         forked!
+        return false if @spool_child
+
         Fallback.emit(WARN, "ffitel is unavailable in this forked child", {}, forked_warning)
         false
       end
