@@ -39,6 +39,13 @@ if ! python3 -c 'import celery, kombu, redis; assert celery.__version__ == "5.4.
   echo "install-deps: installing Celery from PyPI"
   python3 -m pip install -q 'celery[redis]==5.4.0' 'kombu==5.4.2' 'redis==5.3.1'
 fi
+
+# RQ 2.1 (its default Worker forks a work horse per job) for the spool's
+# fork test (python/tests/test_spool_rq.py); it takes the redis-py 5 above.
+if ! python3 -c 'import rq; assert rq.__version__ == "2.1.0"' 2>/dev/null; then
+  echo "install-deps: installing RQ from PyPI"
+  python3 -m pip install -q 'rq==2.1.0' 'redis==5.3.1'
+fi
 "$(dirname "$0")/dist-toolchain.sh"
 # The OpenTelemetry API bridge tests (python/tests/test_otel_*.py) and its
 # benchmark: the API, the SDK (the "another provider" case and the bench
