@@ -62,6 +62,22 @@ func TestCBurstOf8x50000IsDeliveredWhole(t *testing.T) {
 	checkBurstDelivered(t, col, "c burst record", st)
 }
 
+// The same burst with the spool on (docs/SPOOL.md): every record goes to
+// disk before the call returns and is shipped from there; none is dropped,
+// and the spool directory is empty after the shutdown.
+func TestSpoolCBurstOf8x50000IsDeliveredWhole(t *testing.T) {
+	bin := buildCProgram(t, "tests/c/burst.c", "-lpthread")
+	col := e2e.StartCollector(t)
+	dir := t.TempDir()
+	st := runCBurst(t, bin, col.Env(), "150000", "OTEL_SERVICE_NAME=e2e-c-burst-spool", "LOG_LEVEL=info",
+		"FFITEL_LOG_OUTPUT=none", "FFITEL_SPOOL_DIR="+dir, burstWait)
+	checkBurstDelivered(t, col, "c burst record", st)
+	left, err := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if err != nil || len(left) != 0 {
+		t.Errorf("segments left in the spool after a complete shutdown: %v %v", left, err)
+	}
+}
+
 // With the Collector down the producers never wait: the overflow is
 // dropped and counted, and shutdown says what was not delivered.
 func TestCBurstWithCollectorDownIsDroppedAndCounted(t *testing.T) {
