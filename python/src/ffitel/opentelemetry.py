@@ -119,21 +119,23 @@ class _ApiSpan(_trace.Span):
     ``ffitel.current_span()`` and ``ffitel_span`` give its ``ffitel.Span``
     face (``_FfView``), made only when asked for."""
 
-    __slots__ = ("name", "_handle", "_arg", "_tp", "_sc", "_rec", "_status", "_desc", "_view", "_oc")
+    __slots__ = ("name", "_handle", "_arg", "_tp")
 
-    def __init__(self, name: str, handle: int, tp: Optional[str],
-                 recording: Optional[bool] = None) -> None:
+    # What most spans never change: class defaults (the API's Span base has
+    # no __slots__, so an instance stores them in its __dict__ when set).
+    _sc: Optional[SpanContext] = None
+    _rec: Optional[bool] = None  # is_recording(), from the traceparent's flags when first asked
+    _status = 0  # StatusCode value: 0 unset, 1 ok, 2 error
+    _desc = ""
+    _view: Optional[_spans.Span] = None
+    _oc: Optional[Tuple[Context, Context]] = None  # _OneContext.get_current's cache
+
+    def __init__(self, name: str, handle: int, tp: Optional[str]) -> None:
         self.name = name
         self._handle = handle
         # as the untyped ffitel_log takes it (inline for the common small handle)
         self._arg: Any = handle if 0 <= handle < 2147483648 else untyped_handle(handle)
         self._tp = tp
-        self._sc: Optional[SpanContext] = None
-        self._rec = recording
-        self._status = 0  # StatusCode value: 0 unset, 1 ok, 2 error
-        self._desc = ""
-        self._view: Optional[_spans.Span] = None
-        self._oc: Optional[Tuple[Context, Context]] = None  # _OneContext.get_current's cache
 
     def __repr__(self) -> str:
         return f"<ffitel.opentelemetry span {self.name!r} handle={self._handle}>"
@@ -256,12 +258,7 @@ class _ApiView(_ApiSpan):
 
     def __init__(self, ff: _spans.Span) -> None:  # pylint: disable=super-init-not-called
         self._ff = ff
-        self._sc = None
-        self._rec = None
-        self._status = 0
-        self._desc = ""
         self._view = ff
-        self._oc = None
 
     def __repr__(self) -> str:
         return f"<ffitel.opentelemetry span {self._ff.name!r} handle={self._ff._handle}>"
@@ -465,7 +462,16 @@ class _CurrentSpan:
             else:
                 _ctx.detach(self._token)
             if self._end:
-                s.end()
+                if type(s) is _ApiSpan and s._handle and not s._status and _state.lib is not None \
+                        and _state.lib.span_end_native is not None and not _state.forked:
+                    # s.end(), inline for the common span (it runs for every one)
+                    handle = s._handle
+                    s._handle = s._arg = 0
+                    rc = _state.lib.span_end_native(handle, 0, None, 0)
+                    if rc < 0:
+                        _quiet(rc)
+                else:
+                    s.end()
         return False
 
     def _fresh(self) -> "_CurrentSpan":
