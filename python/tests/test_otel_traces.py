@@ -190,3 +190,48 @@ def test_unsampled_api_spans_record_nothing_but_propagate(collector: Collector) 
               "OTEL_TRACES_SAMPLER": "parentbased_always_off"})
     spans = _by_name(collector, service, ["sampled marker"])
     assert "never exported" not in spans
+
+
+def test_api_span_current_through_one_contextvar(collector: Collector) -> None:
+    # start_as_current_span sets ffitel's contextvar alone; the API's Context
+    # must still show the span, keep other values, and survive attach/detach.
+    service = service_name("otel-onevar")
+    run_worker("""
+        import ffitel
+        from ffitel._spans import use  # as ffitel.celery re-attaches a span
+        ffitel.init_telemetry()
+        from opentelemetry import context, trace
+        tracer = trace.get_tracer("x")
+        key = context.create_key("k")
+        token = context.attach(context.set_value(key, "outside"))
+        with tracer.start_as_current_span("api a") as a:
+            assert trace.get_current_span() is a
+            assert context.get_value(key) == "outside"
+            assert context.get_current() is context.get_current()  # cached while unchanged
+            face = ffitel.current_span()
+            assert isinstance(face, ffitel.Span) and face.span_id == f"{a.get_span_context().span_id:016x}"
+            t2 = context.attach(context.set_value(key, "inside"))
+            assert trace.get_current_span() is a and ffitel.current_span().span_id == face.span_id
+            with tracer.start_as_current_span("api b") as b:
+                assert trace.get_current_span() is b and context.get_value(key) == "inside"
+                with use(face):  # the ffitel.Span face made current again: a
+                    assert trace.get_current_span() is a
+                    with tracer.start_as_current_span("api c", context=context.get_current()):
+                        pass
+                assert trace.get_current_span() is b
+            context.detach(t2)
+            assert trace.get_current_span() is a and context.get_value(key) == "outside"
+            with ffitel.span("ffitel d"):
+                assert trace.get_current_span().get_span_context().span_id != a.get_span_context().span_id
+            assert trace.get_current_span() is a
+        assert not trace.get_current_span().get_span_context().is_valid
+        assert ffitel.current_span() is None and context.get_value(key) == "outside"
+        context.detach(token)
+        assert ffitel.shutdown(timeout=5.0)
+    """, env={**collector.env(), "OTEL_SERVICE_NAME": service})
+    spans = _by_name(collector, service, ["api a", "api b", "api c", "ffitel d"])
+    assert len({s["traceId"] for s in spans.values()}) == 1
+    a_id = spans["api a"]["spanId"]
+    assert spans["api b"]["parentSpanId"] == a_id
+    assert spans["api c"]["parentSpanId"] == a_id
+    assert spans["ffitel d"]["parentSpanId"] == a_id

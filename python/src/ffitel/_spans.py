@@ -24,7 +24,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 _KINDS = {"internal": 0, "server": 1, "client": 2, "producer": 3, "consumer": 4}
 
 _var: ContextVar[Optional["Span"]] = ContextVar("ffitel.span", default=None)
-current = _var.get  # the current Span or None; read on every log call
+# The current Span or None; read on every log call. With the OpenTelemetry
+# API bridge it may be an API span instead: read only _handle, _arg, _tp,
+# name and traceparent() from it (current_span() gives the Span).
+current = _var.get
 
 # Set by ffitel.opentelemetry when it registers (one context with the
 # OpenTelemetry API): an object whose attach(span) makes span current in
@@ -60,7 +63,11 @@ def use(s: Optional["Span"]) -> Iterator[Optional["Span"]]:
 
 def current_span() -> Optional["Span"]:
     """The current span (the innermost ``ffitel.span`` or ``ffitel.task``), or None."""
-    return _var.get()
+    s = _var.get()
+    # An OpenTelemetry API span (ffitel.opentelemetry) is current as itself
+    # (it has what current() readers use: _handle, _arg, _tp, traceparent());
+    # its ffitel.Span face is made here, when asked for.
+    return s if s is None or isinstance(s, Span) else s.ffitel_span
 
 
 class Span:

@@ -63,7 +63,7 @@ from opentelemetry.trace import (
 
 from . import _fields, _spans, _state
 from ._attrs import encode as _encode
-from ._native import utf8
+from ._native import untyped_handle, utf8
 
 __all__ = ["MeterProvider", "TracerProvider", "meter_provider", "register", "tracer_provider"]
 
@@ -112,37 +112,57 @@ def _links_json(links: Iterable[Any]) -> bytes:
 # --- spans ----------------------------------------------------------------------------
 
 class _ApiSpan(_trace.Span):
-    """An OpenTelemetry API span that is an ffitel span (``_ff``, the same
-    ``ffitel.Span`` that ``ffitel.current_span()`` returns)."""
+    """An OpenTelemetry API span that is an ffitel span: one object holds the
+    library's handle, and it is what both the API's context and ffitel's
+    current-span contextvar hold (``_spans.current()`` reads ``_handle``,
+    ``_arg``, ``_tp`` from it, as from an ``ffitel.Span``).
+    ``ffitel.current_span()`` and ``ffitel_span`` give its ``ffitel.Span``
+    face (``_FfView``), made only when asked for."""
 
-    __slots__ = ("_ff", "_sc", "_rec", "_status", "_desc")
+    __slots__ = ("name", "_handle", "_arg", "_tp")
 
-    def __init__(self, ff: _spans.Span, recording: Optional[bool] = None) -> None:
-        self._ff = ff
-        self._sc: Optional[SpanContext] = None
-        self._rec = recording
-        self._status = 0  # StatusCode value: 0 unset, 1 ok, 2 error
-        self._desc = ""
+    # What most spans never change: class defaults (the API's Span base has
+    # no __slots__, so an instance stores them in its __dict__ when set).
+    _sc: Optional[SpanContext] = None
+    _rec: Optional[bool] = None  # is_recording(), from the traceparent's flags when first asked
+    _status = 0  # StatusCode value: 0 unset, 1 ok, 2 error
+    _desc = ""
+    _view: Optional[_spans.Span] = None
+    _oc: Optional[Tuple[Context, Context]] = None  # _OneContext.get_current's cache
+
+    def __init__(self, name: str, handle: int, tp: Optional[str]) -> None:
+        self.name = name
+        self._handle = handle
+        # as the untyped ffitel_log takes it (inline for the common small handle)
+        self._arg: Any = handle if 0 <= handle < 2147483648 else untyped_handle(handle)
+        self._tp = tp
 
     def __repr__(self) -> str:
-        return f"<ffitel.opentelemetry span {self._ff.name!r} handle={self._ff._handle}>"
+        return f"<ffitel.opentelemetry span {self.name!r} handle={self._handle}>"
 
     @property
     def ffitel_span(self) -> _spans.Span:
         """The ffitel.Span behind this API span."""
-        return self._ff
+        v = self._view
+        if v is None:
+            v = self._view = _FfView(self)
+        return v
+
+    def traceparent(self) -> str:
+        """The W3C traceparent (as ``ffitel.Span.traceparent``)."""
+        return self._tp or ""
 
     def get_span_context(self) -> SpanContext:
         sc = self._sc
         if sc is None:
-            tp = self._ff.traceparent()
+            tp = self.traceparent()
             sc = _span_context(tp) if tp else INVALID_SPAN_CONTEXT
             if tp:
                 self._sc = sc
         return sc
 
     def is_recording(self) -> bool:
-        if not self._ff._handle:
+        if not self._handle:
             return False
         rec = self._rec
         if rec is None:
@@ -150,14 +170,14 @@ class _ApiSpan(_trace.Span):
         return rec
 
     def _lib(self) -> Any:
-        return _state.loaded() if self._ff._handle and self.is_recording() else None
+        return _state.loaded() if self._handle and self.is_recording() else None
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         a = _attrs(attributes)
         lib = self._lib()
         if lib is not None and a:
             e = _encode(a)
-            _quiet(lib.span_set_attributes(self._ff._handle, e, len(e)))
+            _quiet(lib.span_set_attributes(self._handle, e, len(e)))
 
     def set_attribute(self, key: str, value: Any) -> None:
         self.set_attributes({key: value})
@@ -169,7 +189,7 @@ class _ApiSpan(_trace.Span):
         n = utf8(name)
         a = _attrs(attributes)
         e = _encode(a) if a else None
-        _quiet(lib.span_add_event_at(self._ff._handle, n, len(n), e, len(e) if e else 0,
+        _quiet(lib.span_add_event_at(self._handle, n, len(n), e, len(e) if e else 0,
                                      int(timestamp or 0)))
 
     def add_link(self, context: SpanContext, attributes: Any = None) -> None:
@@ -178,14 +198,14 @@ class _ApiSpan(_trace.Span):
             return
         links = _links_json([_trace.Link(context, attributes)])
         if links:
-            _quiet(lib.span_add_link(self._ff._handle, links, len(links)))
+            _quiet(lib.span_add_link(self._handle, links, len(links)))
 
     def update_name(self, name: str) -> None:
         lib = self._lib()
         if lib is not None:
             n = utf8(name)
-            _quiet(lib.span_update_name(self._ff._handle, n, len(n)))
-        self._ff.name = name
+            _quiet(lib.span_update_name(self._handle, n, len(n)))
+        self.name = name
 
     def set_status(self, status: Any, description: Optional[str] = None) -> None:
         if isinstance(status, Status):
@@ -214,11 +234,10 @@ class _ApiSpan(_trace.Span):
         self.add_event("exception", a, timestamp)
 
     def end(self, end_time: Optional[int] = None) -> None:
-        ff = self._ff
-        handle = ff._handle
+        handle = self._handle
         if not handle:
             return
-        ff._handle = ff._arg = 0  # as Span._take_handle, inline: this runs for every span
+        self._handle = self._arg = 0  # as Span._take_handle
         lib = _state.lib
         if lib is None or _state.forked:
             return
@@ -229,6 +248,54 @@ class _ApiSpan(_trace.Span):
             lib.span_end_ex(handle, self._status, d, len(d) if d else 0, t)
         if rc < 0:
             _quiet(rc)
+
+
+class _ApiView(_ApiSpan):
+    """The API face of an ``ffitel.Span`` (``ffitel.span``/``ffitel.task``
+    made current through the API's context): everything forwards to it."""
+
+    __slots__ = ("_ff",)
+
+    def __init__(self, ff: _spans.Span) -> None:  # pylint: disable=super-init-not-called
+        self._ff = ff
+        self._view = ff
+
+    def __repr__(self) -> str:
+        return f"<ffitel.opentelemetry span {self._ff.name!r} handle={self._ff._handle}>"
+
+    def traceparent(self) -> str:
+        return self._ff.traceparent()
+
+    name = property(lambda self: self._ff.name,  # type: ignore[assignment]
+                    lambda self, v: setattr(self._ff, "name", v))
+    _handle = property(lambda self: self._ff._handle,  # type: ignore[assignment]
+                       lambda self, v: setattr(self._ff, "_handle", v))
+    _arg = property(lambda self: self._ff._arg,  # type: ignore[assignment]
+                    lambda self, v: setattr(self._ff, "_arg", v))
+    _tp = property(lambda self: self._ff._tp,  # type: ignore[assignment]
+                   lambda self, v: setattr(self._ff, "_tp", v))
+
+
+class _FfView(_spans.Span):
+    """The ``ffitel.Span`` face of an API span (``ffitel.current_span()``
+    inside ``start_as_current_span``): everything forwards to it."""
+
+    __slots__ = ("_api",)
+
+    def __init__(self, api: _ApiSpan) -> None:  # pylint: disable=super-init-not-called
+        self._api = api
+
+    def __repr__(self) -> str:
+        return f"<ffitel.Span {self._api.name!r} handle={self._api._handle}>"
+
+    name = property(lambda self: self._api.name,  # type: ignore[assignment]
+                    lambda self, v: setattr(self._api, "name", v))
+    _handle = property(lambda self: self._api._handle,  # type: ignore[assignment]
+                       lambda self, v: setattr(self._api, "_handle", v))
+    _arg = property(lambda self: self._api._arg,  # type: ignore[assignment]
+                    lambda self, v: setattr(self._api, "_arg", v))
+    _tp = property(lambda self: self._api._tp,  # type: ignore[assignment]
+                   lambda self, v: setattr(self._api, "_tp", v))
 
 
 def _quiet(rc: int) -> None:
@@ -258,8 +325,8 @@ def _parent_of(context: Optional[Context]) -> Tuple[Any, int, Optional[bytes]]:
         tp = ff._tp
         return None, 0, tp.encode("ascii") if tp else None
     parent = _trace.get_current_span(context)
-    if type(parent) is _ApiSpan and parent._ff._handle:
-        return parent, parent._ff._handle, None
+    if isinstance(parent, _ApiSpan) and parent._handle:
+        return parent, parent._handle, None
     psc = parent.get_span_context()
     return parent, 0, _traceparent(psc).encode("ascii") if psc.is_valid else None
 
@@ -277,7 +344,7 @@ def _start(scope: bytes, name: str, context: Optional[Context], kind: Any, attri
         if lib is None:  # a forked child: keep propagating what we were given
             if parent is None:
                 parent = _trace.get_current_span(context)
-            return parent if type(parent) is not _ApiSpan else NonRecordingSpan(parent.get_span_context())
+            return parent if not isinstance(parent, _ApiSpan) else NonRecordingSpan(parent.get_span_context())
     a = _fields.merged(attributes if not attributes or type(attributes) is dict else dict(attributes))
     k = kind._value_ if type(kind) is SpanKind else _kind_value(kind)
     ln = _links_json(links) if links else None
@@ -304,68 +371,74 @@ def _start(scope: bytes, name: str, context: Optional[Context], kind: Any, attri
         if parent is None:
             parent = _trace.get_current_span(context)
         return NonRecordingSpan(parent.get_span_context()) if ph else parent
-    ff = _spans.Span(name, handle)
-    ff._tp = tpo or None
-    return _ApiSpan(ff, tpo.endswith("-01") if tpo else None)
+    return _ApiSpan(name, handle, tpo or None)
 
 
 class _CurrentSpan:
     """``Tracer.start_as_current_span``: a context manager and a decorator,
-    as the API's own; class-based, which costs less than a generator."""
+    as the API's own; class-based, which costs less than a generator.
 
-    __slots__ = ("_tracer", "_args", "_rec_exc", "_set_status", "_end", "_span", "_token", "_fftoken")
+    With one context in force, an ffitel API span is made current by setting
+    ffitel's contextvar alone: the API's Context with it in is built only
+    when someone asks for the current Context (``_OneContext.get_current``)."""
 
-    def __init__(self, tracer: "Tracer", args: Tuple[Any, ...], record_exception: bool,
+    __slots__ = ("_tracer", "_name", "_context", "_kind", "_attributes", "_links", "_start_time",
+                 "_rec_exc", "_set_status", "_end", "_span", "_token", "_fftoken")
+
+    def __init__(self, tracer: "Tracer", name: Any, context: Optional[Context], kind: Any,
+                 attributes: Any, links: Any, start_time: Optional[int], record_exception: bool,
                  set_status_on_exception: bool, end_on_exit: bool) -> None:
         self._tracer = tracer
-        self._args = args
+        self._name = name
+        self._context = context
+        self._kind = kind
+        self._attributes = attributes
+        self._links = links
+        self._start_time = start_time
         self._rec_exc = record_exception
         self._set_status = set_status_on_exception
         self._end = end_on_exit
 
     def __enter__(self) -> _trace.Span:
         one = _one
-        name, context, kind, attributes, links, start_time = self._args
         lib = _state.lib
-        if (context is None and not links and one is not None and lib is not None
-                and not _state.forked and _ctx._RUNTIME_CONTEXT is one and one._var is not None
+        name = self._name
+        if (one is not None and self._context is None and not self._links and lib is not None
+                and not _state.forked and _ctx._RUNTIME_CONTEXT is one
                 and lib.span_start_native is not None and type(name) is str):
             # The common case, inline (it runs for every span): the parent
-            # from ffitel's contextvar, one call into the library, both
-            # contextvars set directly. Anything else goes through _start.
+            # from ffitel's contextvar, one call into the library, one
+            # contextvar set. Anything else goes through _start.
             pff = _spans._var.get()
             ph, tp = 0, None
             if pff is not None:
                 ph = pff._handle
                 if not ph and pff._tp:
                     tp = pff._tp.encode("ascii")
-            f = _fields.get()
+            attributes = self._attributes
             if attributes:
                 a = _fields.merged(attributes if type(attributes) is dict else dict(attributes))
             else:
+                f = _fields.get()
                 a = f[1] if f else None
+            kind = self._kind
+            st = self._start_time
             r = lib.span_start_native(
                 self._tracer._scope, name, ph, tp, a,
                 kind._value_ if type(kind) is SpanKind else _kind_value(kind),
-                start_time if type(start_time) is int else int(start_time or 0), None)
+                st if type(st) is int else int(st or 0), None)
             if type(r) is tuple and r[0]:
-                handle, tpo = r
-                ff = _spans.Span(name, handle)
-                ff._tp = tpo
-                s: _trace.Span = _ApiSpan(ff, tpo.endswith("-01") if tpo else None)
-                var = one._var
+                s: _trace.Span = _ApiSpan(name, r[0], r[1])
                 self._span = s
-                self._token = var.set(Context({**var.get(), _SPAN_KEY: s}))
-                self._fftoken = _spans._var.set(ff)
+                self._token = None
+                self._fftoken = _spans._var.set(s)
                 return s
-        s = _start(self._tracer._scope, *self._args)
+        s = _start(self._tracer._scope, name, self._context, self._kind, self._attributes,
+                   self._links, self._start_time)
         self._span = s
-        if one is not None and _ctx._RUNTIME_CONTEXT is one and one._var is not None:
-            # What _ctx.attach(set_span_in_context(s)) does through _OneContext,
-            # with the two contextvars set here directly.
-            var = one._var
-            self._token = var.set(Context({**var.get(), _SPAN_KEY: s}))
-            self._fftoken = _spans._var.set(s._ff if type(s) is _ApiSpan else _ffitel_of(s))
+        if one is not None and _ctx._RUNTIME_CONTEXT is one and type(s) is _ApiSpan:
+            self._token = None
+            self._fftoken = _spans._var.set(s)
         else:
             self._token = _ctx.attach(_trace.set_span_in_context(s))
             self._fftoken = None
@@ -384,17 +457,27 @@ class _CurrentSpan:
             if ft is not None:
                 try:
                     _spans._var.reset(ft)
-                    _one._var.reset(self._token)  # type: ignore[union-attr]
                 except Exception:  # as the API's detach: logged, never raised
                     _logger.exception("Failed to detach context")
             else:
                 _ctx.detach(self._token)
             if self._end:
-                s.end()
+                if type(s) is _ApiSpan and s._handle and not s._status and _state.lib is not None \
+                        and _state.lib.span_end_native is not None and not _state.forked:
+                    # s.end(), inline for the common span (it runs for every one)
+                    handle = s._handle
+                    s._handle = s._arg = 0
+                    rc = _state.lib.span_end_native(handle, 0, None, 0)
+                    if rc < 0:
+                        _quiet(rc)
+                else:
+                    s.end()
         return False
 
     def _fresh(self) -> "_CurrentSpan":
-        return _CurrentSpan(self._tracer, self._args, self._rec_exc, self._set_status, self._end)
+        return _CurrentSpan(self._tracer, self._name, self._context, self._kind, self._attributes,
+                            self._links, self._start_time, self._rec_exc, self._set_status,
+                            self._end)
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         if inspect.iscoroutinefunction(fn):
@@ -430,7 +513,7 @@ class Tracer(_trace.Tracer):
                               links: Any = None, start_time: Optional[int] = None,
                               record_exception: bool = True, set_status_on_exception: bool = True,
                               end_on_exit: bool = True) -> Any:
-        return _CurrentSpan(self, (name, context, kind, attributes, links, start_time),
+        return _CurrentSpan(self, name, context, kind, attributes, links, start_time,
                             record_exception, set_status_on_exception, end_on_exit)
 
 
@@ -452,11 +535,14 @@ class TracerProvider(_trace.TracerProvider):
 
 # --- one context -------------------------------------------------------------------
 
-def _ffitel_of(span: Any) -> Optional[_spans.Span]:
-    """The ffitel current span matching an API current span: its ffitel span,
-    a remote placeholder (handle 0, its traceparent) for a foreign valid one,
-    else None."""
-    if type(span) is _ApiSpan:
+def _ffitel_of(span: Any) -> Any:
+    """ffitel's current span matching an API current span: an ffitel API span
+    itself, the ffitel.Span behind an _ApiView, a remote placeholder (handle
+    0, its traceparent) for a foreign valid one, else None."""
+    t = type(span)
+    if t is _ApiSpan:
+        return span
+    if t is _ApiView:
         return span._ff
     sc = span.get_span_context()
     if not sc.is_valid:
@@ -495,7 +581,20 @@ class _OneContext(_RuntimeContext):
         return _Token(t, _spans._var.set(_ffitel_of(_trace.get_current_span(context))))
 
     def get_current(self) -> Context:
-        return self._inner.get_current()
+        ctx = self._inner.get_current()
+        s = _spans._var.get()
+        if type(s) is not _ApiSpan or ctx.get(_SPAN_KEY) is s:
+            return ctx
+        # An API span made current by start_as_current_span (ffitel's
+        # contextvar alone, nothing else attached since): it is the current
+        # span of the current Context. Everything that sets the API's
+        # context (attach) sets ffitel's contextvar too, so they differ only so.
+        oc = s._oc
+        if oc is not None and oc[0] is ctx:
+            return oc[1]
+        c = Context({**ctx, _SPAN_KEY: s})
+        s._oc = (ctx, c)
+        return c
 
     def detach(self, token: Any) -> None:
         if type(token) is _Token:
@@ -512,7 +611,13 @@ class _Bridge:
 
     @staticmethod
     def attach(s: Optional[_spans.Span]) -> Any:
-        return _ctx.attach(_trace.set_span_in_context(_ApiSpan(s) if s is not None else INVALID_SPAN))
+        if s is None:
+            api: _trace.Span = INVALID_SPAN
+        elif type(s) is _FfView:
+            api = s._api  # ffitel.current_span() of an API span, made current again
+        else:
+            api = _ApiView(s)
+        return _ctx.attach(_trace.set_span_in_context(api))
 
     @staticmethod
     def detach(token: Any) -> None:
