@@ -118,7 +118,15 @@ static void crc_init(void) {
 #endif
 }
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t c, const unsigned char *p, size_t n) {
+/* clang (zig cc, the release build) names the CRC32 instructions' feature
+ * apart from SSE4.2; gcc takes them with sse4.2. Used only when the CPU
+ * says it has them (crc_hw). */
+#if defined(__clang__)
+#define FFITEL_CRC_TARGET __attribute__((target("sse4.2,crc32")))
+#else
+#define FFITEL_CRC_TARGET __attribute__((target("sse4.2")))
+#endif
+FFITEL_CRC_TARGET static uint32_t crc_sse42(uint32_t c, const unsigned char *p, size_t n) {
     uint64_t c64 = c;
     while (n >= 8) {
         uint64_t w;

@@ -11,7 +11,16 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_getrandom
+#if defined(__x86_64__)
+#define SYS_getrandom 318
+#elif defined(__aarch64__)
+#define SYS_getrandom 278
+#endif
+#endif
 
 #include "shim.h"
 #include "spool.h"
@@ -72,7 +81,9 @@ static int parse_hex(const char *s, unsigned char *out, size_t n) {
 
 static void random_bytes(unsigned char *p, size_t n) {
     while (n > 0) {
-        ssize_t got = getrandom(p, n, 0);
+        /* The system call, not glibc's getrandom() (glibc 2.25+): the
+         * release build targets glibc 2.17 (manylinux_2_17). */
+        ssize_t got = (ssize_t)syscall(SYS_getrandom, p, n, 0);
         if (got <= 0) { /* no entropy source: the clock, better than zeros */
             int64_t t = ffitel_shim_now_ns();
             for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(t >> (8 * (i % 8))) ^ (unsigned char)i;
