@@ -147,31 +147,9 @@ func ffitelgo_span_start_ex(scope *C.char, scopeLen C.size_t, name *C.char, name
 	defer recoverHandle(&h)
 	var in input
 	tracer := apiTracer(&in, rt().TracerProvider(), scope, scopeLen)
-	spanName := in.text("name", name, nameLen, maxMessageBytes)
-	if spanName == "" {
-		spanName = "unnamed"
-	}
-	ctx := context.Background()
-	if parent != 0 {
-		p, ok := spanOf(uint64(parent))
-		if !ok {
-			setError("ffitel_span_start_ex: unknown or ended parent span handle")
-			return 0
-		}
-		ctx = trace.ContextWithSpan(ctx, p)
-	} else if tpLen > 0 {
-		sc := spanContextOf(in.text("traceparent", traceparent, tpLen, 256))
-		if sc.IsValid() {
-			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
-		} else {
-			in.problem(C.FFITEL_E_INVALID, "ffitel_span_start_ex: malformed traceparent; started a new trace")
-		}
-	}
-	k := trace.SpanKindInternal
-	if kind >= 0 && int(kind) < len(spanKinds) {
-		k = spanKinds[kind]
-	} else {
-		in.problem(C.FFITEL_E_INVALID, "ffitel_span_start_ex: unknown kind; using INTERNAL")
+	spanName, ctx, k, ok := spanStart(&in, "ffitel_span_start_ex", name, nameLen, parent, traceparent, tpLen, kind)
+	if !ok {
+		return 0
 	}
 	opts := make([]trace.SpanStartOption, 1, 4)
 	opts[0] = trace.WithSpanKind(k)

@@ -99,35 +99,48 @@ func endAllSpans() int {
 var spanKinds = [...]trace.SpanKind{trace.SpanKindInternal, trace.SpanKindServer, trace.SpanKindClient,
 	trace.SpanKindProducer, trace.SpanKindConsumer}
 
-//export ffitelgo_span_start
-func ffitelgo_span_start(name *C.char, nameLen C.size_t, parent C.uint64_t, traceparent *C.char, tpLen C.size_t,
-	attrsJSON *C.char, attrsLen C.size_t, kind C.int32_t) (h C.uint64_t) {
-	defer recoverHandle(&h)
-	var in input
-	spanName := in.text("name", name, nameLen, maxMessageBytes)
+// spanStart resolves what every span start takes: the name ("unnamed" when
+// empty), the parent (a handle, else a remote traceparent, else none) and
+// the kind. ok is false for an unknown parent handle (the error is set; no
+// span). fn names the C function in messages.
+func spanStart(in *input, fn string, name *C.char, nameLen C.size_t, parent C.uint64_t, traceparent *C.char,
+	tpLen C.size_t, kind C.int32_t) (spanName string, ctx context.Context, k trace.SpanKind, ok bool) {
+	spanName = in.text("name", name, nameLen, maxMessageBytes)
 	if spanName == "" {
 		spanName = "unnamed"
 	}
-	ctx := context.Background()
+	ctx = context.Background()
 	if parent != 0 {
-		p, ok := spanOf(uint64(parent))
-		if !ok {
-			setError("ffitel_span_start: unknown or ended parent span handle")
-			return 0
+		p, found := spanOf(uint64(parent))
+		if !found {
+			setError(fn + ": unknown or ended parent span handle")
+			return "", nil, 0, false
 		}
 		ctx = trace.ContextWithSpan(ctx, p)
 	} else if tpLen > 0 {
 		tp := in.text("traceparent", traceparent, tpLen, 256)
 		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": tp})
 		if !trace.SpanContextFromContext(ctx).IsValid() {
-			in.problem(C.FFITEL_E_INVALID, "ffitel_span_start: malformed traceparent; started a new trace")
+			in.problem(C.FFITEL_E_INVALID, fn+": malformed traceparent; started a new trace")
 		}
 	}
-	k := trace.SpanKindInternal
+	k = trace.SpanKindInternal
 	if kind >= 0 && int(kind) < len(spanKinds) {
 		k = spanKinds[kind]
 	} else {
-		in.problem(C.FFITEL_E_INVALID, "ffitel_span_start: unknown kind; using INTERNAL")
+		in.problem(C.FFITEL_E_INVALID, fn+": unknown kind; using INTERNAL")
+	}
+	return spanName, ctx, k, true
+}
+
+//export ffitelgo_span_start
+func ffitelgo_span_start(name *C.char, nameLen C.size_t, parent C.uint64_t, traceparent *C.char, tpLen C.size_t,
+	attrsJSON *C.char, attrsLen C.size_t, kind C.int32_t) (h C.uint64_t) {
+	defer recoverHandle(&h)
+	var in input
+	spanName, ctx, k, ok := spanStart(&in, "ffitel_span_start", name, nameLen, parent, traceparent, tpLen, kind)
+	if !ok {
+		return 0
 	}
 	attrs := in.attrs(attrsJSON, attrsLen)
 	attrs = append(attrs, in.markers()...)
