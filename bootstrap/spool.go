@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -137,23 +136,7 @@ func startSpool(cfg Config, res *resource.Resource, exporter sdklog.Exporter, sp
 // attributes and the worker id.
 func spoolResourceBlock(res *resource.Resource, workerID string) []byte {
 	attrs := []spool.Attr{{Key: spoolWorkerIDKey, Type: spool.TypeString, Str: workerID}}
-	for _, kv := range res.Attributes() {
-		a := spool.Attr{Key: string(kv.Key)}
-		switch kv.Value.Type() {
-		case attribute.BOOL:
-			a.Type, a.Int = spool.TypeBool, 0
-			if kv.Value.AsBool() {
-				a.Int = 1
-			}
-		case attribute.INT64:
-			a.Type, a.Int = spool.TypeInt, kv.Value.AsInt64()
-		case attribute.FLOAT64:
-			a.Type, a.Float = spool.TypeDouble, kv.Value.AsFloat64()
-		default:
-			a.Type, a.Str = spool.TypeString, kv.Value.Emit()
-		}
-		attrs = append(attrs, a)
-	}
+	attrs = append(attrs, kvsToSpool(res.Attributes())...)
 	return spool.EncodeResource(attrs)
 }
 
