@@ -4,25 +4,39 @@
  */
 #include "include/ffitel.h"
 #include "shim.h"
+#include "spool.h"
 #include "_cgo_export.h"
 
 #define GUARD_INT() do { if (ffitel_shim_forked()) return ffitel_shim_forked_error(); } while (0)
 #define GUARD_HANDLE() do { if (ffitel_shim_forked()) { (void)ffitel_shim_forked_error(); return 0; } } while (0)
 
+/* The handle bookkeeping of an API span (ring.c's live note, spool.c's ids)
+ * is done here, in C, around the one call into Go: a call from Go into C
+ * costs about as much as the C it runs, and these run on every API span. */
 uint64_t ffitel_span_start_ex(const char *scope, size_t scope_len, const char *name, size_t name_len,
                               uint64_t parent, const char *traceparent, size_t tp_len,
                               const char *attrs_json, size_t attrs_len, int32_t kind, int64_t start_unix_nano,
                               const char *links_json, size_t links_len, char *tp_out, size_t tp_cap) {
     if (tp_out != NULL && tp_cap > 0) tp_out[0] = 0;
     GUARD_HANDLE();
-    return ffitelgo_span_start_ex((char *)scope, scope_len, (char *)name, name_len, parent, (char *)traceparent,
-                                  tp_len, (char *)attrs_json, attrs_len, kind, start_unix_nano, (char *)links_json,
-                                  links_len, tp_out, tp_cap);
+    unsigned char ids[25];
+    uint64_t h = ffitelgo_span_start_ex((char *)scope, scope_len, (char *)name, name_len, parent, (char *)traceparent,
+                                        tp_len, (char *)attrs_json, attrs_len, kind, start_unix_nano,
+                                        (char *)links_json, links_len, tp_out, tp_cap, ids);
+    if (h != 0) { /* as openSpan (spans.go); no record can name h before it is returned */
+        ffitel_shim_span_live(h, 1);
+        ffitel_shim_spool_span_ids(h, ids);
+    }
+    return h;
 }
 int ffitel_span_end_ex(uint64_t span, int32_t status, const char *description, size_t description_len,
                        int64_t end_unix_nano) {
     GUARD_INT();
-    return ffitelgo_span_end_ex(span, status, (char *)description, description_len, end_unix_nano);
+    /* as closeSpan (spans.go): later records naming span take the synchronous
+     * path; Go drains the ring first only when something is queued. */
+    ffitel_shim_span_live(span, 0);
+    int queued = ffitel_shim_ring_head() != ffitel_shim_ring_tail();
+    return ffitelgo_span_end_ex(span, status, (char *)description, description_len, end_unix_nano, queued);
 }
 int ffitel_span_add_event_at(uint64_t span, const char *name, size_t name_len, const char *attrs_json,
                              size_t attrs_len, int64_t unix_nano) {

@@ -140,10 +140,21 @@ func timestamp(ns C.int64_t) time.Time {
 	return time.Unix(0, int64(ns))
 }
 
+// kindOptions holds the span-kind option of each kind, made once: a start
+// with nothing else to say passes it as is (no allocation).
+// Indexed by trace.SpanKind (spanStart returns one of spanKinds).
+var kindOptions = func() (o [trace.SpanKindConsumer + 1][]trace.SpanStartOption) {
+	for k := range o {
+		o[k] = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKind(k))}
+	}
+	return o
+}()
+
 //export ffitelgo_span_start_ex
 func ffitelgo_span_start_ex(scope *C.char, scopeLen C.size_t, name *C.char, nameLen C.size_t, parent C.uint64_t,
 	traceparent *C.char, tpLen C.size_t, attrsJSON *C.char, attrsLen C.size_t, kind C.int32_t,
-	startNS C.int64_t, linksJSON *C.char, linksLen C.size_t, tpOut *C.char, tpCap C.size_t) (h C.uint64_t) {
+	startNS C.int64_t, linksJSON *C.char, linksLen C.size_t, tpOut *C.char, tpCap C.size_t,
+	idsOut *C.uchar) (h C.uint64_t) {
 	defer recoverHandle(&h)
 	var in input
 	tracer := apiTracer(&in, rt().TracerProvider(), scope, scopeLen)
@@ -151,8 +162,7 @@ func ffitelgo_span_start_ex(scope *C.char, scopeLen C.size_t, name *C.char, name
 	if !ok {
 		return 0
 	}
-	opts := make([]trace.SpanStartOption, 1, 4)
-	opts[0] = trace.WithSpanKind(k)
+	opts := kindOptions[k][:1:1] // an append below copies: the shared slice is never written
 	if attrsLen > 0 {
 		opts = append(opts, trace.WithAttributes(bootstrap.KeyValues(in.attrs(attrsJSON, attrsLen))...))
 	}
@@ -166,13 +176,14 @@ func ffitelgo_span_start_ex(scope *C.char, scopeLen C.size_t, name *C.char, name
 		opts = append(opts, trace.WithAttributes(bootstrap.KeyValues(markers)...))
 	}
 	_, s := tracer.Start(ctx, spanName, opts...)
-	handle, ok := openSpan(spanEntry{span: s})
+	handle, ok := openSpanTable(spanEntry{span: s})
 	if !ok {
 		s.SetAttributes(attribute.Bool("ffitel.span_table_full", true))
 		s.End()
 		setError("ffitel_span_start_ex: too many open spans (65536); end spans with ffitel_span_end")
 		return 0
 	}
+	spanIDs(s, (*[25]byte)(unsafe.Pointer(idsOut)))
 	writeTraceparent(tpOut, tpCap, s.SpanContext())
 	if in.code != 0 {
 		in.result()
@@ -181,9 +192,10 @@ func ffitelgo_span_start_ex(scope *C.char, scopeLen C.size_t, name *C.char, name
 }
 
 //export ffitelgo_span_end_ex
-func ffitelgo_span_end_ex(span C.uint64_t, status C.int32_t, desc *C.char, descLen C.size_t, endNS C.int64_t) (rc C.int) {
+func ffitelgo_span_end_ex(span C.uint64_t, status C.int32_t, desc *C.char, descLen C.size_t, endNS C.int64_t,
+	queued C.int) (rc C.int) {
 	defer recoverInto(&rc)
-	e, found := closeSpan(uint64(span))
+	e, found := closeSpanTable(uint64(span), queued != 0)
 	if !found {
 		return fail(C.FFITEL_E_HANDLE, "ffitel_span_end_ex: unknown or already ended span handle")
 	}

@@ -46,6 +46,21 @@ func openSpan(e spanEntry) (uint64, bool) {
 	return h, ok
 }
 
+// openSpanTable adds e to the table without the notes openSpan keeps in C:
+// the C caller keeps them (otelapi.c), from the ids spanIDs returns.
+func openSpanTable(e spanEntry) (uint64, bool) {
+	return spans.add(e)
+}
+
+// spanIDs fills ids (25 bytes: trace id, span id, flags) as spool.c takes them.
+func spanIDs(s trace.Span, ids *[25]byte) {
+	sc := s.SpanContext()
+	tid, sid := sc.TraceID(), sc.SpanID()
+	copy(ids[:16], tid[:])
+	copy(ids[16:24], sid[:])
+	ids[24] = byte(sc.TraceFlags())
+}
+
 // spanOf returns the span (or task span) of handle h.
 func spanOf(h uint64) (trace.Span, bool) {
 	e, ok := spans.get(h)
@@ -70,6 +85,15 @@ func spanContext(h uint64) (context.Context, bool) {
 func closeSpan(h uint64) (spanEntry, bool) {
 	C.ffitel_shim_span_live(C.uint64_t(h), 0) // later records naming h take the synchronous path
 	ringDrain()                               // earlier ones become records while h is known
+	return spans.remove(h)
+}
+
+// closeSpanTable is closeSpan for a C caller that already cleared ring.c's
+// live note of h (otelapi.c): queued says the ring held records then.
+func closeSpanTable(h uint64, queued bool) (spanEntry, bool) {
+	if queued {
+		ringDrain()
+	}
 	return spans.remove(h)
 }
 
