@@ -114,6 +114,7 @@ type Runtime struct {
 	// spooledHandler handles records the C writer already spooled: the
 	// console only (FFITEL_SPOOL_DIR, spool.go).
 	spooledHandler *Handler
+	consoleOff     bool // FFITEL_LOG_OUTPUT=none: records go nowhere but OTLP (and the spool)
 	logger         *slog.Logger
 
 	res        *resource.Resource
@@ -174,6 +175,7 @@ func (rt *Runtime) InitConsoleOnly() error {
 		// Records go to OTLP only; ffitel's own warnings (loss reports,
 		// exporter errors) still reach stderr.
 		rt.console = slog.DiscardHandler
+		rt.consoleOff = true
 		rt.out = io.Discard
 		console = NewConsoleHandler(os.Stderr, &ConsoleOptions{Level: slog.LevelWarn, Format: format})
 	}
@@ -486,6 +488,16 @@ func (rt *Runtime) Handler() slog.Handler {
 func (rt *Runtime) SpooledHandler() slog.Handler {
 	_ = rt.InitConsoleOnly()
 	return rt.spooledHandler
+}
+
+// ConsoleOff reports whether records have no console (FFITEL_LOG_OUTPUT=none
+// and no Options.Output): a record the spool's C writer took then needs
+// nothing from Go (cshim/ring.c skips the ring for it).
+func (rt *Runtime) ConsoleOff() bool {
+	_ = rt.InitConsoleOnly()
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.consoleOff
 }
 
 // TracerProvider returns the tracer provider: recording in phase 1,

@@ -21,6 +21,7 @@ static ffitel_ring_slot slots[FFITEL_RING_SLOTS];
 static uint64_t head, tail; /* slots written and consumed since start; head - tail <= FFITEL_RING_SLOTS */
 static pthread_mutex_t ring_mu = PTHREAD_MUTEX_INITIALIZER;
 static int ring_on, ring_parked;
+static int ring_console_off; /* ffitel_shim_ring_console_off */
 static int32_t ring_threshold = 1 << 30;
 
 /* Strict UTF-8 (no overlongs, surrogates or values past U+10FFFF), with an
@@ -167,6 +168,8 @@ void ffitel_shim_ring_set(int on, int32_t threshold) {
     pthread_mutex_unlock(&ring_mu);
 }
 
+void ffitel_shim_ring_console_off(int off) { __atomic_store_n(&ring_console_off, off, __ATOMIC_RELEASE); }
+
 /* Parks the consumer if nothing is queued: producers then take the
  * synchronous path until ffitel_shim_ring_unpark. Returns 1 if parked. */
 int ffitel_shim_ring_park(void) {
@@ -191,6 +194,13 @@ int ffitel_shim_log_attrs(int32_t severity, const char *msg, size_t msg_len, con
     int64_t ts = ffitel_shim_now_ns();
     /* The spool (FFITEL_SPOOL_DIR) first: on disk before the call returns. */
     int spooled = ffitel_shim_spool_log(severity, msg, msg_len, attrs, n, span, ts) != FFITEL_SPOOL_OFF;
+    /* In the spool with no console to write it to (FFITEL_LOG_OUTPUT=none),
+     * the record needs nothing more: the shipper exports it from the disk.
+     * A span handle (checked by the ring or Go: FFITEL_E_HANDLE) and an
+     * error (written synchronously) still take the usual path. */
+    if (spooled && span == 0 && severity < FFITEL_ERROR && __atomic_load_n(&ring_on, __ATOMIC_ACQUIRE) &&
+        __atomic_load_n(&ring_console_off, __ATOMIC_ACQUIRE))
+        return FFITEL_OK;
     if (ffitel_shim_ring_try(severity, msg, msg_len, attrs, n, span, ts, spooled) != FFITEL_RING_SYNC) return FFITEL_OK;
     if (!spooled) return ffitelgo_log_attrs(severity, (char *)msg, msg_len, (ffitel_attr *)attrs, n, span, ts);
     ffitel_shim_spool_mark(1);

@@ -49,6 +49,11 @@ func ringStart() {
 	wake, stop, done := make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	ring.wake, ring.stop, ring.done = wake, stop, done
 	ring.active.Store(true)
+	off := C.int(0)
+	if rt().ConsoleOff() {
+		off = 1
+	}
+	C.ffitel_shim_ring_console_off(off)
 	C.ffitel_shim_ring_set(1, C.int32_t(bootstrap.SeverityFromLevel(rt().Config().Level)))
 	go ringRun(wake, stop, done)
 }

@@ -161,6 +161,8 @@ static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
+static uint64_t sp_page = 4096; /* the page size, set by ffitel_shim_spool_open */
+static uint64_t page_size(void) { return sp_page; }
 static void populate(uint64_t from) {
     if (from >= sp_seg_size) return;
     uint64_t len = sp_seg_size - from < (1u << 20) ? sp_seg_size - from : (1u << 20);
@@ -239,6 +241,8 @@ int ffitel_shim_spool_open(const char *dir, const unsigned char *res, size_t res
         errno = EALREADY;
         return -1;
     }
+    long page = sysconf(_SC_PAGESIZE);
+    if (page > 0) sp_page = (uint64_t)page;
     (void)mkdir(dir, 0700);
     strcpy(sp_dir, dir);
     memcpy(sp_res, res, res_len);
@@ -534,7 +538,11 @@ void ffitel_shim_spool_prefault(void) {
     uint64_t pop = sp_populated, target = sp_off + (4u << 20), dropped = sp_dropped;
     uint64_t behind = (sp_off >> 20) << 20;
     if (target > sp_seg_size) target = sp_seg_size;
-    if (dropped < HDR) dropped = HDR;
+    /* On a page boundary: the next call starts here, and madvise takes
+     * page-aligned starts only (EINVAL otherwise: nothing was mapped ahead
+     * and the host thread took a page fault per page). */
+    target &= ~(uint64_t)(page_size() - 1);
+    if (dropped < HDR) dropped = (HDR + page_size() - 1) & ~(page_size() - 1);
     if (target > pop) sp_populated = target;
     if (behind > sp_dropped) sp_dropped = behind;
     sp_prefaulting = 1;
