@@ -672,10 +672,25 @@ func (s *spoolShipper) shutdown(ctx context.Context) error {
 	// shutdown; what is on disk is shipped within ctx.
 	s.backend.Seal()
 	err := s.flush(ctx)
+	// Let a pass in progress (say adopting a dead child's segment) finish
+	// within ctx: cancelling an export the collector has already received
+	// would leave its acknowledgement unrecorded and the next process would
+	// deliver that batch again.
 	close(s.stop)
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		s.cancel()
+		<-s.done
+	}
 	s.cancel()
-	<-s.done
 	s.mu.Lock()
+	if ctx.Err() == nil {
+		// Children forked by this process that have exited since the last
+		// pass: their segments are shipped now rather than by the next
+		// process.
+		s.adopt(ctx)
+	}
 	if err == nil {
 		ctx2, cancel := context.WithTimeout(context.Background(), 0)
 		s.passOwn(ctx2) // deletes the sealed, fully shipped last segment

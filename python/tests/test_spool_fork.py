@@ -113,3 +113,38 @@ def test_forked_children_log_spans_and_tasks_through_the_spool(collector: Collec
     assert len(warned) == CHILDREN
     for r in warned:
         assert r["spanId"] == children[r["attrs"]["child"]][1][2]
+
+
+def test_shutdown_right_after_the_children_exit_ships_them_once(collector: Collector, tmp_path) -> None:
+    # The parent shuts down as soon as its children are gone: it ships their
+    # segments itself (nothing left for a next process) and exactly once (an
+    # export in flight is not cancelled and redelivered later).
+    service = service_name("spoolfork-quick")
+    spool = tmp_path / "spool"
+    run_worker(f"""
+        import os, ffitel
+        ffitel.init_telemetry()
+        pids = []
+        for c in range({CHILDREN}):
+            pid = os.fork()
+            if pid == 0:
+                with ffitel.span(f"quick child {{c}}"):
+                    for i in range({RECORDS}):
+                        ffitel.info("quick child record", child=c, i=i)
+                os._exit(0)
+            pids.append(pid)
+        for p in pids:
+            os.waitpid(p, 0)
+        assert ffitel.shutdown(timeout=30)
+    """, env={**collector.env(), "OTEL_SERVICE_NAME": service,
+              "FFITEL_SPOOL_DIR": str(spool), "FFITEL_LOG_OUTPUT": "none"}, timeout=120)
+    assert [p.name for p in spool.iterdir()] == [], "segments left for a next process"
+
+    def settled():
+        recs = [r for r in collector.logs(service) if r["body"].get("stringValue") == "quick child record"]
+        return recs if len(recs) >= CHILDREN * RECORDS else None
+
+    recs = wait_for(settled, timeout=20) or []
+    keys = [(r["attrs"]["child"], r["attrs"]["i"]) for r in recs]
+    assert len(keys) == CHILDREN * RECORDS and len(set(keys)) == len(keys), \
+        f"{len(keys)} records, {len(set(keys))} distinct: want {CHILDREN * RECORDS} once each"
