@@ -229,20 +229,7 @@ func ffitelgo_span_end_ex(span C.uint64_t, status C.int32_t, desc *C.char, descL
 func ffitelgo_span_add_event_at(span C.uint64_t, name *C.char, nameLen C.size_t, attrsJSON *C.char,
 	attrsLen C.size_t, atNS C.int64_t) (rc C.int) {
 	defer recoverInto(&rc)
-	s, ok := spanOf(uint64(span))
-	if !ok {
-		return fail(C.FFITEL_E_HANDLE, "ffitel_span_add_event_at: unknown or ended span handle")
-	}
-	var in input
-	eventName := in.text("name", name, nameLen, maxMessageBytes)
-	attrs := in.attrs(attrsJSON, attrsLen)
-	attrs = append(attrs, in.markers()...)
-	opts := []trace.EventOption{trace.WithAttributes(bootstrap.KeyValues(attrs)...)}
-	if atNS > 0 {
-		opts = append(opts, trace.WithTimestamp(timestamp(atNS)))
-	}
-	s.AddEvent(eventName, opts...)
-	return in.result()
+	return spanAddEvent("ffitel_span_add_event_at", span, name, nameLen, attrsJSON, attrsLen, atNS)
 }
 
 //export ffitelgo_span_add_link

@@ -201,15 +201,26 @@ func ffitelgo_span_set_attributes(span C.uint64_t, attrsJSON *C.char, attrsLen C
 func ffitelgo_span_add_event(span C.uint64_t, name *C.char, nameLen C.size_t, attrsJSON *C.char,
 	attrsLen C.size_t) (rc C.int) {
 	defer recoverInto(&rc)
+	return spanAddEvent("ffitel_span_add_event", span, name, nameLen, attrsJSON, attrsLen, 0)
+}
+
+// spanAddEvent adds an event to span at atNS (0: now); fn names the C
+// function in messages.
+func spanAddEvent(fn string, span C.uint64_t, name *C.char, nameLen C.size_t, attrsJSON *C.char,
+	attrsLen C.size_t, atNS C.int64_t) C.int {
 	s, ok := spanOf(uint64(span))
 	if !ok {
-		return fail(C.FFITEL_E_HANDLE, "ffitel_span_add_event: unknown or ended span handle")
+		return fail(C.FFITEL_E_HANDLE, "%s: unknown or ended span handle", fn)
 	}
 	var in input
 	eventName := in.text("name", name, nameLen, maxMessageBytes)
 	attrs := in.attrs(attrsJSON, attrsLen)
 	attrs = append(attrs, in.markers()...)
-	s.AddEvent(eventName, trace.WithAttributes(bootstrap.KeyValues(attrs)...))
+	opts := []trace.EventOption{trace.WithAttributes(bootstrap.KeyValues(attrs)...)}
+	if atNS > 0 {
+		opts = append(opts, trace.WithTimestamp(timestamp(atNS)))
+	}
+	s.AddEvent(eventName, opts...)
 	return in.result()
 }
 
