@@ -3,6 +3,7 @@
 require "json"
 require "socket"
 require "timeout"
+require_relative "child_process"
 require "tmpdir"
 
 # The real OpenTelemetry Collector (built by `make collector`) on free
@@ -62,17 +63,7 @@ class Collector
 
   # SIGINT flushes the file exporters and stops the Collector. Idempotent.
   def stop
-    return unless @pid
-
-    Process.kill("INT", @pid) rescue nil
-    begin
-      Timeout.timeout(10) { Process.waitpid(@pid) }
-    rescue Timeout::Error
-      Process.kill("KILL", @pid) rescue nil
-      Process.waitpid(@pid) rescue nil
-    rescue Errno::ECHILD
-      nil
-    end
+    ChildProcess.stop(@pid, "INT")
     @pid = nil
   end
 

@@ -3,6 +3,7 @@
 require "socket"
 require "tmpdir"
 require "timeout"
+require_relative "child_process"
 
 # A real redis-server (Debian's redis-server) on a free loopback port, with
 # no persistence, for the Sidekiq tests. A missing binary fails the test
@@ -43,17 +44,7 @@ class RedisServer
   end
 
   def stop
-    return unless @pid
-
-    Process.kill("TERM", @pid) rescue nil
-    begin
-      Timeout.timeout(10) { Process.waitpid(@pid) }
-    rescue Timeout::Error
-      Process.kill("KILL", @pid) rescue nil
-      Process.waitpid(@pid) rescue nil
-    rescue Errno::ECHILD
-      nil
-    end
+    ChildProcess.stop(@pid, "TERM")
     @pid = nil
   end
 end
