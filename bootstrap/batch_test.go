@@ -536,3 +536,54 @@ func TestBatcherStalledQueueMakesOnlyOneCallerWait(t *testing.T) {
 		t.Errorf("exported %v, want [0 1]", got)
 	}
 }
+
+func TestBatcherWaitsForItsScheduleUntilWakeAt(t *testing.T) {
+	rec := &recordingExport{}
+	b := newBatcher(rec.export, 100, 4, time.Hour, time.Second)
+	b.wakeAt = wakeThreshold(b.maxQueue, b.maxBatch)
+	if b.wakeAt != 25 {
+		t.Fatalf("wakeAt %d, want a quarter of the queue (25)", b.wakeAt)
+	}
+	b.start()
+	defer stopBatcher(t, b)
+	for i := range 24 {
+		b.add(i)
+	}
+	// Six full batches are queued, and the schedule is an hour away:
+	// nothing may leave yet (a worker woken per batch would have sent them).
+	time.Sleep(100 * time.Millisecond)
+	if got := rec.exported(); len(got) != 0 {
+		t.Fatalf("exported %v before the schedule or the wake threshold", got)
+	}
+	b.add(24) // the 25th wakes the worker
+	waitFor(t, "25 items exported after the wake threshold", func() bool { return len(rec.exported()) == 25 })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, batch := range rec.batches {
+		if len(batch) > b.maxBatch {
+			t.Errorf("a request of %d items, want at most %d", len(batch), b.maxBatch)
+		}
+	}
+}
+
+func TestBatcherBoundsRequestBytes(t *testing.T) {
+	rec := &recordingExport{}
+	b := newBatcher(rec.export, 1000, 100, time.Hour, time.Second)
+	b.size = func(v *int) int { return *v } // an item's size is its value
+	b.maxBytes = 100
+	for _, v := range []int{40, 40, 30, 100, 1, 150, 60, 39} {
+		b.add(v)
+	}
+	b.start()
+	defer stopBatcher(t, b)
+	flushBatcher(t, b)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	// A batch closes before the item that would take it past 100; an item
+	// larger than the bound goes alone.
+	want := [][]int{{40, 40}, {30}, {100}, {1}, {150}, {60, 39}}
+	if !slices.EqualFunc(rec.batches, want, slices.Equal) {
+		t.Errorf("requests %v, want %v", rec.batches, want)
+	}
+}
+

@@ -61,10 +61,12 @@ type Config struct {
 
 	LogQueueSize      int
 	LogBatchSize      int
+	LogWireBatchSize  int // records per request on the wire path (env.go)
 	LogScheduleDelay  time.Duration
 	LogExportTimeout  time.Duration
 	SpanQueueSize     int
 	SpanBatchSize     int
+	SpanWireBatchSize int
 	SpanScheduleDelay time.Duration
 	SpanExportTimeout time.Duration
 
@@ -185,10 +187,12 @@ func LoadConfig(getenv func(string) string) (Config, []string) {
 
 	c.LogQueueSize = r.integer(envLogQueueSize, dfltLogQueueSize, 1, 1<<24)
 	c.LogBatchSize = r.integer(envLogBatchSize, dfltBatchSize, 1, 1<<20)
+	c.LogWireBatchSize = wireBatchSize(&r, envLogBatchSize, c.LogBatchSize)
 	c.LogScheduleDelay = r.millis(envLogScheduleDelay, dfltLogScheduleDelay)
 	c.LogExportTimeout = r.millis(envLogExportTimeout, dfltLogExportTimeout)
 	c.SpanQueueSize = r.integer(envSpanQueueSize, dfltSpanQueueSize, 1, 1<<24)
 	c.SpanBatchSize = r.integer(envSpanBatchSize, dfltBatchSize, 1, 1<<20)
+	c.SpanWireBatchSize = wireBatchSize(&r, envSpanBatchSize, c.SpanBatchSize)
 	c.SpanScheduleDelay = r.millis(envSpanScheduleDelay, dfltSpanScheduleDelay)
 	c.SpanExportTimeout = r.millis(envSpanExportTimeout, dfltSpanExportTimeout)
 	c.MetricExportInterval = r.millis(envMetricInterval, dfltMetricInterval)

@@ -123,6 +123,29 @@ const (
 	dfltBatchSize     = 512
 )
 
+// Requests of the wire path (OTLP/gRPC, records encoded when queued; see
+// wire_export.go) carry up to dfltWireBatchSize records, and never more
+// than wireRequestBytes of them, unless OTEL_BLRP_MAX_EXPORT_BATCH_SIZE /
+// OTEL_BSP_MAX_EXPORT_BATCH_SIZE say otherwise. A request costs the process
+// far more than its bytes (docs/PERFORMANCE.md: ~1.4 ms of CPU per request
+// in a Go worker, most of it the runtime waking from idle), and the encoded
+// size is known, so the request can be large without risking the
+// Collector's 4 MiB gRPC limit. Without the wire path a request's size is
+// unknown until converted: the specification's 512 stays.
+const (
+	dfltWireBatchSize = 8192
+	wireRequestBytes  = 1 << 20
+)
+
+// wireBatchSize is the records per wire request: the variable when set,
+// dfltWireBatchSize otherwise.
+func wireBatchSize(r *resolver, key string, resolved int) int {
+	if r.text(key) != "" {
+		return resolved
+	}
+	return dfltWireBatchSize
+}
+
 // The signals, as spelled in the per-signal variable names.
 const (
 	signalTraces  = "TRACES"

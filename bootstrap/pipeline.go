@@ -49,12 +49,18 @@ func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
 	p := &exportPipeline{exporters: exps}
 	if exps.logs != nil {
 		p.converter = newLogConverter(s.res, exps.logs)
-		p.logs = newBatcher(p.converter.export, c.LogQueueSize, c.LogBatchSize, c.LogScheduleDelay, c.LogExportTimeout)
+		batch := c.LogBatchSize
+		if p.converter.wire != nil {
+			batch = c.LogWireBatchSize
+		}
+		p.logs = newBatcher(p.converter.export, c.LogQueueSize, batch, c.LogScheduleDelay, c.LogExportTimeout)
+		p.logs.wakeAt = wakeThreshold(p.logs.maxQueue, p.logs.maxBatch)
 		p.logs.lossTick, p.logs.onLoss = s.lossInterval, s.lossReporter("log records")
 		p.logs.fullWait, p.logs.retryFor = c.QueueFullWait, c.LogExportTimeout
 		p.logs.health = s.self.signalHealth(sigLogs)
 		if p.converter.wire != nil {
 			p.logs.prepare = p.converter.wire.pack // wire_export.go
+			p.logs.size, p.logs.maxBytes = logItemWireSize, wireRequestBytes
 		}
 		p.logs.start()
 		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(s.res), sdklog.WithProcessor(apiProcessor{p.logs}))
@@ -62,10 +68,16 @@ func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
 	}
 	if exps.spans != nil {
 		sx := newSpanExport(exps.spans) // span_wire_export.go
-		p.spans = newBatcher(sx.export, c.SpanQueueSize, c.SpanBatchSize, c.SpanScheduleDelay, c.SpanExportTimeout)
+		batch := c.SpanBatchSize
+		if sx.wire != nil {
+			batch = c.SpanWireBatchSize
+		}
+		p.spans = newBatcher(sx.export, c.SpanQueueSize, batch, c.SpanScheduleDelay, c.SpanExportTimeout)
 		if sx.wire != nil {
 			p.spans.prepare = sx.wire.pack
+			p.spans.size, p.spans.maxBytes = spanItemWireSize, wireRequestBytes
 		}
+		p.spans.wakeAt = wakeThreshold(p.spans.maxQueue, p.spans.maxBatch)
 		p.spans.lossTick, p.spans.onLoss = s.lossInterval, s.lossReporter("spans")
 		p.spans.fullWait, p.spans.retryFor = c.QueueFullWait, c.SpanExportTimeout
 		p.spans.health = s.self.signalHealth(sigTraces)

@@ -367,3 +367,11 @@ func (x *spanExport) export(ctx context.Context, items []spanItem) error {
 	}
 	return nil
 }
+
+// spanItemWireSize is a span's share of a request (the queue's size hook).
+func spanItemWireSize(it *spanItem) int {
+	if it.wire != nil {
+		return len(it.wire) + 8
+	}
+	return 2048
+}

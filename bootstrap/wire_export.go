@@ -865,3 +865,13 @@ func encodeValue(b *otlpwire.Buffer, v attribute.Value) {
 		b.String(otlpwire.AnyString, "INVALID")
 	}
 }
+
+// logItemWireSize is an item's share of a request (the queue's size hook):
+// its encoded bytes and the framing export adds, or a guess for an item
+// left for the SDK path.
+func logItemWireSize(it *logItem) int {
+	if it.wire != nil {
+		return len(it.wire) + 16
+	}
+	return 1024
+}
