@@ -48,8 +48,13 @@ type consoleItem struct {
 const (
 	asyncLinger   = time.Millisecond
 	asyncMaxQueue = 16384
-	asyncIdleFor  = 100 // lingers without a record before the goroutine parks
-	asyncMaxLine  = 1 << 20
+	// asyncIdleFor is how many lingers without a record the goroutine
+	// waits before it parks. Each linger is a wake-up of the process
+	// (polling at 1 ms cost a worker logging in bursts ~2 µs per record
+	// in CPU, docs/PERFORMANCE.md); parking costs the next record's caller
+	// one channel send, once per burst.
+	asyncIdleFor = 1
+	asyncMaxLine = 1 << 20
 )
 
 func newAsyncConsole(out io.Writer) *asyncConsole {
