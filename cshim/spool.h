@@ -39,6 +39,9 @@ __attribute__((visibility("hidden"))) void ffitel_shim_spool_budget(uint64_t oth
 /* Maps pages ahead of the writer and drops those behind it (the shipper's
  * thread calls it, so that the host thread takes no page faults). */
 __attribute__((visibility("hidden"))) void ffitel_shim_spool_prefault(void);
+/* Rotations that took the spare the shipper made ready (no file made on the
+ * host thread). */
+__attribute__((visibility("hidden"))) uint64_t ffitel_shim_spool_swaps(void);
 /* Counters: records written, refused (cap), current segment sequence. */
 __attribute__((visibility("hidden"))) void ffitel_shim_spool_counts(uint64_t *written, uint64_t *refused,
                                                                     uint64_t *own_bytes, uint32_t *seq);
