@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"unsafe"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ffitel/ffitel/bootstrap"
@@ -34,6 +35,11 @@ func (cSpool) Open(dir string, res []byte, maxBytes, segSize uint64, threshold i
 	if rc != 0 {
 		return "", err
 	}
+	// The span limits the tracer provider reads from the environment, for
+	// the spans of a forked child, which has no Go (spool_fork.c).
+	l := sdktrace.NewSpanLimits()
+	C.ffitel_shim_spool_limits(C.int32_t(l.AttributeCountLimit), C.int32_t(l.EventCountLimit),
+		C.int32_t(l.AttributePerEventCountLimit), C.int32_t(l.AttributeValueLengthLimit))
 	return C.GoString(&key[0]), nil
 }
 

@@ -9,7 +9,8 @@
  *                   the RSS every second on stderr; flush within MS, print
  *                   the stats, shut down within 2 s, print them again
  *   fork K N MS     fork K children after phase 2; each logs N records
- *                   inside its own span and exits with _exit; the parent
+ *                   inside its own span (with attributes and events), ends
+ *                   a failed span and exits with _exit; the parent
  *                   waits up to MS for them to be recovered from the spool,
  *                   prints the stats and shuts down
  * Stats lines start with "stats ", RSS lines with "rss_kb ". */
@@ -100,14 +101,35 @@ int main(int argc, char **argv) {
     int k = atoi(argv[2]), n = atoi(argv[3]);
     long long deadline = now_ms() + atoi(argv[4]);
     log_one("spool fork parent record", 0, 0);
+    uint64_t parent_span = ffitel_span_start("spool fork parent", 17, 0, NULL, 0, NULL, 0, 0);
     for (int c = 0; c < k; c++) {
       pid_t pid = fork();
       if (pid < 0) return 6;
       if (pid == 0) {
-        uint64_t span = ffitel_span_start("spool fork child", 16, 0, NULL, 0, NULL, 0, 1);
+        /* Attributes and events of a child span: through C alone, within
+         * the parent's span limits (the e2e test sets
+         * OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT=6, OTEL_SPAN_EVENT_COUNT_LIMIT=3). */
+        char attrs[256];
+        int al = snprintf(attrs, sizeof attrs,
+                          "{\"child\":%d,\"nested\":{\"k\":\"v\"},\"ratio\":0.5,\"ok\":true,"
+                          "\"list\":[1,2],\"esc\":\"q\\\"\\u00e9\"}",
+                          c);
+        uint64_t span = ffitel_span_start("spool fork child", 16, 0, NULL, 0, attrs, (size_t)al, 1);
         if (span == 0) _exit(7);
+        al = snprintf(attrs, sizeof attrs, "{\"child\":%d,\"extra\":1}", 100 + c); /* replaced; dropped */
+        if (ffitel_span_set_attributes(span, attrs, (size_t)al) != FFITEL_OK) _exit(10);
+        if (ffitel_span_set_attributes(span, "{\"x\":1,", 7) != FFITEL_E_INVALID) _exit(11);
+        if (ffitel_span_set_attributes(parent_span, "{\"x\":1}", 7) != FFITEL_E_FORKED) _exit(12);
         for (int i = 0; i < n; i++) log_one("spool fork record", i, span);
+        for (int e = 0; e < 5; e++) {
+          al = snprintf(attrs, sizeof attrs, "{\"n\":%d}", e);
+          if (ffitel_span_add_event(span, "tick", 4, attrs, (size_t)al) != FFITEL_OK) _exit(13);
+        }
+        al = snprintf(attrs, sizeof attrs, "{\"records\":%d,\"note\":\"done\"}", n);
+        if (ffitel_span_add_event(span, "checkpoint", 10, attrs, (size_t)al) != FFITEL_OK) _exit(14);
         if (ffitel_span_end(span, 1, NULL, 0) != FFITEL_OK) _exit(8);
+        uint64_t failing = ffitel_span_start("spool fork failing", 18, 0, NULL, 0, NULL, 0, 0);
+        if (failing == 0 || ffitel_span_end(failing, 0, "boom", 4) != FFITEL_OK) _exit(15);
         /* still refused without the spool: */
         if (ffitel_flush(100) != FFITEL_E_FORKED) _exit(9);
         _exit(0);
@@ -125,9 +147,10 @@ int main(int argc, char **argv) {
       int got = ffitel_stats_json(stats, sizeof stats);
       char *p = got > 0 ? strstr(stats, "\"recovered\":") : NULL;
       char *q = got > 0 ? strstr(stats, "\"spans_recovered\":") : NULL;
-      if (p && q && atoll(p + 12) >= want && atoll(q + 18) >= k) break;
+      if (p && q && atoll(p + 12) >= want && atoll(q + 18) >= 2 * k) break;
       usleep(100 * 1000);
     }
+    ffitel_span_end(parent_span, 1, NULL, 0);
     print_stats();
     ffitel_shutdown(10000);
     return 0;
