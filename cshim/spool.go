@@ -90,3 +90,7 @@ func logHandler() slog.Handler {
 	}
 	return rt().Handler()
 }
+
+// spoolSwaps is the number of rotations that took the spare segment the
+// shipper's thread made ready (tests).
+func spoolSwaps() uint64 { return uint64(C.ffitel_shim_spool_swaps()) }

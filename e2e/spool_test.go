@@ -197,6 +197,58 @@ func TestSpoolCrashRecoveredByNextWorker(t *testing.T) {
 	}
 }
 
+// A worker killed while the spare segment its shipper made ready (an empty
+// segment under the next number, docs/SPOOL.md) is on disk: the next worker
+// ships every record of the dead worker's segments exactly once, deletes
+// the spare without shipping it or counting it as adopted, and leaves the
+// directory empty.
+func TestSpoolSpareOfADeadWorkerIsDeleted(t *testing.T) {
+	bin := buildCProgram(t, "tests/c/spool_worker.c")
+	dir := t.TempDir()
+	const n = 22000 // about 2.8 MB: segments of 1 MB (FFITEL_SPOOL_MAX_MB=4), the third past its half
+	out, _, _, err := spoolRun(t, bin, spoolEnv(dir, closedEndpoint(t), "OTEL_SERVICE_NAME=spool-spare",
+		"FFITEL_SPOOL_MAX_MB=4"), "spare", strconv.Itoa(n), "20000")
+	if !strings.Contains(out, "spare ready") {
+		t.Fatalf("spare worker: %v\n%s", err, out)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	spares := 0
+	for _, p := range segs {
+		b, _ := os.ReadFile(p)
+		if h, err := spool.ParseHeader(b); err == nil && h.Committed == spool.HeaderSize && !h.Sealed {
+			spares++
+		}
+	}
+	if len(segs) < 2 || spares != 1 {
+		t.Fatalf("%d segments with %d empty spares left by the dead worker, want 1 spare", len(segs), spares)
+	}
+
+	col := e2e.StartCollector(t)
+	_, stderr, snaps, err := spoolRun(t, bin, spoolEnv(dir, col.GRPCEndpoint, "OTEL_SERVICE_NAME=spool-next"),
+		"ship", strconv.Itoa(n), "60000")
+	if err != nil || len(snaps) != 2 {
+		t.Fatalf("ship worker: %v\n%s", err, stderr)
+	}
+	sp := snaps[1].Pipeline.Spool
+	t.Logf("spool after adoption: %+v", *sp)
+	// Recovered also counts the dead worker's own warnings (export failed).
+	if sp.Recovered < n || sp.CorruptSkipped != 0 || sp.AdoptedSegments != uint64(len(segs)-1) {
+		t.Errorf("recovered %d (want >= %d), corrupt %d, adopted segments %d (want %d, not the spare)",
+			sp.Recovered, n, sp.CorruptSkipped, sp.AdoptedSegments, len(segs)-1)
+	}
+	var seen map[string]e2e.LogRecord
+	var total int
+	if !e2e.WaitFor(30*time.Second, func() bool { seen, total = uniqueByAttr(t, col, "spool spare record"); return total >= n }) {
+		t.Fatalf("collector has %d unique of %d records", len(seen), n)
+	}
+	if len(seen) != n || total != n {
+		t.Errorf("collector has %d records, %d unique, want %d once each", total, len(seen), n)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+		t.Errorf("spool directory not emptied: %v", left)
+	}
+}
+
 // The Collector is down while a worker logs 30 000 records, then comes up:
 // all arrive, nothing is dropped, and the worker's memory stays flat (the
 // records wait on disk, not in memory).

@@ -8,13 +8,20 @@
  *   log N RATE MS   log N records at RATE per second (0: at once), printing
  *                   the RSS every second on stderr; flush within MS, print
  *                   the stats, shut down within 2 s, print them again
+ *   spare N RATE    log N records at RATE per second, wait up to 5 s for
+ *                   the spare segment the shipper makes ready (an empty
+ *                   segment in FFITEL_SPOOL_DIR), print "spare ready", then
+ *                   SIGKILL itself
  *   fork K N MS     fork K children after phase 2; each logs N records
  *                   inside its own span (with attributes and events), ends
  *                   a failed span and exits with _exit; the parent
  *                   waits up to MS for them to be recovered from the spool,
  *                   prints the stats and shuts down
  * Stats lines start with "stats ", RSS lines with "rss_kb ". */
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +71,36 @@ static long long now_ms(void) {
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* 1 if dir holds an empty, unsealed segment (a spare: committed offset at
+ * the header's end, no record). */
+static int has_spare(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d == NULL) return 0;
+  int found = 0;
+  struct dirent *e;
+  while (!found && (e = readdir(d)) != NULL) {
+    size_t l = strlen(e->d_name);
+    if (l < 4 || strcmp(e->d_name + l - 4, ".seg") != 0) continue;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) continue;
+    unsigned char h[48];
+    uint32_t first = 1;
+    uint64_t committed = 0;
+    uint32_t sealed = 1;
+    if (pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h && memcmp(h, "FFSPOOL1", 8) == 0 &&
+        pread(fd, &first, 4, 4096) == 4) {
+      memcpy(&committed, h + 16, 8);
+      memcpy(&sealed, h + 40, 4);
+      found = committed == 4096 && sealed == 0 && first == 0;
+    }
+    close(fd);
+  }
+  closedir(d);
+  return found;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) return 2;
   if (ffitel_init_telemetry() != FFITEL_OK) return 2;
@@ -79,6 +116,21 @@ int main(int argc, char **argv) {
       if (child == 0 || ffitel_span_end(child, k % 2, "odd", k % 2 ? 0 : 3) != FFITEL_OK) return 5;
     }
     printf("logged %d\n", n);
+    fflush(stdout);
+    kill(getpid(), SIGKILL);
+    return 4;
+  }
+  if (strcmp(argv[1], "spare") == 0 && argc > 3) {
+    int n = atoi(argv[2]), rate = atoi(argv[3]);
+    long long start = now_ms();
+    for (int i = 0; i < n; i++) {
+      log_one("spool spare record", i, 0);
+      long long due = start + (long long)(i + 1) * 1000 / rate, t = now_ms();
+      if (due > t) usleep((useconds_t)(due - t) * 1000);
+    }
+    const char *dir = getenv("FFITEL_SPOOL_DIR");
+    for (long long until = now_ms() + 5000; now_ms() < until && !has_spare(dir);) usleep(10 * 1000);
+    printf("logged %d\n%s\n", n, has_spare(dir) ? "spare ready" : "no spare");
     fflush(stdout);
     kill(getpid(), SIGKILL);
     return 4;
