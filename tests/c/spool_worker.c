@@ -7,7 +7,8 @@
  *                   owners, print the stats, shut down, print them again
  *   log N RATE MS   log N records at RATE per second (0: at once), printing
  *                   the RSS every second on stderr; flush within MS, print
- *                   the stats, shut down within 2 s, print them again
+ *                   the time taken to log and to flush ("timing"), the
+ *                   stats, shut down within 2 s, print them again
  *   spare N RATE    log N records at RATE per second, wait up to 5 s for
  *                   the spare segment the shipper makes ready (an empty
  *                   segment in FFITEL_SPOOL_DIR), print "spare ready", then
@@ -222,7 +223,9 @@ int main(int argc, char **argv) {
       }
     }
     fprintf(stderr, "rss_kb %ld\n", rss_kb());
+    long long logged = now_ms();
     printf("flush %d\n", ffitel_flush(flush_ms));
+    printf("timing logged_ms %lld flushed_ms %lld\n", logged - start, now_ms() - start);
     print_stats();
     ffitel_shutdown(2000);
     print_stats();
