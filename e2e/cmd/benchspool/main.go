@@ -1,20 +1,15 @@
 // Command benchspool measures the spool (FFITEL_SPOOL_DIR, docs/SPOOL.md)
 // against the in-memory path, each run with a real Collector of its own:
+// the host-thread CPU per ffitel_log_attrs call with the spool off and on
+// (the "paced" row of build/bench_abi, FFITEL_LOG_OUTPUT=none, rounds
+// interleaved); the shipping throughput, records per second delivered to
+// the Collector when N records are logged at once and flushed, by the
+// in-memory path and by the spool side by side (build/spool_worker log N 0
+// MS); and the recovery of N records left by a SIGKILLed worker, shipped by
+// the next one (spool_worker crash N, then spool_worker ship N MS).
 //
-//   - host-thread CPU per ffitel_log_attrs call, spool off and on (the
-//     "paced" row of build/bench_abi, FFITEL_LOG_OUTPUT=none), rounds
-//     interleaved;
-//
-//   - shipping throughput: N records logged at once, records per second
-//     delivered (logged and flushed: the Collector acknowledged them) by
-//     the in-memory path and by the spool, side by side
-//     (build/spool_worker log N 0 MS);
-//
-//   - recovery: N records left by a SIGKILLed worker, shipped by the next
-//     one (spool_worker crash N, then spool_worker ship N MS).
-//
-//     make bench-spool
-//     go run ./e2e/cmd/benchspool -n 100000 -rounds 3 -dir /tmp
+//	make bench-spool
+//	go run ./e2e/cmd/benchspool -n 100000 -rounds 3 -dir /tmp
 package main
 
 import (
