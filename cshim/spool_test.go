@@ -1,10 +1,12 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ffitel/ffitel/internal/spool"
 )
@@ -125,4 +127,56 @@ func TestSpoolRotationWithoutSpareMakesTheSegment(t *testing.T) {
 	if h := spoolHeader(t, filepath.Join(dir, segs[1])); h.Committed <= spool.HeaderSize {
 		t.Fatalf("segment 1: %+v", h)
 	}
+}
+
+// The attributes JSON of a forked child's span calls is decoded in C
+// (spool_attrs.c); for every document decodeAttrs (Go, the parent's path)
+// reads whole with scalar values, the C decoder must give the same
+// attributes, in order, with the same types. Arrays are kept as their JSON
+// text in C (the spool has no array type).
+func FuzzCJSONAttrsMatchesDecodeAttrs(f *testing.F) {
+	for _, seed := range []string{
+		``, `{}`, `{"a":1}`, `{"a":"x","b":true,"c":null,"d":1.5e-3}`, `{"a":{"b":{"c":1}}}`,
+		`{"a":[1,2,3]}`, `{"a":["x",1,true]}`, `{"a":"\u00e9\ud83d\ude00"}`, "{\"a\":\"\xff\"}",
+		`{"a":1,}`, `{"a"}`, `[1]`, `{"a":[{"b":1}]}`, `{"a":[[1],"]"]}`, `{"a":18446744073709551616}`,
+		`{"a":-0}`, `{"a":1e400}`, `{"":1}`, `{"a":1}{"b":2}`, `{"a":"\ud800"}`, `  {"a" : 1 }  `,
+		`{"esc":"q\"\\\/\b\f\n\r\t"}`, `{"n":-9223372036854775808,"m":9223372036854775807,"f":-1.25E+2}`,
+		`{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":1}}}}}}}}}`, `{"a":{}, "b":{"c":false}}`,
+		`{"k":"` + strings.Repeat("v", 20000) + `"}`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		got, ok := cJSONAttrs(doc)
+		want, truncated, err := decodeAttrs(doc)
+		if err != nil || truncated || !utf8.ValidString(doc) {
+			return // decodeAttrs's own tests cover these
+		}
+		if !ok {
+			t.Fatalf("C rejected %q, which decodeAttrs reads: %v", doc, want)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q: C %v, Go %v", doc, got, want)
+		}
+		for i, w := range want {
+			g := got[i]
+			same := g.Key == w.Key
+			switch w.Value.Kind() {
+			case slog.KindString:
+				same = same && g.Type == spool.TypeString && g.Str == w.Value.String()
+			case slog.KindInt64:
+				same = same && g.Type == spool.TypeInt && g.Int == w.Value.Int64()
+			case slog.KindFloat64:
+				same = same && g.Type == spool.TypeDouble && (g.Float == w.Value.Float64() ||
+					g.Float != g.Float && w.Value.Float64() != w.Value.Float64())
+			case slog.KindBool:
+				same = same && g.Type == spool.TypeBool && (g.Int != 0) == w.Value.Bool()
+			default: // an array: its JSON text
+				same = same && g.Type == spool.TypeString && strings.HasPrefix(g.Str, "[")
+			}
+			if !same {
+				t.Fatalf("%q: attribute %d: C %+v, Go %v", doc, i, g, w)
+			}
+		}
+	})
 }
