@@ -5,7 +5,8 @@
  * Go runtime, so no cshim/attrs.go. It reads what attrs.go reads: an object
  * of strings, numbers, booleans and arrays, nested objects flattened into
  * dotted keys (at most 8 levels), null skipped, at most 128 attributes per
- * call, string values cut at 16 KB. An integer literal outside 64 bits is
+ * call, string values cut at 16 KB, invalid UTF-8 replaced byte by byte with
+ * U+FFFD (in keys too). An integer literal outside 64 bits is
  * kept as its digits (a string), as attrs.go does; an array is kept as its
  * JSON text (the spool format has no array type: docs/SPOOL.md).
  *
@@ -52,7 +53,6 @@ typedef struct {
     gbuf *out;
     uint32_t *count;
     gbuf key, str;
-    int bad;
 } jdec;
 
 static void ws(jdec *d) {
@@ -96,10 +96,49 @@ static int put_utf8(gbuf *b, unsigned cp) {
     return put(b, u, n);
 }
 
-/* A JSON string at d->i, unescaped and appended to b. */
+/* The length of the valid UTF-8 sequence at p (n bytes left), 0 if none
+ * (strict: no overlong forms, surrogates or code points past U+10FFFF). */
+static size_t utf8_seq(const unsigned char *p, size_t n) {
+    unsigned c = p[0];
+    if (c < 0x80) return 1;
+    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (len == 0 || len > n) return 0;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (size_t k = 2; k < len; k++)
+        if ((p[k] & 0xC0) != 0x80) return 0;
+    return len;
+}
+
+/* b[from:] with each byte that starts no valid UTF-8 sequence replaced by
+ * U+FFFD, as attrs.go does. */
+static int sanitize(gbuf *b, size_t from) {
+    if (ffitel_shim_text_ok((const char *)b->p + from, b->len - from)) return 0;
+    gbuf o = {0};
+    for (size_t i = from; i < b->len;) {
+        size_t k = utf8_seq(b->p + i, b->len - i);
+        if (put(&o, k ? b->p + i : (const unsigned char *)"\xEF\xBF\xBD", k ? k : 3) != 0) {
+            free(o.p);
+            return -1;
+        }
+        i += k ? k : 1;
+    }
+    b->len = from;
+    int rc = put(b, o.p, o.len);
+    free(o.p);
+    return rc;
+}
+
+/* A JSON string at d->i, unescaped and appended to b (invalid UTF-8
+ * replaced). */
 static int jstr(jdec *d, gbuf *b) {
     if (d->i >= d->n || d->s[d->i] != '"') return -1;
     d->i++;
+    size_t from = b->len;
     for (;;) {
         size_t start = d->i;
         while (d->i < d->n && d->s[d->i] != '"' && d->s[d->i] != '\\' && (unsigned char)d->s[d->i] >= 0x20) d->i++;
@@ -107,7 +146,7 @@ static int jstr(jdec *d, gbuf *b) {
         char c = d->s[d->i];
         if (c == '"') {
             d->i++;
-            return 0;
+            return sanitize(b, from);
         }
         if (c != '\\' || d->i + 1 >= d->n) return -1; /* a control character, or a cut escape */
         char e = d->s[d->i + 1];
@@ -141,10 +180,6 @@ static size_t utf8_cut(const unsigned char *p, size_t n, size_t max) {
 
 static int emit(jdec *d, int type, const void *val, size_t val_len) {
     if (*d->count >= JSON_MAX_ATTRS) return 0; /* past the per-call limit: left out, as attrs.go */
-    if (!ffitel_shim_text_ok((const char *)d->key.p, d->key.len)) {
-        d->bad = 1;
-        return 0;
-    }
     unsigned char t = (unsigned char)type;
     uint32_t kl = (uint32_t)d->key.len;
     if (put(d->out, &t, 1) != 0 || put(d->out, &kl, 4) != 0 || put(d->out, d->key.p, kl) != 0) return -1;
@@ -159,10 +194,6 @@ static int emit(jdec *d, int type, const void *val, size_t val_len) {
 }
 
 static int emit_str(jdec *d, const unsigned char *p, size_t n) {
-    if (!ffitel_shim_text_ok((const char *)p, n)) {
-        d->bad = 1;
-        return 0;
-    }
     return emit(d, FFITEL_ATTR_STRING, p, utf8_cut(p, n, JSON_MAX_VALUE));
 }
 
@@ -209,7 +240,9 @@ static int array(jdec *d) {
         else if (c == '[') depth++;
         else if (c == ']' && --depth == 0) {
             d->i++;
-            return emit_str(d, (const unsigned char *)d->s + start, d->i - start);
+            d->str.len = 0;
+            if (put(&d->str, d->s + start, d->i - start) != 0 || sanitize(&d->str, 0) != 0) return -1;
+            return emit_str(d, d->str.p, d->str.len);
         }
     }
     return -1;
@@ -290,5 +323,5 @@ int ffitel_shim_json_attrs(const char *s, size_t n, unsigned char **out, size_t 
     free(d.str.p);
     *out = o.p;
     *out_len = o.len;
-    return rc != 0 || d.bad ? -1 : 0;
+    return rc;
 }
