@@ -9,7 +9,7 @@
  *                   the RSS every second on stderr; flush within MS, print
  *                   the time taken to log and to flush ("timing"), the
  *                   stats, shut down within 2 s, print them again
- *   spare N RATE    log N records at RATE per second, wait up to 5 s for
+ *   spare N RATE    log N records at RATE per second, wait up to 30 s for
  *                   the spare segment the shipper makes ready (an empty
  *                   segment in FFITEL_SPOOL_DIR), print "spare ready", then
  *                   SIGKILL itself
@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
       if (due > t) usleep((useconds_t)(due - t) * 1000);
     }
     const char *dir = getenv("FFITEL_SPOOL_DIR");
-    for (long long until = now_ms() + 5000; now_ms() < until && !has_spare(dir);) usleep(10 * 1000);
+    for (long long until = now_ms() + 30000; now_ms() < until && !has_spare(dir);) usleep(10 * 1000);
     printf("logged %d\n%s\n", n, has_spare(dir) ? "spare ready" : "no spare");
     fflush(stdout);
     kill(getpid(), SIGKILL);
