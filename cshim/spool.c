@@ -261,7 +261,7 @@ static void segment_seal(void) {
     sp_map = NULL;
 }
 
-/* Deletes the spare (the writer stops, or the process is a forked child).
+/* Deletes the spare (the writer stops: seal, close).
  * Caller holds sp_mu. */
 static void spare_drop(void) {
     if (sp_spare == NULL) return;
