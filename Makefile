@@ -13,7 +13,7 @@ BUILD := $(CURDIR)/build
 OTELCOL := $(CACHE)/otelcol/otelcol-ffitel
 BUILDER_VERSION := v0.120.0
 
-.PHONY: all build deps collector collector-lb test test-go test-c test-python test-ruby test-dist dist dist-aarch64 dist-toolchain bench demo torture clean
+.PHONY: all build deps collector collector-lb test test-go test-c test-python test-ruby test-dist dist dist-aarch64 dist-toolchain bench bench-spool demo torture clean
 
 all: build
 
@@ -86,8 +86,18 @@ test-c: $(BUILD)/test_abi $(BUILD)/test_environ
 $(BUILD)/bench_abi: tests/c/bench_abi.c $(BUILD)/ffitel.h
 	$(CC) -O2 -Wall -I$(BUILD) -o $@ $< -ldl
 
+$(BUILD)/spool_worker: tests/c/spool_worker.c $(LIB) $(BUILD)/ffitel.h
+	$(CC) -O2 -Wall -I$(BUILD) -o $@ $< -L$(BUILD) -lffitel -Wl,-rpath,$(BUILD)
+
+# The spool against the in-memory path (docs/PERFORMANCE.md, "The spool"):
+# host-thread cost on and off, shipping throughput, recovery of a spool.
+# SPOOL_BENCH_DIR: where the spool directories go (default /tmp).
+bench-spool: collector build $(BUILD)/bench_abi $(BUILD)/spool_worker
+	$(GO) run ./e2e/cmd/benchspool -n 100000 -rounds 3 -dir $(or $(SPOOL_BENCH_DIR),/tmp) \
+	  -lib $(LIB) -abi $(BUILD)/bench_abi -worker $(BUILD)/spool_worker
+
 # Benchmarks print side-by-side numbers; docs/PERFORMANCE.md records a run.
-bench: deps collector build $(BUILD)/bench_abi
+bench: deps collector build $(BUILD)/bench_abi $(BUILD)/spool_worker
 	$(GO) test -run '^$$' -bench . -benchmem ./bootstrap/ ./cshim/ ./metrics/
 	$(GO) test -run '^$$' -bench Sustained -benchtime 100000x ./e2e/
 	$(GO) run ./e2e/cmd/exportcpu -n 100000 -rate 10000
@@ -95,6 +105,7 @@ bench: deps collector build $(BUILD)/bench_abi
 	$(GO) test -run '^$$' -bench PublishFromPython -benchtime 2000x ./e2e/
 	$(GO) run ./e2e/cmd/withcollector -- $(BUILD)/bench_abi $(LIB) 100000
 	FFITEL_LOG_OUTPUT=none $(GO) run ./e2e/cmd/withcollector -- $(BUILD)/bench_abi $(LIB) 100000
+	$(MAKE) bench-spool
 	python/bench/run.sh
 	FFITEL_LIBRARY=$(LIB) ruby -Iruby/lib ruby/bench/bench_logging.rb
 	FFITEL_LOG_OUTPUT=none $(GO) run ./e2e/cmd/withcollector -- env FFITEL_LIBRARY=$(LIB) python3 python/bench/bench_tasks.py 20000

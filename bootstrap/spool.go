@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sys/unix"
 
 	"github.com/ffitel/ffitel/internal/spool"
 	"github.com/ffitel/ffitel/metrics"
@@ -65,6 +66,7 @@ func SetSpoolBackend(b SpoolBackend) { spoolBackend.Store(&b) }
 const (
 	spoolWorkerIDKey = "ffitel.spool.worker_id" // in the header's resource block, not exported
 	spoolPoll        = 200 * time.Millisecond
+	spoolPrefault    = 50 * time.Millisecond // pages mapped ahead of the writer, spare made ready
 	spoolAdoptEvery  = 2 * time.Second
 	spoolSyncEvery   = 5 * time.Second // fsync of sealed segments (machine crashes)
 	spoolMaxSegment  = 8 << 20
@@ -224,8 +226,13 @@ func (s *spoolShipper) run() {
 		}
 	}()
 	var lastAdopt, lastSync time.Time
+	// Pages ahead of the writer and the spare segment are made ready on a
+	// clock of their own: a shipping pass can take longer than the writer
+	// needs to fill what was mapped (the host thread then maps it itself).
+	prefaultDone := make(chan struct{})
+	go s.prefaultLoop(prefaultDone)
+	defer func() { <-prefaultDone }()
 	for {
-		s.backend.Prefault()
 		s.mu.Lock()
 		busy := s.passOwn(s.base)
 		if time.Since(lastAdopt) >= spoolAdoptEvery {
@@ -255,6 +262,26 @@ func (s *spoolShipper) run() {
 	}
 }
 
+// prefaultLoop calls the writer's Prefault every spoolPrefault until stop.
+func (s *spoolShipper) prefaultLoop(done chan<- struct{}) {
+	defer close(done)
+	defer func() {
+		if r := recover(); r != nil { // never kill the host process
+			s.warn("the spool's page mapping stopped", slog.Any("panic", r))
+		}
+	}()
+	t := time.NewTicker(spoolPrefault)
+	defer t.Stop()
+	for {
+		s.backend.Prefault()
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
 func (s *spoolShipper) checkWarnings() {
 	_, refused, _ := s.backend.Counts()
 	if refused > 0 && s.refusedWarned.CompareAndSwap(false, true) {
@@ -269,7 +296,11 @@ func (s *spoolShipper) checkWarnings() {
 
 // segments lists the segment files of owner key (all owners when key is
 // empty), in order.
-func (s *spoolShipper) segments(key string) []string {
+func (s *spoolShipper) segments(key string) []string { return s.files(key, ".seg") }
+
+// files lists the files of owner key (all owners when key is empty) whose
+// names end in suffix, in order.
+func (s *spoolShipper) files(key, suffix string) []string {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil
@@ -277,7 +308,7 @@ func (s *spoolShipper) segments(key string) []string {
 	var out []string
 	for _, e := range ents {
 		n := e.Name()
-		if !strings.HasSuffix(n, ".seg") || (key != "" && !strings.HasPrefix(n, key+"-")) {
+		if !strings.HasSuffix(n, suffix) || (key != "" && !strings.HasPrefix(n, key+"-")) {
 			continue
 		}
 		out = append(out, n)
@@ -286,9 +317,9 @@ func (s *spoolShipper) segments(key string) []string {
 	return out
 }
 
-// segKey is the owner key of a segment file name.
+// segKey is the owner key of a segment (or spare in the making) file name.
 func segKey(name string) string {
-	n := strings.TrimSuffix(name, ".seg")
+	n := strings.TrimSuffix(strings.TrimSuffix(name, ".seg"), ".spare")
 	if i := strings.LastIndexByte(n, '-'); i > 0 {
 		return n[:i]
 	}
@@ -561,7 +592,7 @@ func spoolSlogAttr(a spool.Attr) slog.Attr {
 func (s *spoolShipper) adopt(ctx context.Context) {
 	var other uint64
 	owners := map[string]bool{}
-	for _, name := range s.segments("") {
+	for _, name := range append(s.segments(""), s.files("", ".spare")...) {
 		if k := segKey(name); k != s.key {
 			owners[k] = true
 		}
@@ -581,7 +612,15 @@ func (s *spoolShipper) adopt(ctx context.Context) {
 			continue
 		}
 		gone := true
+		// A spare the dead owner was making (cshim/spool.c): no records.
+		for _, name := range s.files(key, ".spare") {
+			_ = os.Remove(filepath.Join(s.dir, name))
+		}
 		for _, name := range s.segments(key) {
+			if spoolEmptySpare(filepath.Join(s.dir, name)) {
+				_ = os.Remove(filepath.Join(s.dir, name)) // its spare, never written to
+				continue
+			}
 			_, deleted, err := s.shipSegment(ctx, name, true)
 			if err != nil || !deleted {
 				gone = false
@@ -604,6 +643,31 @@ func (s *spoolShipper) adopt(ctx context.Context) {
 	s.backend.Budget(other, 0)
 }
 
+// spoolEmptySpare reports whether a dead owner's segment is a spare it
+// never wrote to: a valid header, unsealed, nothing committed and no record
+// where the first would be.
+func spoolEmptySpare(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, spool.HeaderSize+8)
+	if n, _ := f.ReadAt(b, 0); n < spool.HeaderSize {
+		return false
+	}
+	h, err := spool.ParseHeader(b)
+	if err != nil || h.Sealed || h.Committed != spool.HeaderSize {
+		return false
+	}
+	for _, c := range b[spool.HeaderSize:] {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // segmentBytes is how much of a segment is in use (its committed offset).
 func segmentBytes(path string, size uint64) uint64 {
 	f, err := os.Open(path)
@@ -622,14 +686,31 @@ func segmentBytes(path string, size uint64) uint64 {
 	return min(h.Committed, size)
 }
 
-// syncSealed fsyncs this process's segments (machine crashes; the hot
-// path never does).
+// syncSealed writes this process's records to the disk (machine crashes;
+// the hot path never does): sealed segments whole; the segment being
+// written (and the spare) only up to its committed offset. An fsync of the
+// whole file would also write back the pages mapped ahead of the writer
+// (and the spare's), which the kernel then write-protects: the host thread
+// would take a page fault on each again (hundreds per sync on ext4).
 func (s *spoolShipper) syncSealed() {
+	hb := make([]byte, spool.HeaderSize)
 	for _, name := range s.segments(s.key) {
-		if f, err := os.OpenFile(filepath.Join(s.dir, name), os.O_RDWR, 0); err == nil {
-			_ = f.Sync()
-			f.Close()
+		f, err := os.OpenFile(filepath.Join(s.dir, name), os.O_RDWR, 0)
+		if err != nil {
+			continue
 		}
+		if _, err := f.ReadAt(hb, 0); err == nil {
+			if h, err := spool.ParseHeader(hb); err == nil && !h.Sealed {
+				if h.Committed > spool.HeaderSize {
+					_ = unix.SyncFileRange(int(f.Fd()), 0, int64(h.Committed),
+						unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+				}
+				f.Close()
+				continue
+			}
+		}
+		_ = f.Sync()
+		f.Close()
 	}
 }
 

@@ -136,17 +136,19 @@ int ffitel_log_enabled(int32_t severity) { GUARD_INT(); return ffitelgo_log_enab
 uint64_t ffitel_span_start(const char *name, size_t name_len, uint64_t parent,
                            const char *traceparent, size_t tp_len,
                            const char *attrs_json, size_t attrs_len, int32_t kind) {
-    if (in_forked_child()) return ffitel_shim_spool_child_span_start(name, name_len, parent, traceparent, tp_len, kind);
+    if (in_forked_child())
+        return ffitel_shim_spool_child_span_start(name, name_len, parent, traceparent, tp_len, attrs_json, attrs_len,
+                                                  kind);
     return ffitelgo_span_start((char *)name, name_len, parent, (char *)traceparent, tp_len,
                                (char *)attrs_json, attrs_len, kind);
 }
 int ffitel_span_set_attributes(uint64_t span, const char *attrs_json, size_t len) {
-    GUARD_INT();
+    if (in_forked_child()) return ffitel_shim_spool_child_set_attrs(span, attrs_json, len);
     return ffitelgo_span_set_attributes(span, (char *)attrs_json, len);
 }
 int ffitel_span_add_event(uint64_t span, const char *name, size_t name_len,
                           const char *attrs_json, size_t attrs_len) {
-    GUARD_INT();
+    if (in_forked_child()) return ffitel_shim_spool_child_add_event(span, name, name_len, attrs_json, attrs_len, 0);
     return ffitelgo_span_add_event(span, (char *)name, name_len, (char *)attrs_json, attrs_len);
 }
 int ffitel_span_end(uint64_t span, int32_t ok, const char *error, size_t error_len) {
@@ -211,7 +213,7 @@ uint64_t ffitel_task_start_ex(uint64_t current, const char *system, size_t syste
                                (char *)tracestate, ts_len, propagation);
 }
 int ffitel_task_end(uint64_t task, int32_t ok, const char *error_type, size_t et_len) {
-    if (in_forked_child()) return ffitel_shim_spool_child_span_end(task, ok, error_type, et_len);
+    if (in_forked_child()) return ffitel_shim_spool_child_task_end(task, ok, error_type, et_len);
     return ffitelgo_task_end(task, ok, (char *)error_type, et_len);
 }
 

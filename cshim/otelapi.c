@@ -40,7 +40,10 @@ int ffitel_span_end_ex(uint64_t span, int32_t status, const char *description, s
 }
 int ffitel_span_add_event_at(uint64_t span, const char *name, size_t name_len, const char *attrs_json,
                              size_t attrs_len, int64_t unix_nano) {
-    GUARD_INT();
+    /* A forked child with the spool on: the child span's own buffer
+     * (spool_fork.c); FFITEL_E_FORKED otherwise. */
+    if (ffitel_shim_forked())
+        return ffitel_shim_spool_child_add_event(span, name, name_len, attrs_json, attrs_len, unix_nano);
     return ffitelgo_span_add_event_at(span, (char *)name, name_len, (char *)attrs_json, attrs_len, unix_nano);
 }
 int ffitel_span_add_link(uint64_t span, const char *links_json, size_t links_len) {

@@ -51,7 +51,7 @@ static char sp_dir[PATH_MAX - 64];
 static char sp_key[64];
 static unsigned char sp_res[HDR - OFF_RES];
 static uint32_t sp_res_len;
-static int sp_lock_fd = -1, sp_fd = -1;
+static int sp_lock_fd = -1;
 static unsigned char *sp_map;
 static uint64_t sp_off, sp_seg_size, sp_max;
 static uint32_t sp_seq;
@@ -61,8 +61,19 @@ static int64_t sp_created;
 static __thread int sp_mark;
 static uint64_t sp_populated, sp_dropped; /* the current segment's mapped-ahead end, dropped-behind end */
 static int sp_prefaulting;                  /* ffitel_shim_spool_prefault is at work on sp_prefault_map */
-static unsigned char *sp_prefault_map, *sp_retired;
-static uint64_t sp_retired_size;
+static unsigned char *sp_prefault_map;
+/* Sealed segments' mappings, unmapped by the shipper's thread (munmap is
+ * not the host thread's work); the segment size is the same for all. */
+#define RETIRED 2
+static unsigned char *sp_retired[RETIRED];
+/* The spare segment: segment sp_seq + 1, made ready by the shipper's thread
+ * (created, sized, header written, renamed to its .seg name, mapped, its
+ * first 2 MB mapped in), so that rotation on the host thread is a
+ * pointer swap. sp_making is the sequence being made (0: none): a rotation
+ * meanwhile skips that number (the spare, then stale, is deleted). */
+static unsigned char *sp_spare;
+static uint32_t sp_spare_seq, sp_making;
+static uint64_t sp_spare_populated, sp_swaps, sp_gen;
 /* Fork (spool_fork.c): a child forked after load writes its own segment,
  * opened on its first record; 0 until then. */
 static int sp_child_ready = 1;
@@ -74,12 +85,17 @@ static void at_child(void) {
      * lock (a shared open file description) would keep the parent's
      * segments from being adopted if the parent died first. */
     if (sp_map) munmap(sp_map, sp_seg_size);
-    if (sp_retired) munmap(sp_retired, sp_retired_size);
-    if (sp_fd >= 0) close(sp_fd);
+    for (int i = 0; i < RETIRED; i++) {
+        if (sp_retired[i]) munmap(sp_retired[i], sp_seg_size);
+        sp_retired[i] = NULL;
+    }
+    /* The parent's spare is the parent's: the child makes its own segments. */
+    if (sp_spare) munmap(sp_spare, sp_seg_size);
     if (sp_lock_fd >= 0) close(sp_lock_fd);
-    sp_map = sp_retired = sp_prefault_map = NULL;
+    sp_map = sp_prefault_map = sp_spare = NULL;
+    sp_making = 0;
     sp_prefaulting = 0;
-    sp_fd = sp_lock_fd = -1;
+    sp_lock_fd = -1;
     sp_child_ready = 0;
     pthread_mutex_unlock(&sp_mu);
 }
@@ -170,7 +186,24 @@ static void populate(uint64_t from) {
     sp_populated = from + len;
 }
 
-/* Opens segment sp_seq, mapped. Caller holds sp_mu (or is opening). */
+/* A segment header (all of it but the magic) for this process. Caller
+ * holds sp_mu. */
+static void header_fill(unsigned char *h) {
+    put32(h + 8, 1);   /* version */
+    put32(h + 12, HDR);
+    put64(h + 16, HDR); /* committed */
+    put64(h + 24, HDR); /* shipped */
+    put64(h + 32, HDR); /* inflight */
+    put32(h + 40, 0);
+    put32(h + 44, (uint32_t)getpid());
+    put64(h + 48, (uint64_t)sp_created);
+    put32(h + 56, sp_res_len);
+    put32(h + 60, ffitel_shim_crc32c(sp_res, sp_res_len));
+    memcpy(h + OFF_RES, sp_res, sp_res_len);
+}
+
+/* Opens segment sp_seq, mapped, on the calling (host) thread: the path when
+ * no spare is ready. Caller holds sp_mu (or is opening). */
 static int segment_open(void) {
     char path[PATH_MAX + 128];
     snprintf(path, sizeof path, "%s/%s-%08u.seg", sp_dir, sp_key, sp_seq);
@@ -191,20 +224,10 @@ static int segment_open(void) {
         errno = e;
         return -1;
     }
+    close(fd); /* the mapping keeps the file */
     unsigned char *h = m;
-    put32(h + 8, 1);   /* version */
-    put32(h + 12, HDR);
-    put64(h + 16, HDR); /* committed */
-    put64(h + 24, HDR); /* shipped */
-    put64(h + 32, HDR); /* inflight */
-    put32(h + 40, 0);
-    put32(h + 44, (uint32_t)getpid());
-    put64(h + 48, (uint64_t)sp_created);
-    put32(h + 56, sp_res_len);
-    put32(h + 60, ffitel_shim_crc32c(sp_res, sp_res_len));
-    memcpy(h + OFF_RES, sp_res, sp_res_len);
+    header_fill(h);
     memcpy(h, "FFSPOOL1", 8); /* last: a reader never sees a half-made header as valid */
-    sp_fd = fd;
     sp_map = m;
     sp_off = HDR;
     sp_dropped = 0;
@@ -212,20 +235,51 @@ static int segment_open(void) {
     return 0;
 }
 
-/* Seals and unmaps the current segment. Caller holds sp_mu. */
+/* Hands a sealed segment's mapping to the shipper's thread to unmap (it
+ * may be mapping pages ahead in it right now). With no slot free, one that
+ * thread is not working on is unmapped here. Caller holds sp_mu. */
+static void retire(unsigned char *m) {
+    for (int i = 0; i < RETIRED; i++)
+        if (sp_retired[i] == NULL) {
+            sp_retired[i] = m;
+            return;
+        }
+    for (int i = 0; i < RETIRED; i++)
+        if (!sp_prefaulting || sp_retired[i] != sp_prefault_map) {
+            munmap(sp_retired[i], sp_seg_size);
+            sp_retired[i] = m;
+            return;
+        }
+}
+
+/* Seals the current segment. Caller holds sp_mu. */
 static void segment_seal(void) {
     if (sp_map == NULL) return;
     __atomic_store_n((uint32_t *)(sp_map + OFF_SEALED), 1, __ATOMIC_RELEASE);
-    if (sp_prefaulting && sp_map == sp_prefault_map && sp_retired == NULL) {
-        sp_retired = sp_map; /* unmapped when the prefault is done */
-        sp_retired_size = sp_seg_size;
-    } else {
-        munmap(sp_map, sp_seg_size);
-    }
-    close(sp_fd);
+    retire(sp_map);
     sp_sealed_bytes += sp_off;
     sp_map = NULL;
-    sp_fd = -1;
+}
+
+/* Deletes the spare (the writer stops: seal, close).
+ * Caller holds sp_mu. */
+static void spare_drop(void) {
+    if (sp_spare == NULL) return;
+    munmap(sp_spare, sp_seg_size);
+    sp_spare = NULL;
+    char path[PATH_MAX + 128];
+    snprintf(path, sizeof path, "%s/%s-%08u.seg", sp_dir, sp_key, sp_spare_seq);
+    unlink(path);
+}
+
+/* Unmaps what retire() left, unless the shipper's thread is at work in it.
+ * Caller holds sp_mu (seal, close). */
+static void retired_unmap(void) {
+    for (int i = 0; i < RETIRED; i++)
+        if (sp_retired[i] && (!sp_prefaulting || sp_retired[i] != sp_prefault_map)) {
+            munmap(sp_retired[i], sp_seg_size);
+            sp_retired[i] = NULL;
+        }
 }
 
 int ffitel_shim_spool_open(const char *dir, const unsigned char *res, size_t res_len, uint64_t max_bytes,
@@ -274,6 +328,7 @@ int ffitel_shim_spool_open(const char *dir, const unsigned char *res, size_t res
         return -1;
     }
     sp_threshold = threshold;
+    sp_gen++;
     pthread_once(&atfork_once, atfork_init);
     __atomic_store_n(&sp_on, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&sp_mu);
@@ -285,6 +340,8 @@ void ffitel_shim_spool_seal(void) {
     pthread_mutex_lock(&sp_mu);
     __atomic_store_n(&sp_on, 0, __ATOMIC_RELEASE);
     segment_seal();
+    spare_drop();
+    retired_unmap();
     pthread_mutex_unlock(&sp_mu);
 }
 
@@ -292,6 +349,9 @@ void ffitel_shim_spool_close(void) {
     pthread_mutex_lock(&sp_mu);
     __atomic_store_n(&sp_on, 0, __ATOMIC_RELEASE);
     segment_seal();
+    spare_drop();
+    retired_unmap();
+    sp_gen++;
     if (sp_lock_fd >= 0) {
         close(sp_lock_fd); /* releases the lock: what is left is adopted by the next process */
         sp_lock_fd = -1;
@@ -313,8 +373,21 @@ static unsigned char *reserve(size_t total, int *refused) {
     }
     if (rotate) {
         segment_seal();
-        sp_seq++;
-        if (segment_open() != 0) return NULL;
+        if (sp_spare != NULL && sp_spare_seq == sp_seq + 1) {
+            /* Made ready by the shipper's thread: a pointer swap. */
+            sp_map = sp_spare;
+            sp_spare = NULL;
+            sp_seq = sp_spare_seq;
+            sp_off = HDR;
+            sp_dropped = 0;
+            sp_populated = sp_spare_populated;
+            sp_swaps++;
+        } else {
+            /* None ready: made here. The number being made by the shipper
+             * (if any) is skipped: that spare comes too late and is deleted. */
+            sp_seq += sp_making == sp_seq + 1 ? 2 : 1;
+            if (segment_open() != 0) return NULL;
+        }
     }
     return sp_map + sp_off;
 }
@@ -522,16 +595,94 @@ int ffitel_shim_spool_ids_of(uint64_t h, unsigned char *ids) {
     return found;
 }
 
+/* Makes segment seq ready as the spare (the shipper's thread, sp_mu not
+ * held): created under a .spare name, sized (sparse), its header written
+ * whole and synced, renamed to its .seg name (a .seg file always has a
+ * valid header), mapped, its first 2 MB mapped in. NULL on failure. */
+static unsigned char *spare_make(const char *dir, const char *key, uint32_t seq, uint64_t size,
+                                 const unsigned char *hdr) {
+    char tmp[PATH_MAX + 128], path[PATH_MAX + 128];
+    snprintf(tmp, sizeof tmp, "%s/%s-%08u.spare", dir, key, seq);
+    snprintf(path, sizeof path, "%s/%s-%08u.seg", dir, key, seq);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return NULL;
+    void *m = MAP_FAILED;
+    if (ftruncate(fd, (off_t)size) == 0 && pwrite(fd, hdr, HDR, 0) == (ssize_t)HDR && fdatasync(fd) == 0 &&
+        rename(tmp, path) == 0) {
+        m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED) unlink(path);
+    } else {
+        unlink(tmp);
+    }
+    close(fd);
+    if (m == MAP_FAILED) return NULL;
+    (void)madvise(m, size < (2u << 20) ? size : (2u << 20), MADV_POPULATE_WRITE);
+    return m;
+}
+
+/* Prepares the spare when the writer is past half its segment and the cap
+ * has room for a whole segment more (the spare's pages count once it is in
+ * use; an empty spare holds no records: its committed offset is its
+ * header). Called from the shipper's thread. */
+static void spare_prepare(void) {
+    pthread_mutex_lock(&sp_mu);
+    uint64_t own = sp_sealed_bytes - sp_freed_own + sp_off;
+    if (!sp_on || sp_map == NULL || sp_spare != NULL || sp_making != 0 || ffitel_shim_forked() ||
+        sp_off < sp_seg_size / 2 || sp_other_bytes + own + sp_seg_size > sp_max) {
+        pthread_mutex_unlock(&sp_mu);
+        return;
+    }
+    uint32_t seq = sp_seq + 1;
+    uint64_t gen = sp_gen, size = sp_seg_size;
+    static unsigned char hdr[HDR]; /* only this thread makes spares (sp_making) */
+    static char dir[sizeof sp_dir], key[sizeof sp_key];
+    memset(hdr, 0, sizeof hdr);
+    header_fill(hdr);
+    memcpy(hdr, "FFSPOOL1", 8);
+    strcpy(dir, sp_dir);
+    strcpy(key, sp_key);
+    sp_making = seq;
+    pthread_mutex_unlock(&sp_mu);
+    unsigned char *m = spare_make(dir, key, seq, size, hdr);
+    pthread_mutex_lock(&sp_mu);
+    int keep = m != NULL && sp_making == seq && sp_on && sp_gen == gen && sp_seq + 1 == seq && sp_spare == NULL;
+    if (sp_making == seq) sp_making = 0;
+    if (keep) {
+        sp_spare = m;
+        sp_spare_seq = seq;
+        sp_spare_populated = size < (2u << 20) ? size : (2u << 20);
+    }
+    pthread_mutex_unlock(&sp_mu);
+    if (m != NULL && !keep) { /* too late: the writer moved on or stopped */
+        munmap(m, size);
+        char path[PATH_MAX + 128];
+        snprintf(path, sizeof path, "%s/%s-%08u.seg", dir, key, seq);
+        unlink(path);
+    }
+}
+
 /* Called from the shipper's thread: maps the next 4 MB of the current
  * segment ahead of the writer and drops the pages behind it from this
  * process's page tables (they stay in the page cache, in the file), so that
- * the host thread neither takes page faults nor grows its resident set.
+ * the host thread neither takes page faults nor grows its resident set;
+ * unmaps the segments the writer sealed, and makes the spare ready.
  * madvise runs outside sp_mu: a segment sealed meanwhile is unmapped here,
  * after. */
 void ffitel_shim_spool_prefault(void) {
+    unsigned char *gone[RETIRED];
+    int ngone = 0;
     pthread_mutex_lock(&sp_mu);
+    if (!sp_prefaulting) {
+        for (int i = 0; i < RETIRED; i++)
+            if (sp_retired[i]) {
+                gone[ngone++] = sp_retired[i];
+                sp_retired[i] = NULL;
+            }
+    }
+    uint64_t size = sp_seg_size;
     if (!sp_on || sp_map == NULL || sp_prefaulting) {
         pthread_mutex_unlock(&sp_mu);
+        for (int i = 0; i < ngone; i++) munmap(gone[i], size);
         return;
     }
     unsigned char *map = sp_map;
@@ -548,14 +699,20 @@ void ffitel_shim_spool_prefault(void) {
     sp_prefaulting = 1;
     sp_prefault_map = map;
     pthread_mutex_unlock(&sp_mu);
+    for (int i = 0; i < ngone; i++) munmap(gone[i], size);
     if (behind > dropped) (void)madvise(map + dropped, behind - dropped, MADV_DONTNEED);
     if (target > pop) (void)madvise(map + pop, target - pop, MADV_POPULATE_WRITE);
     pthread_mutex_lock(&sp_mu);
     sp_prefaulting = 0;
     sp_prefault_map = NULL;
-    if (sp_retired) {
-        munmap(sp_retired, sp_retired_size);
-        sp_retired = NULL;
-    }
     pthread_mutex_unlock(&sp_mu);
+    spare_prepare();
+}
+
+/* Rotations that took the spare (tests, docs/PERFORMANCE.md). */
+uint64_t ffitel_shim_spool_swaps(void) {
+    pthread_mutex_lock(&sp_mu);
+    uint64_t n = sp_swaps;
+    pthread_mutex_unlock(&sp_mu);
+    return n;
 }

@@ -7,12 +7,16 @@ package main
 import "C"
 
 import (
+	"encoding/binary"
 	"log/slog"
+	"math"
 	"unsafe"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ffitel/ffitel/bootstrap"
+	"github.com/ffitel/ffitel/internal/spool"
 )
 
 // cSpool is the spool's writer (spool.c) for bootstrap's shipper
@@ -34,6 +38,11 @@ func (cSpool) Open(dir string, res []byte, maxBytes, segSize uint64, threshold i
 	if rc != 0 {
 		return "", err
 	}
+	// The span limits the tracer provider reads from the environment, for
+	// the spans of a forked child, which has no Go (spool_fork.c).
+	l := sdktrace.NewSpanLimits()
+	C.ffitel_shim_spool_limits(C.int32_t(l.AttributeCountLimit), C.int32_t(l.EventCountLimit),
+		C.int32_t(l.AttributePerEventCountLimit), C.int32_t(l.AttributeValueLengthLimit))
 	return C.GoString(&key[0]), nil
 }
 
@@ -83,4 +92,44 @@ func logHandler() slog.Handler {
 		return rt().SpooledHandler()
 	}
 	return rt().Handler()
+}
+
+// spoolSwaps is the number of rotations that took the spare segment the
+// shipper's thread made ready (tests).
+func spoolSwaps() uint64 { return uint64(C.ffitel_shim_spool_swaps()) }
+
+// cJSONAttrs decodes an attributes document with spool_attrs.c, the decoder
+// of a forked child (tests hold it against decodeAttrs). ok is false for
+// malformed input; attrs is what decoded.
+func cJSONAttrs(doc string) (attrs []spool.Attr, ok bool) {
+	cdoc := C.CString(doc)
+	defer C.free(unsafe.Pointer(cdoc))
+	var out *C.uchar
+	var n C.size_t
+	var count C.uint32_t
+	rc := C.ffitel_shim_json_attrs(cdoc, C.size_t(len(doc)), &out, &n, &count)
+	defer C.free(unsafe.Pointer(out))
+	b := C.GoBytes(unsafe.Pointer(out), C.int(n))
+	for len(b) >= 5 {
+		a := spool.Attr{Type: b[0]}
+		kl := int(binary.LittleEndian.Uint32(b[1:]))
+		a.Key, b = string(b[5:5+kl]), b[5+kl:]
+		if a.Type == spool.TypeString {
+			sl := int(binary.LittleEndian.Uint32(b))
+			a.Str, b = string(b[4:4+sl]), b[4+sl:]
+		} else {
+			v := binary.LittleEndian.Uint64(b)
+			b = b[8:]
+			if a.Type == spool.TypeDouble {
+				a.Float = math.Float64frombits(v)
+			} else {
+				a.Int = int64(v)
+			}
+		}
+		attrs = append(attrs, a)
+	}
+	if len(attrs) != int(count) {
+		panic("spool_attrs.c: count and attributes disagree")
+	}
+	return attrs, rc == 0
 }

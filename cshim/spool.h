@@ -39,6 +39,9 @@ __attribute__((visibility("hidden"))) void ffitel_shim_spool_budget(uint64_t oth
 /* Maps pages ahead of the writer and drops those behind it (the shipper's
  * thread calls it, so that the host thread takes no page faults). */
 __attribute__((visibility("hidden"))) void ffitel_shim_spool_prefault(void);
+/* Rotations that took the spare the shipper made ready (no file made on the
+ * host thread). */
+__attribute__((visibility("hidden"))) uint64_t ffitel_shim_spool_swaps(void);
 /* Counters: records written, refused (cap), current segment sequence. */
 __attribute__((visibility("hidden"))) void ffitel_shim_spool_counts(uint64_t *written, uint64_t *refused,
                                                                     uint64_t *own_bytes, uint32_t *seq);
@@ -61,12 +64,29 @@ __attribute__((visibility("hidden"))) int ffitel_shim_spool_ids_of(uint64_t h, u
 __attribute__((visibility("hidden"))) int ffitel_shim_spool_child_log(int32_t severity, const char *msg,
                                                                       size_t msg_len, const ffitel_attr *attrs,
                                                                       size_t n, uint64_t span);
-__attribute__((visibility("hidden"))) uint64_t ffitel_shim_spool_child_span_start(const char *name, size_t name_len,
-                                                                                  uint64_t parent,
-                                                                                  const char *traceparent,
-                                                                                  size_t tp_len, int32_t kind);
+__attribute__((visibility("hidden"))) uint64_t ffitel_shim_spool_child_span_start(
+    const char *name, size_t name_len, uint64_t parent, const char *traceparent, size_t tp_len,
+    const char *attrs_json, size_t attrs_len, int32_t kind);
 __attribute__((visibility("hidden"))) int ffitel_shim_spool_child_span_end(uint64_t span, int32_t ok,
                                                                            const char *error, size_t error_len);
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_child_task_end(uint64_t task, int32_t ok,
+                                                                           const char *error_type, size_t et_len);
+/* ffitel_span_set_attributes and ffitel_span_add_event(_at) on a child span
+ * (a span the parent opened before the fork: FFITEL_E_FORKED). */
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_child_set_attrs(uint64_t span, const char *json,
+                                                                            size_t len);
+__attribute__((visibility("hidden"))) int ffitel_shim_spool_child_add_event(uint64_t span, const char *name,
+                                                                            size_t name_len, const char *json,
+                                                                            size_t len, int64_t at_ns);
+/* The parent's span limits (sdktrace.NewSpanLimits), noted at spool open for
+ * a child's spans; -1: none. */
+__attribute__((visibility("hidden"))) void ffitel_shim_spool_limits(int32_t attrs, int32_t events,
+                                                                    int32_t event_attrs, int32_t value_len);
+/* Attributes JSON decoded as cshim/attrs.go does, into the spool's encoding
+ * (spool_attrs.c; malloc'd, the caller frees *out). 0, or -1 for malformed
+ * input (what decoded is in *out). */
+__attribute__((visibility("hidden"))) int ffitel_shim_json_attrs(const char *s, size_t n, unsigned char **out,
+                                                                 size_t *out_len, uint32_t *count);
 /* ffitel_task_start* in a forked child: the CONSUMER span "process <type>". */
 __attribute__((visibility("hidden"))) uint64_t ffitel_shim_spool_child_task_start(uint64_t current, const char *type,
                                                                                   size_t type_len,

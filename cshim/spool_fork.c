@@ -7,9 +7,15 @@
  * lock is free) or the next process ships them. Span ids come from
  * getrandom(); a child span's parent may be a span the parent process opened
  * before the fork (its ids were noted by spool.c) or another child span.
+ * A child span keeps its attributes and events (the JSON of the span calls,
+ * decoded by spool_attrs.c) in a buffer of its own, bounded by the span
+ * limits the parent noted before the fork (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT
+ * and the others, as the Go SDK reads them) and by CHILD_SPAN_BYTES, and
+ * writes them with the span at its end.
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -28,6 +34,7 @@
 #define CHILD_SPANS 4096
 #define CHILD_NAME 256
 #define KIND_SPAN 2
+#define CHILD_SPAN_BYTES (256u << 10) /* a span's attributes and events, encoded */
 
 typedef struct {
     uint64_t h;
@@ -37,7 +44,25 @@ typedef struct {
     int64_t start;
     size_t name_len;
     char name[CHILD_NAME];
+    /* Encoded as in the span record (docs/SPOOL.md): attributes, then
+     * events (i64 time, name, u16 count, attributes). malloc'd. */
+    unsigned char *attrs, *events;
+    uint32_t attrs_len, attrs_cap, events_len, events_cap;
+    uint16_t nattrs, nevents;
 } child_span;
+
+/* The span limits (sdktrace.NewSpanLimits in the parent, noted before any
+ * fork by ffitel_shim_spool_limits); -1: none (bounded by the format). */
+static int32_t lim_attrs = 128, lim_events = 128, lim_event_attrs = 128, lim_value = -1;
+
+void ffitel_shim_spool_limits(int32_t attrs, int32_t events, int32_t event_attrs, int32_t value_len) {
+    lim_attrs = attrs;
+    lim_events = events;
+    lim_event_attrs = event_attrs;
+    lim_value = value_len;
+}
+
+static uint32_t count_limit(int32_t lim) { return lim < 0 || lim > 65535 ? 65535 : (uint32_t)lim; }
 
 static child_span cspans[CHILD_SPANS];
 static uint64_t cnext;
@@ -101,7 +126,8 @@ static int zero(const unsigned char *p, size_t n) {
 }
 
 uint64_t ffitel_shim_spool_child_span_start(const char *name, size_t name_len, uint64_t parent,
-                                            const char *traceparent, size_t tp_len, int32_t kind) {
+                                            const char *traceparent, size_t tp_len, const char *attrs_json,
+                                            size_t attrs_len, int32_t kind) {
     if (!ffitel_shim_spool_child()) {
         ffitel_shim_forked_error();
         return 0;
@@ -157,7 +183,206 @@ uint64_t ffitel_shim_spool_child_span_start(const char *name, size_t name_len, u
         return 0;
     }
     ffitel_shim_spool_span_ids(h, c.ids); /* the child's records inside it carry its ids */
+    if (attrs_len > 0) (void)ffitel_shim_spool_child_set_attrs(h, attrs_json, attrs_len); /* what decodes */
     return h;
+}
+
+/* Reads one encoded attribute at p (at most n bytes): its length, 0 if cut. */
+static size_t attr_size(const unsigned char *p, size_t n) {
+    uint32_t kl, vl;
+    if (n < 5) return 0;
+    memcpy(&kl, p + 1, 4);
+    size_t at = 5 + (size_t)kl;
+    if (at > n) return 0;
+    if (p[0] != FFITEL_ATTR_STRING) return at + 8 <= n ? at + 8 : 0;
+    if (at + 4 > n) return 0;
+    memcpy(&vl, p + at, 4);
+    return at + 4 + vl <= n ? at + 4 + vl : 0;
+}
+
+/* The attribute a (encoded) with its string value cut to lim_value
+ * characters (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT), appended to *buf. */
+static int attr_append(unsigned char **buf, uint32_t *len, uint32_t *cap, const unsigned char *a, size_t n) {
+    size_t keep = n;
+    uint32_t kl, vl = 0, cut = 0;
+    memcpy(&kl, a + 1, 4);
+    if (a[0] == FFITEL_ATTR_STRING && lim_value >= 0) {
+        memcpy(&vl, a + 5 + kl, 4);
+        const unsigned char *v = a + 9 + kl;
+        uint32_t i = 0, chars = 0;
+        while (i < vl && chars < (uint32_t)lim_value) {
+            i++;
+            while (i < vl && (v[i] & 0xC0) == 0x80) i++;
+            chars++;
+        }
+        if (i < vl) {
+            cut = i;
+            keep = 9 + kl + cut;
+        }
+    }
+    if (*len + keep > CHILD_SPAN_BYTES) return -1;
+    if (*len + keep > *cap) {
+        uint32_t c = *cap ? *cap : 512;
+        while (c < *len + keep) c *= 2;
+        unsigned char *q = realloc(*buf, c);
+        if (q == NULL) return -1;
+        *buf = q;
+        *cap = c;
+    }
+    memcpy(*buf + *len, a, keep);
+    if (keep != n) memcpy(*buf + *len + 5 + kl, &cut, 4);
+    *len += (uint32_t)keep;
+    return 0;
+}
+
+/* The open child span h (cmu held), or NULL. */
+static child_span *child_of(uint64_t h) {
+    child_span *slot = &cspans[h % CHILD_SPANS];
+    return h != 0 && slot->h == h ? slot : NULL;
+}
+
+/* ffitel_span_set_attributes on a child span: a key already set is
+ * replaced, a new one past the count limit is dropped (as the Go SDK). */
+int ffitel_shim_spool_child_set_attrs(uint64_t span, const char *json, size_t len) {
+    if (!ffitel_shim_spool_child()) return ffitel_shim_forked_error();
+    unsigned char *enc;
+    size_t enc_len;
+    uint32_t n;
+    int bad = ffitel_shim_json_attrs(json, len, &enc, &enc_len, &n) != 0;
+    pthread_mutex_lock(&cmu);
+    child_span *c = child_of(span);
+    if (c != NULL) {
+        uint32_t limit = count_limit(lim_attrs);
+        for (size_t off = 0; off < enc_len;) {
+            const unsigned char *a = enc + off;
+            size_t sz = attr_size(a, enc_len - off);
+            if (sz == 0) break;
+            off += sz;
+            uint32_t kl;
+            memcpy(&kl, a + 1, 4);
+            int replaced = 0;
+            for (uint32_t at = 0; at < c->attrs_len;) { /* the same key set before: removed */
+                size_t osz = attr_size(c->attrs + at, c->attrs_len - at);
+                uint32_t okl;
+                memcpy(&okl, c->attrs + at + 1, 4);
+                if (okl == kl && memcmp(c->attrs + at + 5, a + 5, kl) == 0) {
+                    memmove(c->attrs + at, c->attrs + at + osz, c->attrs_len - at - osz);
+                    c->attrs_len -= (uint32_t)osz;
+                    c->nattrs--;
+                    replaced = 1;
+                    break;
+                }
+                at += (uint32_t)osz;
+            }
+            if ((replaced || c->nattrs < limit) &&
+                attr_append(&c->attrs, &c->attrs_len, &c->attrs_cap, a, sz) == 0)
+                c->nattrs++;
+        }
+    }
+    pthread_mutex_unlock(&cmu);
+    free(enc);
+    if (c == NULL) {
+        if (span != 0 && span < (UINT64_C(1) << 56)) return ffitel_shim_forked_error(); /* the parent's */
+        set_error("ffitel_span_set_attributes: unknown or ended span handle");
+        return FFITEL_E_HANDLE;
+    }
+    if (bad) {
+        set_error("ffitel_span_set_attributes: malformed attributes JSON; what decoded is kept");
+        return FFITEL_E_INVALID;
+    }
+    return FFITEL_OK;
+}
+
+/* ffitel_span_add_event(_at) on a child span: past the event count limit
+ * the oldest event is dropped (as the Go SDK), past the per-event
+ * attribute limit the event's last attributes. at_ns 0: now. */
+static int add_event(child_span *c, const char *name, size_t name_len, const unsigned char *enc, size_t enc_len,
+                     int64_t at_ns) {
+    uint32_t limit = count_limit(lim_events);
+    if (limit == 0) return 0;
+    if (name_len > CHILD_NAME * 4) name_len = CHILD_NAME * 4;
+    if (name == NULL || !ffitel_shim_text_ok(name, name_len)) name_len = 0;
+    unsigned char *ev = NULL;
+    uint32_t len = 0, cap = 0;
+    unsigned char head[12];
+    uint64_t t = (uint64_t)(at_ns ? at_ns : ffitel_shim_now_ns());
+    uint32_t nl = (uint32_t)name_len;
+    memcpy(head, &t, 8);
+    memcpy(head + 8, &nl, 4);
+    uint16_t na = 0;
+    uint32_t alimit = count_limit(lim_event_attrs);
+    /* the head, the name and the attribute count (filled in after) */
+    if (c->events_len + 14 + name_len > CHILD_SPAN_BYTES) return -1;
+    cap = (uint32_t)(14 + name_len + 64);
+    ev = malloc(cap);
+    if (ev == NULL) return -1;
+    memcpy(ev, head, 12);
+    if (name_len) memcpy(ev + 12, name, name_len);
+    len = (uint32_t)(12 + name_len + 2);
+    for (size_t off = 0; off < enc_len && na < alimit;) {
+        size_t sz = attr_size(enc + off, enc_len - off);
+        if (sz == 0) break;
+        if (attr_append(&ev, &len, &cap, enc + off, sz) != 0) break;
+        off += sz;
+        na++;
+    }
+    memcpy(ev + 12 + name_len, &na, 2);
+    if (c->nevents >= limit) { /* the oldest goes */
+        uint32_t onl;
+        uint16_t ona;
+        memcpy(&onl, c->events + 8, 4);
+        uint32_t at = 12 + onl;
+        memcpy(&ona, c->events + at, 2);
+        at += 2;
+        for (uint16_t k = 0; k < ona; k++) at += (uint32_t)attr_size(c->events + at, c->events_len - at);
+        memmove(c->events, c->events + at, c->events_len - at);
+        c->events_len -= at;
+        c->nevents--;
+    }
+    if (c->events_len + len > CHILD_SPAN_BYTES) {
+        free(ev);
+        return -1;
+    }
+    if (c->events_len + len > c->events_cap) {
+        uint32_t nc = c->events_cap ? c->events_cap : 512;
+        while (nc < c->events_len + len) nc *= 2;
+        unsigned char *q = realloc(c->events, nc);
+        if (q == NULL) {
+            free(ev);
+            return -1;
+        }
+        c->events = q;
+        c->events_cap = nc;
+    }
+    memcpy(c->events + c->events_len, ev, len);
+    c->events_len += len;
+    c->nevents++;
+    free(ev);
+    return 0;
+}
+
+int ffitel_shim_spool_child_add_event(uint64_t span, const char *name, size_t name_len, const char *json,
+                                      size_t len, int64_t at_ns) {
+    if (!ffitel_shim_spool_child()) return ffitel_shim_forked_error();
+    unsigned char *enc;
+    size_t enc_len;
+    uint32_t n;
+    int bad = ffitel_shim_json_attrs(json, len, &enc, &enc_len, &n) != 0;
+    pthread_mutex_lock(&cmu);
+    child_span *c = child_of(span);
+    if (c != NULL) (void)add_event(c, name, name_len, enc, enc_len, at_ns);
+    pthread_mutex_unlock(&cmu);
+    free(enc);
+    if (c == NULL) {
+        if (span != 0 && span < (UINT64_C(1) << 56)) return ffitel_shim_forked_error(); /* the parent's */
+        set_error("ffitel_span_add_event: unknown or ended span handle");
+        return FFITEL_E_HANDLE;
+    }
+    if (bad) {
+        set_error("ffitel_span_add_event: malformed attributes JSON; what decoded is kept");
+        return FFITEL_E_INVALID;
+    }
+    return FFITEL_OK;
 }
 
 static unsigned char *put_str(unsigned char *p, const char *s, size_t n) {
@@ -166,7 +391,10 @@ static unsigned char *put_str(unsigned char *p, const char *s, size_t n) {
     return p + 4 + n;
 }
 
-int ffitel_shim_spool_child_span_end(uint64_t span, int32_t ok, const char *error, size_t error_len) {
+/* Ends child span span: its record, with its attributes and events, goes
+ * to the child's segment. exception: a failed span gets the "exception"
+ * event the parent's ffitel_span_end adds (not a task: ffitel_task_end). */
+static int child_end(uint64_t span, int32_t ok, const char *error, size_t error_len, int exception) {
     if (!ffitel_shim_spool_child()) return ffitel_shim_forked_error();
     child_span c;
     pthread_mutex_lock(&cmu);
@@ -174,7 +402,7 @@ int ffitel_shim_spool_child_span_end(uint64_t span, int32_t ok, const char *erro
     int found = span != 0 && slot->h == span;
     if (found) {
         c = *slot;
-        slot->h = 0;
+        memset(slot, 0, sizeof *slot); /* the buffers are c's now */
     }
     pthread_mutex_unlock(&cmu);
     if (!found && span < (UINT64_C(1) << 56)) return ffitel_shim_forked_error(); /* the parent's: Go is not here */
@@ -189,7 +417,25 @@ int ffitel_shim_spool_child_span_end(uint64_t span, int32_t ok, const char *erro
         error = "error";
         error_len = 5;
     }
-    unsigned char buf[8 + 16 + 24 + 5 * 4 + CHILD_NAME + 1024 + sizeof scope + 2 + 2 + 2];
+    if (!ok && exception) { /* as ffitelgo_span_end: exception.message = the error text */
+        static const char key[] = "exception.message";
+        unsigned char a[1 + 4 + sizeof key - 1 + 4 + 1024];
+        uint32_t kl = sizeof key - 1, vl = (uint32_t)error_len;
+        a[0] = FFITEL_ATTR_STRING;
+        memcpy(a + 1, &kl, 4);
+        memcpy(a + 5, key, kl);
+        memcpy(a + 5 + kl, &vl, 4);
+        memcpy(a + 9 + kl, error, error_len);
+        (void)add_event(&c, "exception", 9, a, 9 + kl + error_len, 0);
+    }
+    size_t size = 8 + 16 + 32 + 5 * 4 + c.name_len + error_len + sizeof scope + 6 + c.attrs_len + c.events_len;
+    unsigned char *buf = malloc(size);
+    if (buf == NULL) {
+        free(c.attrs);
+        free(c.events);
+        set_error("ffitel_span_end: out of memory; span not written");
+        return FFITEL_E_INVALID;
+    }
     unsigned char *p = buf;
     p[0] = KIND_SPAN;
     p[1] = c.ids[24];
@@ -208,10 +454,29 @@ int ffitel_shim_spool_child_span_end(uint64_t span, int32_t ok, const char *erro
     p = put_str(p, "", 0);
     p = put_str(p, scope, sizeof scope - 1);
     p = put_str(p, "", 0);
-    memset(p, 0, 6); /* no attributes, events or links */
-    p += 6;
+    memcpy(p, &c.nattrs, 2);
+    p += 2;
+    if (c.attrs_len) memcpy(p, c.attrs, c.attrs_len);
+    p += c.attrs_len;
+    memcpy(p, &c.nevents, 2);
+    p += 2;
+    if (c.events_len) memcpy(p, c.events, c.events_len);
+    p += c.events_len;
+    p[0] = p[1] = 0; /* no links */
+    p += 2;
     ffitel_shim_spool_raw(buf, (size_t)(p - buf));
+    free(buf);
+    free(c.attrs);
+    free(c.events);
     return FFITEL_OK;
+}
+
+int ffitel_shim_spool_child_span_end(uint64_t span, int32_t ok, const char *error, size_t error_len) {
+    return child_end(span, ok, error, error_len, 1);
+}
+
+int ffitel_shim_spool_child_task_end(uint64_t task, int32_t ok, const char *error_type, size_t et_len) {
+    return child_end(task, ok, error_type, et_len, 0);
 }
 
 uint64_t ffitel_shim_spool_child_task_start(uint64_t current, const char *type, size_t type_len,
@@ -233,8 +498,8 @@ uint64_t ffitel_shim_spool_child_task_start(uint64_t current, const char *type, 
      * (a retry's new trace) are not kept in a child. */
     if (propagation == 2 || propagation == 1) tp_len = 0;
     if (tp_len == 0) traceparent = NULL;
-    return ffitel_shim_spool_child_span_start(name, 8 + n, traceparent ? 0 : current, traceparent, tp_len,
-                                              4 /* CONSUMER */);
+    return ffitel_shim_spool_child_span_start(name, 8 + n, traceparent ? 0 : current, traceparent, tp_len, NULL,
+                                              0, 4 /* CONSUMER */);
 }
 
 int ffitel_shim_spool_child_traceparent(uint64_t span, char *buf, size_t cap) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -190,6 +191,58 @@ func TestSpoolCrashRecoveredByNextWorker(t *testing.T) {
 	}
 	if errors != nSpans/2 {
 		t.Errorf("%d spans with error status, want %d", errors, nSpans/2)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+		t.Errorf("spool directory not emptied: %v", left)
+	}
+}
+
+// A worker killed while the spare segment its shipper made ready (an empty
+// segment under the next number, docs/SPOOL.md) is on disk: the next worker
+// ships every record of the dead worker's segments exactly once, deletes
+// the spare without shipping it or counting it as adopted, and leaves the
+// directory empty.
+func TestSpoolSpareOfADeadWorkerIsDeleted(t *testing.T) {
+	bin := buildCProgram(t, "tests/c/spool_worker.c")
+	dir := t.TempDir()
+	const n = 22000 // about 2.8 MB: segments of 1 MB (FFITEL_SPOOL_MAX_MB=4), the third past its half
+	out, _, _, err := spoolRun(t, bin, spoolEnv(dir, closedEndpoint(t), "OTEL_SERVICE_NAME=spool-spare",
+		"FFITEL_SPOOL_MAX_MB=4"), "spare", strconv.Itoa(n), "20000")
+	if !strings.Contains(out, "spare ready") {
+		t.Fatalf("spare worker: %v\n%s", err, out)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	spares := 0
+	for _, p := range segs {
+		b, _ := os.ReadFile(p)
+		if h, err := spool.ParseHeader(b); err == nil && h.Committed == spool.HeaderSize && !h.Sealed {
+			spares++
+		}
+	}
+	if len(segs) < 2 || spares != 1 {
+		t.Fatalf("%d segments with %d empty spares left by the dead worker, want 1 spare", len(segs), spares)
+	}
+
+	col := e2e.StartCollector(t)
+	_, stderr, snaps, err := spoolRun(t, bin, spoolEnv(dir, col.GRPCEndpoint, "OTEL_SERVICE_NAME=spool-next"),
+		"ship", strconv.Itoa(n), "60000")
+	if err != nil || len(snaps) != 2 {
+		t.Fatalf("ship worker: %v\n%s", err, stderr)
+	}
+	sp := snaps[1].Pipeline.Spool
+	t.Logf("spool after adoption: %+v", *sp)
+	// Recovered also counts the dead worker's own warnings (export failed).
+	if sp.Recovered < n || sp.CorruptSkipped != 0 || sp.AdoptedSegments != uint64(len(segs)-1) {
+		t.Errorf("recovered %d (want >= %d), corrupt %d, adopted segments %d (want %d, not the spare)",
+			sp.Recovered, n, sp.CorruptSkipped, sp.AdoptedSegments, len(segs)-1)
+	}
+	var seen map[string]e2e.LogRecord
+	var total int
+	if !e2e.WaitFor(30*time.Second, func() bool { seen, total = uniqueByAttr(t, col, "spool spare record"); return total >= n }) {
+		t.Fatalf("collector has %d unique of %d records", len(seen), n)
+	}
+	if len(seen) != n || total != n {
+		t.Errorf("collector has %d records, %d unique, want %d once each", total, len(seen), n)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
 		t.Errorf("spool directory not emptied: %v", left)
@@ -399,25 +452,33 @@ func TestSpoolForkedChildrenWriteThroughC(t *testing.T) {
 	bin := buildCProgram(t, "tests/c/spool_worker.c")
 	col := e2e.StartCollector(t)
 	const k, n = 4, 1000
-	out, stderr, snaps, err := spoolRun(t, bin, spoolEnv(t.TempDir(), col.GRPCEndpoint, "OTEL_SERVICE_NAME=spool-fork"),
+	// The children's spans keep attributes and events within the parent's
+	// span limits (spool_fork.c), read from these before the fork.
+	out, stderr, snaps, err := spoolRun(t, bin, spoolEnv(t.TempDir(), col.GRPCEndpoint, "OTEL_SERVICE_NAME=spool-fork",
+		"OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT=6", "OTEL_SPAN_EVENT_COUNT_LIMIT=3"),
 		"fork", strconv.Itoa(k), strconv.Itoa(n), "60000")
 	if err != nil || len(snaps) != 1 {
 		t.Fatalf("fork worker: %v\n%s\n%s", err, out, spoolTail(stderr))
 	}
 	sp := snaps[0].Pipeline.Spool
 	t.Logf("parent's spool: %+v", *sp)
-	if sp.Recovered != k*n || sp.SpansRecovered != k {
-		t.Errorf("recovered %d records and %d spans, want %d and %d", sp.Recovered, sp.SpansRecovered, k*n, k)
+	if sp.Recovered != k*n || sp.SpansRecovered != 2*k {
+		t.Errorf("recovered %d records and %d spans, want %d and %d", sp.Recovered, sp.SpansRecovered, k*n, 2*k)
 	}
 	children := map[string]e2e.Span{}
+	var failing []e2e.Span
 	if !e2e.WaitFor(30*time.Second, func() bool {
 		spans, _ := col.Spans()
+		failing = failing[:0]
 		for _, s := range spans {
-			if s.Name == "spool fork child" {
+			switch s.Name {
+			case "spool fork child":
 				children[s.TraceID] = s
+			case "spool fork failing":
+				failing = append(failing, s)
 			}
 		}
-		return len(children) >= k && col.CountLogBodies("spool fork record") >= k*n
+		return len(children) >= k && len(failing) >= k && col.CountLogBodies("spool fork record") >= k*n
 	}) {
 		t.Fatalf("collector has %d child traces and %d records", len(children), col.CountLogBodies("spool fork record"))
 	}
@@ -452,9 +513,50 @@ func TestSpoolForkedChildrenWriteThroughC(t *testing.T) {
 			t.Errorf("trace %s has %d unique records, want %d", tid, len(recs), n)
 		}
 	}
+	seen := map[string]bool{}
 	for _, s := range children {
 		if s.Kind != 2 || s.ParentSpanID != "" { // FFITEL_KIND_SERVER
 			t.Errorf("child span kind %d parent %q", s.Kind, s.ParentSpanID)
+		}
+		// Set at start, "child" replaced by ffitel_span_set_attributes; "extra"
+		// is past OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT=6.
+		got := map[string]string{}
+		for _, a := range s.Attributes {
+			got[a.Key] = a.Value.String()
+		}
+		c, _ := strconv.Atoi(got["child"])
+		seen[got["child"]] = true
+		want := map[string]string{"child": strconv.Itoa(c), "nested.k": "v", "ratio": "0.5", "ok": "true",
+			"list": "[1,2]", "esc": "q\"\u00e9"}
+		if c < 100 || c >= 100+k || !reflect.DeepEqual(got, want) {
+			t.Errorf("child span attributes %v, want %v (child 100..%d)", got, want, 100+k-1)
+		}
+		// Five "tick" events and a "checkpoint": the newest 3 kept
+		// (OTEL_SPAN_EVENT_COUNT_LIMIT=3), as the Go SDK keeps them.
+		var evs []string
+		for _, e := range s.Events {
+			v, _ := e.Attributes.Get("n")
+			if e.Name == "checkpoint" {
+				r, _ := e.Attributes.Get("records")
+				note, _ := e.Attributes.Get("note")
+				v = r + "/" + note
+			}
+			evs = append(evs, e.Name+":"+v)
+		}
+		if want := []string{"tick:3", "tick:4", "checkpoint:" + strconv.Itoa(n) + "/done"}; !reflect.DeepEqual(evs, want) {
+			t.Errorf("child span events %v, want %v", evs, want)
+		}
+	}
+	if len(seen) != k {
+		t.Errorf("child attributes %v, want %d distinct", seen, k)
+	}
+	for _, s := range failing {
+		msg := ""
+		if len(s.Events) == 1 && s.Events[0].Name == "exception" {
+			msg, _ = s.Events[0].Attributes.Get("exception.message")
+		}
+		if s.Status.Code != 2 || s.Status.Message != "boom" || msg != "boom" {
+			t.Errorf("failed child span: status %+v, events %+v", s.Status, s.Events)
 		}
 	}
 }

@@ -9,7 +9,7 @@ import json
 import re
 from collections import defaultdict
 
-from conftest import Collector, run_worker, service_name, wait_for
+from conftest import Collector, _attrs, run_worker, service_name, wait_for
 
 CHILDREN = 4
 RECORDS = 1000
@@ -30,6 +30,9 @@ def test_forked_children_log_spans_and_tasks_through_the_spool(collector: Collec
                 tp = s.traceparent()
                 for i in range({RECORDS}):
                     ffitel.info("child record", child=n, i=i, odd=[i])  # a list: as text
+                s.set_attribute("phase", "done")
+                s.set_attributes({{"ratio": 0.5, "ok": True}})
+                s.add_event("checkpoint", records={RECORDS}, note="done")
             with ffitel.task("child.job", task_id=f"job-{{n}}") as t:
                 ffitel.warning("in task", child=n)
                 task_tp = t.traceparent()
@@ -105,6 +108,13 @@ def test_forked_children_log_spans_and_tasks_through_the_spool(collector: Collec
     for n, (tp, task_tp, _) in children.items():
         work = [s for s in ss if s["spanId"] == tp[2]]
         assert len(work) == 1 and work[0]["name"] == "child work" and work[0]["traceId"] == tp[1]
+        # attributes and an event of a child span, through C alone
+        attrs = work[0]["attrs"]
+        assert {k: attrs.get(k) for k in ("child", "phase", "ratio", "ok")} == \
+            {"child": n, "phase": "done", "ratio": 0.5, "ok": True}, work[0]
+        events = work[0].get("events", [])
+        assert [(e["name"], _attrs(e.get("attributes"))) for e in events] == \
+            [("checkpoint", {"records": RECORDS, "note": "done"})], work[0]
         assert (work[0].get("parentSpanId") == parent_span) == (n < 2)
         task = [s for s in ss if s["spanId"] == task_tp[2]]
         assert len(task) == 1 and task[0]["name"] == "process child.job"

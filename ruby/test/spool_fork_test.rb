@@ -30,6 +30,9 @@ class SpoolForkTest < Minitest::Test
           Ffitel.span("child work", attributes: { child: n }) do |s|
             tp = s.traceparent
             #{RECORDS}.times { |i| Ffitel.info("child record", child: n, i: i, odd: [i]) }
+            s.set_attribute("phase", "done")
+            s.set_attributes(ratio: 0.5, ok: true)
+            s.add_event("checkpoint", records: #{RECORDS}, note: "done")
           end
           task_tp = nil
           Ffitel.task("child.job", task_id: "job-\#{n}") do |t|
@@ -104,6 +107,13 @@ class SpoolForkTest < Minitest::Test
       assert_equal 1, work.size
       assert_equal ["child work", tp[1]], [work[0]["name"], work[0]["trace_id"]]
       assert_equal n < 2, work[0]["parent_span_id"] == parent_span
+      # attributes and an event of a child span, through C alone
+      assert_equal({ "child" => n, "phase" => "done", "ratio" => 0.5, "ok" => true },
+                   work[0]["attrs"].slice("child", "phase", "ratio", "ok"))
+      events = work[0]["events"].map do |e|
+        [e["name"], (e["attributes"] || []).to_h { |kv| [kv["key"], kv["value"].values.first] }]
+      end
+      assert_equal [["checkpoint", { "records" => RECORDS.to_s, "note" => "done" }]], events # OTLP JSON: ints as text
       task = spans.select { |s| s["span_id"] == task_tp[2] }
       assert_equal ["process child.job"], task.map { |s| s["name"] }
     end

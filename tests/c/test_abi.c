@@ -464,6 +464,10 @@ static void test_fork(void) {
         ffitel_last_error(b, sizeof b);
         if (strstr(b, "fork") == NULL) rc |= 32;
         if (strcmp(ffitel_version(), FFITEL_VERSION) != 0) rc |= 64;
+        /* without the spool, span attributes and events stay refused too */
+        if (ffitel_span_set_attributes(1, S("{\"a\":1}")) != FFITEL_E_FORKED ||
+            ffitel_span_add_event(1, S("e"), S("{\"a\":1}")) != FFITEL_E_FORKED)
+            rc |= 128;
         unsigned char report = (unsigned char)rc;
         if (write(fds[1], &report, 1) != 1) _exit(1);
         _exit(0);
