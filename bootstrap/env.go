@@ -133,8 +133,8 @@ const (
 // Collector's 4 MiB gRPC limit. Without the wire path a request's size is
 // unknown until converted: the specification's 512 stays.
 const (
-	dfltWireBatchSize = 8192
-	wireRequestBytes  = 1 << 20
+	dfltWireBatchSize = 16384
+	wireRequestBytes  = 2 << 20
 )
 
 // wireBatchSize is the records per wire request: the variable when set,

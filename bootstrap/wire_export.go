@@ -170,6 +170,26 @@ type itemWriter struct {
 	buf    otlpwire.Buffer
 	chains []*chain
 	keys   []string
+	// slab holds packed records back to back: one allocation per
+	// slabSize bytes instead of one per record. A queued item's wire is a
+	// full slice of it (no room to append into a neighbour).
+	slab []byte
+}
+
+// slabSize is the allocation packed records are carved from.
+const slabSize = 32 << 10
+
+// keep copies p into the writer's slab and returns the copy.
+func (e *itemWriter) keep(p []byte) []byte {
+	if len(p) > slabSize/4 {
+		return append(make([]byte, 0, len(p)), p...)
+	}
+	if cap(e.slab)-len(e.slab) < len(p) {
+		e.slab = make([]byte, 0, slabSize)
+	}
+	start := len(e.slab)
+	e.slab = append(e.slab, p...)
+	return e.slab[start:len(e.slab):len(e.slab)]
 }
 
 // newWireEncoder takes the resource, scope and limits from a record the
@@ -364,7 +384,7 @@ func (e *wireEncoder) pack(it *logItem) {
 	w := e.writers.Get().(*itemWriter)
 	w.buf.Reset()
 	if w.encodeItem(it) {
-		it.wire = append(make([]byte, 0, len(w.buf.B)), w.buf.B...)
+		it.wire = w.keep(w.buf.B)
 		it.logEntry.release()
 		it.logEntry = nil
 	}
