@@ -586,4 +586,3 @@ func TestBatcherBoundsRequestBytes(t *testing.T) {
 		t.Errorf("requests %v, want %v", rec.batches, want)
 	}
 }
-

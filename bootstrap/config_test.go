@@ -459,7 +459,9 @@ func TestDurableURLPasswordNeverLoggedInAnyForm(t *testing.T) {
 }
 
 func TestLoadConfigWireBatchSize(t *testing.T) {
-	got := func(c Config) any { return [4]int{c.LogBatchSize, c.LogWireBatchSize, c.SpanBatchSize, c.SpanWireBatchSize} }
+	got := func(c Config) any {
+		return [4]int{c.LogBatchSize, c.LogWireBatchSize, c.SpanBatchSize, c.SpanWireBatchSize}
+	}
 	runConfigCases(t, []configCase{
 		{name: "unset: 512 for the SDK's conversion, 8192 on the wire path", got: got, want: [4]int{512, 8192, 512, 8192}},
 		{name: "set: both paths", env: map[string]string{"OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "100", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "300"},
