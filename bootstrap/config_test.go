@@ -463,7 +463,7 @@ func TestLoadConfigWireBatchSize(t *testing.T) {
 		return [4]int{c.LogBatchSize, c.LogWireBatchSize, c.SpanBatchSize, c.SpanWireBatchSize}
 	}
 	runConfigCases(t, []configCase{
-		{name: "unset: 512 for the SDK's conversion, 8192 on the wire path", got: got, want: [4]int{512, 8192, 512, 8192}},
+		{name: "unset: 512 for the SDK's conversion, 16384 on the wire path", got: got, want: [4]int{512, 16384, 512, 16384}},
 		{name: "set: both paths", env: map[string]string{"OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "100", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "300"},
 			got: got, want: [4]int{100, 100, 300, 300}},
 	})

@@ -72,7 +72,7 @@ type spanWireEncoder struct {
 	mu      sync.Mutex
 	groups  map[spanGroupKey]*spanGroup
 	last    atomic.Pointer[spanGroup] // the group of the last span packed
-	buffers sync.Pool                 // of *otlpwire.Buffer, for pack
+	buffers sync.Pool                 // of *spanPacker, for pack
 
 	// The export goroutine's.
 	buf   otlpwire.Buffer
@@ -81,7 +81,7 @@ type spanWireEncoder struct {
 
 func newSpanWireEncoder() *spanWireEncoder {
 	e := &spanWireEncoder{groups: map[spanGroupKey]*spanGroup{}}
-	e.buffers.New = func() any { return new(otlpwire.Buffer) }
+	e.buffers.New = func() any { return new(spanPacker) }
 	return e
 }
 
@@ -128,15 +128,22 @@ func (e *spanWireEncoder) pack(it *spanItem) {
 	if it.span == nil || it.wire != nil {
 		return
 	}
-	b := e.buffers.Get().(*otlpwire.Buffer)
+	p := e.buffers.Get().(*spanPacker)
+	b := &p.buf
 	b.Reset()
 	encodeSpan(b, it.span)
-	it.wire = append(make([]byte, 0, len(b.B)), b.B...)
+	it.wire = p.slab.keep(b.B)
 	it.group = e.groupOf(it.span)
 	it.span = nil
 	if cap(b.B) <= 64<<10 {
-		e.buffers.Put(b)
+		e.buffers.Put(p)
 	}
+}
+
+// spanPacker is one goroutine's encoding buffer and slab (pack).
+type spanPacker struct {
+	buf  otlpwire.Buffer
+	slab slab
 }
 
 // encode writes the ExportTraceServiceRequest of items (packing those that

@@ -170,26 +170,28 @@ type itemWriter struct {
 	buf    otlpwire.Buffer
 	chains []*chain
 	keys   []string
-	// slab holds packed records back to back: one allocation per
-	// slabSize bytes instead of one per record. A queued item's wire is a
-	// full slice of it (no room to append into a neighbour).
-	slab []byte
+	slab   slab // where packed records are kept
 }
 
-// slabSize is the allocation packed records are carved from.
+// slab holds packed items back to back: one allocation per slabSize bytes
+// instead of one per item. A kept item is a full slice of it, so nothing
+// appends into a neighbour; the slab is freed when its last item is.
+type slab struct{ b []byte }
+
+// slabSize is the allocation packed items are carved from.
 const slabSize = 32 << 10
 
-// keep copies p into the writer's slab and returns the copy.
-func (e *itemWriter) keep(p []byte) []byte {
+// keep copies p into the slab and returns the copy.
+func (s *slab) keep(p []byte) []byte {
 	if len(p) > slabSize/4 {
 		return append(make([]byte, 0, len(p)), p...)
 	}
-	if cap(e.slab)-len(e.slab) < len(p) {
-		e.slab = make([]byte, 0, slabSize)
+	if cap(s.b)-len(s.b) < len(p) {
+		s.b = make([]byte, 0, slabSize)
 	}
-	start := len(e.slab)
-	e.slab = append(e.slab, p...)
-	return e.slab[start:len(e.slab):len(e.slab)]
+	start := len(s.b)
+	s.b = append(s.b, p...)
+	return s.b[start:len(s.b):len(s.b)]
 }
 
 // newWireEncoder takes the resource, scope and limits from a record the
@@ -384,7 +386,7 @@ func (e *wireEncoder) pack(it *logItem) {
 	w := e.writers.Get().(*itemWriter)
 	w.buf.Reset()
 	if w.encodeItem(it) {
-		it.wire = w.keep(w.buf.B)
+		it.wire = w.slab.keep(w.buf.B)
 		it.logEntry.release()
 		it.logEntry = nil
 	}
