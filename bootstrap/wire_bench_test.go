@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/sdk/resource"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	collogpb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -49,5 +52,30 @@ func BenchmarkLogPathWire(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		log.Info("charged card", attrs...)
+	}
+}
+
+// BenchmarkWirePack is the host thread's share of the wire path: a record
+// with three attributes copied from the caller's slog.Record and encoded
+// into its queued bytes.
+func BenchmarkWirePack(b *testing.B) {
+	exp, err := newWireGRPCLogExporter(context.Background(), nil, otlploggrpc.WithEndpointURL("http://127.0.0.1:1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	conv := newLogConverter(resource.Empty(), exp)
+	if conv.wire == nil {
+		b.Fatal("no wire encoder")
+	}
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "charged card", 0)
+	r.AddAttrs(slog.Int("order_id", 42), slog.String("customer", "c-123"), slog.Bool("paid", true))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		it := newOwnedLogItem(ctx, nil, r)
+		conv.wire.pack(&it)
+		if it.wire == nil {
+			b.Fatal("not packed")
+		}
 	}
 }
