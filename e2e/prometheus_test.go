@@ -170,9 +170,21 @@ func TestDomainEventQueriesAnswerInPrometheus(t *testing.T) {
 	}()
 	defer func() { cancel(); <-done }()
 
-	_, body := httpGet(t, "http://"+addr+"/metrics")
-	for _, name := range []string{"tasker_domain_events_published_total{", "tasker_domain_events_failed_total{",
-		"tasker_domain_events_publish_duration_milliseconds_bucket{"} {
+	names := []string{"tasker_domain_events_published_total{", "tasker_domain_events_failed_total{",
+		"tasker_domain_events_publish_duration_milliseconds_bucket{"}
+	var body string
+	// The publisher goroutine may not have published yet: wait for its
+	// first events rather than racing it.
+	e2e.WaitFor(30*time.Second, func() bool {
+		_, body = httpGet(t, "http://"+addr+"/metrics")
+		for _, name := range names {
+			if !strings.Contains(body, name) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, name := range names {
 		if !strings.Contains(body, name) {
 			t.Errorf("/metrics lacks %s", name)
 		}
