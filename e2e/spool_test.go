@@ -249,7 +249,7 @@ func TestSpoolSpareOfADeadWorkerIsDeleted(t *testing.T) {
 	}
 }
 
-// The Collector is down while a worker logs 30 000 records, then comes up:
+// The Collector is down while a worker logs 30 000 records at 1 000/s, then comes up:
 // all arrive, nothing is dropped, and the worker's memory stays flat (the
 // records wait on disk, not in memory).
 func TestSpoolOutageLosesNothing(t *testing.T) {
@@ -265,10 +265,12 @@ func TestSpoolOutageLosesNothing(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		_, stderr, snaps, err := spoolRun(t, bin, spoolEnv(dir, fmt.Sprintf("http://127.0.0.1:%d", port),
-			"OTEL_SERVICE_NAME=spool-outage"), "log", strconv.Itoa(n), "5000", "120000")
+			"OTEL_SERVICE_NAME=spool-outage"), "log", strconv.Itoa(n), "1000", "120000")
 		done <- result{stderr, snaps, err}
 	}()
-	time.Sleep(4 * time.Second) // the worker logs (for about 6 s) with the Collector down
+	// The worker logs at 1 000/s, about 30 s, with the Collector down
+	// throughout; the Collector comes up when it is (about) done.
+	time.Sleep(30 * time.Second)
 	col := startCollectorOn(t, port, e2e.FreePort(t))
 	r := <-done
 	stderr, snaps, err := r.stderr, r.snaps, r.err
