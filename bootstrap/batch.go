@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -57,7 +58,10 @@ type batcher[T any] struct {
 	// size, when set, is an item's size in a request: a batch holds at
 	// most maxBytes of them (and at least one item).
 	size     func(*T) int
-	maxBytes int
+	maxBytes int // guarded by mu once the worker runs (shrink lowers it)
+	// onShrink reports that the receiver refused a request of refused
+	// bytes for its size and that later requests are at most now bytes.
+	onShrink func(refused, now int)
 
 	mu       sync.Mutex
 	chunks   [][]T // full chunks, then the tail being filled; each has cap maxBatch
@@ -95,6 +99,13 @@ type batcher[T any] struct {
 	// not wait for room then.
 	failing atomic.Bool
 }
+
+// tooLargeError is an export the receiver refused for the request's size
+// (wire_export.go): the batch is split and its halves sent, not retried.
+type tooLargeError struct{ err error }
+
+func (e *tooLargeError) Error() string { return e.err.Error() }
+func (e *tooLargeError) Unwrap() error { return e.err }
 
 // Retry backoff for a failed batch: short enough that delivery resumes
 // within a second or two of a collector coming back.
@@ -320,8 +331,16 @@ func (b *batcher[T]) signalRoom() {
 // producers, retryFor has not passed and ctx has not ended. What is finally given up counts as
 // failed.
 func (b *batcher[T]) exportBatch(ctx context.Context, batch []T) {
-	backoff := retryInitial
 	start := time.Now()
+	b.send(ctx, batch, start)
+	b.health.exported(time.Since(start))
+	b.finished(batch)
+}
+
+// send exports batch (all or part of a taken chunk), counting its items as
+// exported or failed; start is when the chunk's export began.
+func (b *batcher[T]) send(ctx context.Context, batch []T, start time.Time) {
+	backoff := retryInitial
 	for {
 		ectx, cancel := context.WithTimeout(ctx, b.timeout)
 		b.health.attempt(time.Now())
@@ -344,6 +363,25 @@ func (b *batcher[T]) exportBatch(ctx context.Context, batch []T) {
 			b.mu.Unlock()
 			break
 		}
+		var big *tooLargeError
+		if errors.As(err, &big) {
+			// The receiver refuses requests this large: resending would not
+			// change its mind, halves may pass. Later batches are cut
+			// smaller too.
+			b.failing.Store(false)
+			if len(batch) > 1 {
+				b.shrink(batch)
+				b.send(ctx, batch[:len(batch)/2], start)
+				b.send(ctx, batch[len(batch)/2:], start)
+				return
+			}
+			b.mu.Lock()
+			b.lastErr = err
+			b.mu.Unlock()
+			b.failed.Add(1)
+			b.health.lost()
+			return
+		}
 		b.mu.Lock()
 		b.lastErr = err
 		// Producers waiting for room stop waiting: the overflow is
@@ -363,8 +401,31 @@ func (b *batcher[T]) exportBatch(ctx context.Context, batch []T) {
 		b.retried.Add(1)
 		backoff = min(backoff*2, retryMax)
 	}
-	b.health.exported(time.Since(start))
-	b.finished(batch)
+}
+
+// minRequestBytes is the least shrink lowers maxBytes to.
+const minRequestBytes = 64 << 10
+
+// shrink lowers the bound of later batches below the size of batch, which
+// the receiver refused as too large, and reports it once per change.
+func (b *batcher[T]) shrink(batch []T) {
+	size := len(batch)
+	if b.size != nil {
+		size = 0
+		for i := range batch {
+			size += b.size(&batch[i])
+		}
+	}
+	b.mu.Lock()
+	before := b.maxBytes
+	if b.size != nil && (b.maxBytes == 0 || b.maxBytes >= size) {
+		b.maxBytes = max(size/2, minRequestBytes)
+	}
+	after := b.maxBytes
+	b.mu.Unlock()
+	if after != before && b.onShrink != nil {
+		b.onShrink(size, after)
+	}
 }
 
 // sleep waits d, or less when ctx ends (false) or shutdown starts (the

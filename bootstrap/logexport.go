@@ -173,7 +173,7 @@ func (c *logConverter) exportWire(ctx context.Context, items []logItem) error {
 	case !wc.sent && err == nil:
 		return errors.New("ffitel: the log exporter did not send the encoded request")
 	case !wc.sent || wc.err != nil:
-		return err
+		return wireError(wc, err)
 	case wc.rejected > 0:
 		return &rejectedError{n: int(min(wc.rejected, int64(len(items)))), msg: wc.message}
 	}

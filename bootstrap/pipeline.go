@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,18 @@ type pipelineSettings struct {
 	self         *selfMetrics // export health and duration per signal; may be nil
 }
 
+// shrinkWarning reports a request the receiver refused for its size.
+func shrinkWarning(warn func(string, ...any), what, batchVar string) func(refused, now int) {
+	if warn == nil {
+		return nil
+	}
+	return func(refused, now int) {
+		warn("the collector refused a "+what+" export request as too large; sending it in parts, and later requests of at most "+
+			strconv.Itoa(now)+" bytes (lower "+batchVar+" or raise the receiver's message size limit)",
+			slog.Int("refused_bytes", refused))
+	}
+}
+
 // newExportPipeline starts a queue (and its goroutine) for each exported
 // signal. It never waits on the network.
 func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
@@ -61,6 +74,7 @@ func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
 		if p.converter.wire != nil {
 			p.logs.prepare = p.converter.wire.pack // wire_export.go
 			p.logs.size, p.logs.maxBytes = logItemWireSize, wireRequestBytes
+			p.logs.onShrink = shrinkWarning(s.warn, "log", envLogBatchSize)
 		}
 		p.logs.start()
 		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(s.res), sdklog.WithProcessor(apiProcessor{p.logs}))
@@ -76,6 +90,7 @@ func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
 		if sx.wire != nil {
 			p.spans.prepare = sx.wire.pack
 			p.spans.size, p.spans.maxBytes = spanItemWireSize, wireRequestBytes
+			p.spans.onShrink = shrinkWarning(s.warn, "span", envSpanBatchSize)
 		}
 		p.spans.wakeAt = wakeThreshold(p.spans.maxQueue, p.spans.maxBatch)
 		p.spans.lossTick, p.spans.onLoss = s.lossInterval, s.lossReporter("spans")

@@ -368,7 +368,7 @@ func (x *spanExport) export(ctx context.Context, items []spanItem) error {
 	case !wc.sent && err == nil:
 		return errors.New("ffitel: the span exporter did not send the encoded request")
 	case !wc.sent || wc.err != nil:
-		return err
+		return wireError(wc, err)
 	case wc.rejected > 0:
 		return &rejectedError{n: int(min(wc.rejected, int64(len(items)))), msg: wc.message, what: "spans"}
 	}

@@ -12,8 +12,10 @@ import (
 	collogpb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
@@ -86,6 +88,25 @@ func wireInterceptor(ctx context.Context, method string, req, reply any, cc *grp
 		}
 	}
 	return err
+}
+
+// wireError is the error of a wire call: a request the receiver refused
+// for its size becomes a *tooLargeError, which the queue answers by
+// splitting the batch (batch.go).
+func wireError(wc *wireCall, err error) error {
+	if wc.err != nil && isTooLarge(wc.err) {
+		return &tooLargeError{err: err}
+	}
+	return err
+}
+
+// isTooLarge: the gRPC status of a message over the receiver's (or the
+// sender's) size limit: ResourceExhausted, "... larger than max (N vs. M)".
+// A Collector's memory limiter also answers ResourceExhausted, with another
+// message: that one is retried as usual.
+func isTooLarge(err error) bool {
+	s, ok := status.FromError(err)
+	return ok && s.Code() == codes.ResourceExhausted && strings.Contains(s.Message(), "larger than max")
 }
 
 // rawMessage is a request already encoded.

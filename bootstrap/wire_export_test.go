@@ -342,3 +342,60 @@ func TestWirePartialSuccessCountsRejectedAsFailed(t *testing.T) {
 		t.Fatalf("last error %v", b.lastErr)
 	}
 }
+
+// A receiver whose message size limit is below ffitel's request size
+// refuses the request (ResourceExhausted, "larger than max"): the queue
+// splits the batch until the parts pass, delivers every record, counts
+// nothing as failed, and cuts later requests below the limit.
+func TestWireRequestTooLargeIsSplitNotLost(t *testing.T) {
+	const limit = 100 << 10
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(limit))
+	ls := &logsServer{}
+	collogpb.RegisterLogsServiceServer(srv, ls)
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(srv.Stop)
+
+	ctx := context.Background()
+	exp, err := newWireGRPCLogExporter(ctx, nil, otlploggrpc.WithEndpointURL("http://"+l.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exp.Shutdown(ctx)
+	conv := newLogConverter(resource.Empty(), exp)
+	b := newBatcher(conv.export, 100000, 16384, time.Hour, 5*time.Second)
+	b.prepare, b.size, b.maxBytes = conv.wire.pack, logItemWireSize, 2<<20
+	var shrinks []int
+	b.onShrink = func(refused, now int) { shrinks = append(shrinks, now) }
+	const n = 5000
+	body := strings.Repeat("x", 200)
+	for i := range n {
+		r := slog.NewRecord(time.Now(), slog.LevelInfo, body, 0)
+		r.AddAttrs(slog.Int("i", i))
+		b.add(newOwnedLogItem(ctx, nil, r))
+	}
+	b.start()
+	flushBatcher(t, b)
+	stopBatcher(t, b)
+
+	seen := map[int64]bool{}
+	for _, req := range ls.take() {
+		for _, rl := range req.ResourceLogs {
+			for _, sl := range rl.ScopeLogs {
+				for _, rec := range sl.LogRecords {
+					seen[rec.Attributes[0].Value.GetIntValue()] = true
+				}
+			}
+		}
+	}
+	s := b.stats()
+	if len(seen) != n || s.Exported != n || s.Failed != 0 || s.Dropped != 0 {
+		t.Errorf("delivered %d distinct of %d; stats %+v", len(seen), n, s)
+	}
+	if len(shrinks) == 0 || b.maxBytes >= limit {
+		t.Errorf("request bound now %d bytes (changes %v), want below the receiver's %d", b.maxBytes, shrinks, limit)
+	}
+}
