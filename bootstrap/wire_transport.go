@@ -97,7 +97,11 @@ func (rawCodec) Name() string { return "proto" }
 
 func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if m, ok := v.(rawMessage); ok {
-		return mem.BufferSlice{mem.SliceBuffer(m)}, nil
+		// A copy in gRPC's pooled buffers, which it frees once written: the
+		// transport may still be writing after the call has returned (the
+		// receiver refused the request part-way, or its deadline passed),
+		// while the encoder already fills its buffer with the next request.
+		return mem.BufferSlice{mem.Copy(m, mem.DefaultBufferPool())}, nil
 	}
 	return encoding.GetCodecV2("proto").Marshal(v)
 }
