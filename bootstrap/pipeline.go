@@ -214,10 +214,16 @@ type metricPump struct {
 	exports, failures atomic.Uint64
 	stop              chan struct{}
 	done              chan struct{}
+	// base bounds the periodic exports; shutdown cancels it when its
+	// deadline passes: an export stuck on a black-holed collector holds
+	// the exporter, which shutdown closes next (and would wait for).
+	base       context.Context
+	cancelBase context.CancelFunc
 }
 
 func (m *metricPump) start() {
 	m.stop, m.done = make(chan struct{}), make(chan struct{})
+	m.base, m.cancelBase = context.WithCancel(context.Background())
 	go func() {
 		defer close(m.done)
 		defer func() {
@@ -231,7 +237,7 @@ func (m *metricPump) start() {
 		for {
 			select {
 			case <-t.C:
-				ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+				ctx, cancel := context.WithTimeout(m.base, m.timeout)
 				m.exportOnce(ctx)
 				cancel()
 			case <-m.stop:
@@ -268,9 +274,11 @@ func (m *metricPump) shutdown(ctx context.Context) error {
 	select {
 	case <-m.done:
 	case <-ctx.Done():
+		m.cancelBase() // the export in flight gives up the exporter
 		m.failures.Add(1)
 		return ctx.Err()
 	}
+	m.cancelBase()
 	before := m.failures.Load()
 	m.exportOnce(ctx)
 	if m.failures.Load() != before {

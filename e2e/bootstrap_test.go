@@ -256,3 +256,70 @@ func TestShutdownWithCollectorDownIsBoundedAndCountsLoss(t *testing.T) {
 		t.Fatalf("port %d unexpectedly has a listener", port)
 	}
 }
+
+// A black-holed collector (it accepts connections and never answers) with
+// exports in flight for every signal: shutdown still ends within
+// FFITEL_SHUTDOWN_TIMEOUT_MS. Over gRPC a periodic metric export stuck on
+// the black hole held the metric exporter, whose Shutdown then waited for
+// it: 9.7 s and 19.7 s for a 1.5 s bound.
+func TestShutdownWithBlackHoledCollectorIsBounded(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { // read everything, answer nothing
+				defer c.Close()
+				buf := make([]byte, 1<<16)
+				for {
+					if _, err := c.Read(buf); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	for _, proto := range []string{"grpc", "http/protobuf"} {
+		t.Run(proto, func(t *testing.T) {
+			env := map[string]string{
+				"TELEMETRY_ENABLED":           "true",
+				"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + l.Addr().String(),
+				"OTEL_EXPORTER_OTLP_PROTOCOL": proto,
+				"FFITEL_SHUTDOWN_TIMEOUT_MS":  "1500",
+				"FFITEL_LOG_OUTPUT":           "none",
+				// Exports of every signal in flight when shutdown starts.
+				"OTEL_BLRP_SCHEDULE_DELAY":    "100",
+				"OTEL_BSP_SCHEDULE_DELAY":     "100",
+				"OTEL_METRIC_EXPORT_INTERVAL": "200",
+				"OTEL_METRIC_EXPORT_TIMEOUT":  "60000",
+			}
+			rt := bootstrap.New(bootstrap.Options{Getenv: func(k string) string { return env[k] }, Output: io.Discard})
+			if err := rt.InitTelemetry(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 1000; i++ {
+				rt.Logger().Info("into the black hole", slog.Int("i", i))
+			}
+			_, span := rt.TracerProvider().Tracer("t").Start(context.Background(), "black-holed span")
+			span.End()
+			time.Sleep(500 * time.Millisecond) // the exports start and hang
+			start := time.Now()
+			_ = rt.Shutdown(context.Background())
+			took := time.Since(start)
+			t.Logf("shutdown took %v for a 1.5 s bound", took)
+			// A generous ceiling, not a timing test: the defect took 9.7 s or more.
+			if took > 5*time.Second {
+				t.Errorf("shutdown took %v with FFITEL_SHUTDOWN_TIMEOUT_MS=1500", took)
+			}
+			if st := rt.Stats(); st.Logs.Exported != 0 || st.Logs.Dropped+st.Logs.Failed != st.Logs.Emitted {
+				t.Errorf("loss not counted: %+v", st.Logs)
+			}
+		})
+	}
+}
