@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+
+import pytest
 
 from conftest import run_worker
 
@@ -70,3 +73,53 @@ def test_an_explicit_timeout_still_wins() -> None:
         print(passed)
     """, env={"FFITEL_SHUTDOWN_TIMEOUT_MS": "300"})
     assert proc.stdout.strip() == "[250]"
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_shutdown_with_a_black_holed_collector_keeps_the_bound(protocol: str) -> None:
+    """A collector that accepts connections and never answers, with log,
+    span and metric exports in flight: shutdown() still ends within
+    FFITEL_SHUTDOWN_TIMEOUT_MS. An earlier build took 9.7 s (gRPC) and
+    29.7 s (HTTP) for a 1.5 s bound: the periodic metric export stuck on the
+    black hole held the exporter that shutdown closes."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(16)
+        conns: list[socket.socket] = []
+
+        def accept() -> None:
+            while True:
+                try:
+                    conns.append(hole.accept()[0])  # kept open, never answered
+                except OSError:
+                    return
+
+        threading.Thread(target=accept, daemon=True).start()
+        proc = run_worker("""
+            import json, time, ffitel
+            ffitel.init_telemetry()
+            for i in range(2000):
+                ffitel.info("into the black hole", i=i)
+            with ffitel.span("black-holed span"):
+                pass
+            time.sleep(0.5)  # the exports start and hang
+            t0 = time.monotonic()
+            shut = ffitel.shutdown()
+            print(json.dumps({"shut": shut, "shutdown_s": time.monotonic() - t0,
+                              "logs": ffitel.stats()["pipeline"]["logs"]}))
+        """, env={"TELEMETRY_ENABLED": "true",
+                  "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{hole.getsockname()[1]}",
+                  "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+                  "FFITEL_SHUTDOWN_TIMEOUT_MS": "1500",
+                  "FFITEL_LOG_OUTPUT": "none",
+                  "OTEL_BLRP_SCHEDULE_DELAY": "100", "OTEL_BSP_SCHEDULE_DELAY": "100",
+                  "OTEL_METRIC_EXPORT_INTERVAL": "200", "OTEL_METRIC_EXPORT_TIMEOUT": "60000",
+                  "OTEL_SERVICE_NAME": "pytest-black-hole"})
+        for c in conns:
+            c.close()
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["shut"] is False  # nothing could be delivered
+    logs = result["logs"]
+    assert logs["exported"] == 0 and logs["dropped"] + logs["failed"] == logs["emitted"], logs
+    # A generous ceiling, not a timing test: the defect took 9.7 s and more.
+    assert result["shutdown_s"] < 5.0, result
