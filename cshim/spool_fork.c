@@ -73,6 +73,12 @@ static void put64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
 
 static void set_error(const char *msg) { ffitel_shim_set_error(msg, strlen(msg)); }
 
+static void set_error_fmt(const char *fmt, const char *fn) {
+    char msg[160];
+    int n = snprintf(msg, sizeof msg, fmt, fn);
+    ffitel_shim_set_error(msg, n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+}
+
 int ffitel_shim_spool_child_log(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs, size_t n,
                                 uint64_t span) {
     if (!ffitel_shim_spool_child()) return ffitel_shim_forked_error();
@@ -235,6 +241,22 @@ static int attr_append(unsigned char **buf, uint32_t *len, uint32_t *cap, const 
     return 0;
 }
 
+/* The result of an attribute call on a child span: found (or the span is
+ * the parent's: FFITEL_E_FORKED, or unknown), and whether its JSON
+ * decoded whole. */
+static int child_result(int found, uint64_t span, int bad, const char *fn) {
+    if (!found) {
+        if (span != 0 && span < (UINT64_C(1) << 56)) return ffitel_shim_forked_error(); /* the parent's */
+        set_error_fmt("%s: unknown or ended span handle", fn);
+        return FFITEL_E_HANDLE;
+    }
+    if (bad) {
+        set_error_fmt("%s: malformed attributes JSON; what decoded is kept", fn);
+        return FFITEL_E_INVALID;
+    }
+    return FFITEL_OK;
+}
+
 /* The open child span h (cmu held), or NULL. */
 static child_span *child_of(uint64_t h) {
     child_span *slot = &cspans[h % CHILD_SPANS];
@@ -281,16 +303,7 @@ int ffitel_shim_spool_child_set_attrs(uint64_t span, const char *json, size_t le
     }
     pthread_mutex_unlock(&cmu);
     free(enc);
-    if (c == NULL) {
-        if (span != 0 && span < (UINT64_C(1) << 56)) return ffitel_shim_forked_error(); /* the parent's */
-        set_error("ffitel_span_set_attributes: unknown or ended span handle");
-        return FFITEL_E_HANDLE;
-    }
-    if (bad) {
-        set_error("ffitel_span_set_attributes: malformed attributes JSON; what decoded is kept");
-        return FFITEL_E_INVALID;
-    }
-    return FFITEL_OK;
+    return child_result(c != NULL, span, bad, "ffitel_span_set_attributes");
 }
 
 /* ffitel_span_add_event(_at) on a child span: past the event count limit
@@ -373,16 +386,7 @@ int ffitel_shim_spool_child_add_event(uint64_t span, const char *name, size_t na
     if (c != NULL) (void)add_event(c, name, name_len, enc, enc_len, at_ns);
     pthread_mutex_unlock(&cmu);
     free(enc);
-    if (c == NULL) {
-        if (span != 0 && span < (UINT64_C(1) << 56)) return ffitel_shim_forked_error(); /* the parent's */
-        set_error("ffitel_span_add_event: unknown or ended span handle");
-        return FFITEL_E_HANDLE;
-    }
-    if (bad) {
-        set_error("ffitel_span_add_event: malformed attributes JSON; what decoded is kept");
-        return FFITEL_E_INVALID;
-    }
-    return FFITEL_OK;
+    return child_result(c != NULL, span, bad, "ffitel_span_add_event");
 }
 
 static unsigned char *put_str(unsigned char *p, const char *s, size_t n) {
