@@ -53,11 +53,13 @@ type batcher[T any] struct {
 	// (selfmetrics.go); nil-safe.
 	health *exportHealth
 	// prepare, when set, is applied to each item on the caller's goroutine
-	// before it is queued (the log wire path encodes records there).
-	prepare func(*T)
+	// before it is queued (the wire paths encode items there). It takes and
+	// returns the item by value, as size does: a pointer to add's item would
+	// move every item to the heap (an allocation per record).
+	prepare func(T) T
 	// size, when set, is an item's size in a request: a batch holds at
 	// most maxBytes of them (and at least one item).
-	size     func(*T) int
+	size     func(T) int
 	maxBytes int // guarded by mu once the worker runs (shrink lowers it)
 	// onShrink reports that the receiver refused a request of refused
 	// bytes for its size and that later requests are at most now bytes.
@@ -179,7 +181,7 @@ func (b *batcher[T]) maxFree() int {
 func (b *batcher[T]) add(item T) bool {
 	b.emitted.Add(1)
 	if b.prepare != nil {
-		b.prepare(&item)
+		item = b.prepare(item)
 	}
 	b.mu.Lock()
 	if b.queued+b.inflight >= b.maxQueue && !b.closed {
@@ -193,7 +195,7 @@ func (b *batcher[T]) add(item T) bool {
 	}
 	size := 0
 	if b.size != nil {
-		size = b.size(&item)
+		size = b.size(item)
 	}
 	n := len(b.chunks)
 	if n == 0 || len(b.chunks[n-1]) == b.maxBatch ||
@@ -413,7 +415,7 @@ func (b *batcher[T]) shrink(batch []T) {
 	if b.size != nil {
 		size = 0
 		for i := range batch {
-			size += b.size(&batch[i])
+			size += b.size(batch[i])
 		}
 	}
 	b.mu.Lock()

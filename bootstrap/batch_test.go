@@ -569,7 +569,7 @@ func TestBatcherWaitsForItsScheduleUntilWakeAt(t *testing.T) {
 func TestBatcherBoundsRequestBytes(t *testing.T) {
 	rec := &recordingExport{}
 	b := newBatcher(rec.export, 1000, 100, time.Hour, time.Second)
-	b.size = func(v *int) int { return *v } // an item's size is its value
+	b.size = func(v int) int { return v } // an item's size is its value
 	b.maxBytes = 100
 	for _, v := range []int{40, 40, 30, 100, 1, 150, 60, 39} {
 		b.add(v)

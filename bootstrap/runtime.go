@@ -118,7 +118,7 @@ type Runtime struct {
 	logger         *slog.Logger
 
 	res        *resource.Resource
-	tp         *sdktrace.TracerProvider
+	tp         *tracerProvider
 	mp         *sdkmetric.MeterProvider
 	reader     *sdkmetric.ManualReader
 	propagator propagation.TextMapPropagator
@@ -188,8 +188,7 @@ func (rt *Runtime) InitConsoleOnly() error {
 
 	rt.res = newResource(rt.cfg)
 	rt.propagator = newPropagator(rt.cfg)
-	rt.tp = sdktrace.NewTracerProvider(sdktrace.WithResource(rt.res), sdktrace.WithSampler(newSampler(rt.cfg)),
-		sdktrace.WithIDGenerator(newIDGenerator()), sdktrace.WithSpanProcessor(rt.spanEnds))
+	rt.tp = newTracerProvider(rt.res, newSampler(rt.cfg), newIDGenerator(), sdktrace.NewSpanLimits(), rt.spanEnds)
 	rt.reader = sdkmetric.NewManualReader(metricReaderOptions(rt.cfg)...)
 	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(rt.res), sdkmetric.WithReader(rt.reader)}
 	if prom, h, linked, err := promReader(rt.cfg); err != nil {

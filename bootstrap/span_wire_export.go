@@ -124,9 +124,9 @@ func (e *spanWireEncoder) groupOf(s sdktrace.ReadOnlySpan) (g *spanGroup) {
 
 // pack encodes a queued span (the queue's prepare hook): the queue keeps
 // its bytes instead of the span.
-func (e *spanWireEncoder) pack(it *spanItem) {
+func (e *spanWireEncoder) pack(it spanItem) spanItem {
 	if it.span == nil || it.wire != nil {
-		return
+		return it
 	}
 	p := e.buffers.Get().(*spanPacker)
 	b := &p.buf
@@ -138,6 +138,7 @@ func (e *spanWireEncoder) pack(it *spanItem) {
 	if cap(b.B) <= 64<<10 {
 		e.buffers.Put(p)
 	}
+	return it
 }
 
 // spanPacker is one goroutine's encoding buffer and slab (pack).
@@ -155,7 +156,7 @@ func (e *spanWireEncoder) encode(items []spanItem) []byte {
 	for i := range items {
 		it := &items[i]
 		if it.wire == nil {
-			e.pack(it)
+			*it = e.pack(*it)
 		}
 		if it.group == nil {
 			continue
@@ -376,7 +377,7 @@ func (x *spanExport) export(ctx context.Context, items []spanItem) error {
 }
 
 // spanItemWireSize is a span's share of a request (the queue's size hook).
-func spanItemWireSize(it *spanItem) int {
+func spanItemWireSize(it spanItem) int {
 	if it.wire != nil {
 		return len(it.wire) + 8
 	}

@@ -376,8 +376,8 @@ func TestSpanWirePartialSuccessCountsRejectedAsFailed(t *testing.T) {
 	}
 }
 
-// BenchmarkSpanWirePath is a span's cost on the span wire path: ended on a
-// TracerProvider whose processor is the span router in front of the export
+// BenchmarkSpanWirePath is a span's cost on the span wire path: ended on
+// ffitel's TracerProvider (the SDK's for sdk-transform) whose processor is the span router in front of the export
 // queue (packing at enqueue), exported to an in-process TraceService.
 //
 //	go test -run XXX -bench SpanWirePath -benchmem ./bootstrap/
@@ -414,7 +414,11 @@ func BenchmarkSpanWirePath(b *testing.B) {
 			q.start()
 			router := newSpanRouter(0)
 			router.upgrade(q)
-			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(router))
+			// ffitel's tracer on the wire path, the SDK's on the other.
+			var tp trace.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(router))
+			if wire {
+				tp = newTracerProvider(nil, nil, nil, sdktrace.NewSpanLimits(), router)
+			}
 			tr := tp.Tracer("bench")
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -463,7 +467,11 @@ func BenchmarkSpanQueueMemory(b *testing.B) {
 				}
 				router := newSpanRouter(0)
 				router.upgrade(q)
-				tr := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(router)).Tracer("bench")
+				var tp trace.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(router))
+				if packed {
+					tp = newTracerProvider(nil, nil, nil, sdktrace.NewSpanLimits(), router)
+				}
+				tr := tp.Tracer("bench")
 				ctx := context.Background()
 				runtime.GC()
 				var m0, m1 runtime.MemStats

@@ -73,7 +73,7 @@ func BenchmarkWirePack(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		it := newOwnedLogItem(ctx, nil, r)
-		conv.wire.pack(&it)
+		it = conv.wire.pack(it)
 		if it.wire == nil {
 			b.Fatal("not packed")
 		}

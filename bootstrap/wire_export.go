@@ -272,13 +272,13 @@ func levelText(l slog.Level) string {
 // hook): the queue then keeps only the encoded bytes, a fraction of the
 // record's size, and the export goroutine only copies them. Items the hand
 // encoder does not cover are kept whole.
-func (e *wireEncoder) pack(it *logItem) {
+func (e *wireEncoder) pack(it logItem) logItem {
 	if it.logEntry == nil || it.otel != nil {
-		return
+		return it
 	}
 	w := e.writers.Get().(*itemWriter)
 	w.buf.Reset()
-	if w.encodeItem(it) {
+	if w.encodeItem(&it) {
 		it.wire = w.slab.keep(w.buf.B)
 		it.logEntry.release()
 		it.logEntry = nil
@@ -287,6 +287,7 @@ func (e *wireEncoder) pack(it *logItem) {
 	if cap(w.buf.B) <= 64<<10 {
 		e.writers.Put(w)
 	}
+	return it
 }
 
 // encodeItem writes the fields of one slog item's LogRecord but the
@@ -619,7 +620,7 @@ func encodeValue(b *otlpwire.Buffer, v attribute.Value) {
 // logItemWireSize is an item's share of a request (the queue's size hook):
 // its encoded bytes and the framing export adds, or a guess for an item
 // left for the SDK path.
-func logItemWireSize(it *logItem) int {
+func logItemWireSize(it logItem) int {
 	if it.wire != nil {
 		return len(it.wire) + 16
 	}

@@ -257,7 +257,7 @@ func TestWireRequestEqualsSDKRequest(t *testing.T) {
 	packed := slices.Clone(items)
 	encoded := 0
 	for i := range packed {
-		wireConv.wire.pack(&packed[i])
+		packed[i] = wireConv.wire.pack(packed[i])
 		if packed[i].wire != nil {
 			encoded++
 			if packed[i].logEntry != nil {

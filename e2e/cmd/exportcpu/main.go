@@ -58,6 +58,8 @@ type result struct {
 	Emitted  int           `json:"emitted"`
 	RSSGrowB int64         `json:"rss_growth_bytes"`
 	HeapB    int64         `json:"heap_growth_bytes"`
+	AllocB   uint64        `json:"alloc_bytes"` // allocated while the pipeline ran, shutdown included
+	GCs      uint32        `json:"gcs"`         // collections meanwhile
 	Note     string        `json:"note"`
 }
 
@@ -127,7 +129,7 @@ func runParent(n, rate int, only string, runs int) error {
 		if only != "" && only != signal {
 			continue
 		}
-		fmt.Printf("| %s pipeline | CPU per delivered record (user) | delivered | ratio to SDK |\n|---|---|---|---|\n", signal)
+		fmt.Printf("| %s pipeline | CPU per delivered record (user) | delivered | ratio to SDK | allocated per record, collections |\n|---|---|---|---|---|\n", signal)
 		var sel []benchCase
 		if signal == "logs" {
 			sel = append(sel, benchCase{name: "(pacing loop alone, no telemetry)", signal: "idle"})
@@ -141,6 +143,8 @@ func runParent(n, rate int, only string, runs int) error {
 		user := make([][]float64, len(sel))
 		delivered := make([]int, len(sel))
 		emitted := make([]int, len(sel))
+		alloc := make([][]float64, len(sel))
+		gcs := make([][]float64, len(sel))
 		for run := 0; run < runs; run++ {
 			for i, c := range sel {
 				tag := fmt.Sprintf("exportcpu-%s-%d", caseKey(c), run)
@@ -158,6 +162,8 @@ func runParent(n, rate int, only string, runs int) error {
 				emitted[i] = r.Emitted
 				total[i] = append(total[i], float64(r.CPU.Nanoseconds())/1000/float64(max(d, 1)))
 				user[i] = append(user[i], float64(r.User.Nanoseconds())/1000/float64(max(d, 1)))
+				alloc[i] = append(alloc[i], float64(r.AllocB)/float64(max(d, 1)))
+				gcs[i] = append(gcs[i], float64(r.GCs))
 			}
 		}
 		var base float64
@@ -172,7 +178,7 @@ func runParent(n, rate int, only string, runs int) error {
 			case base > 0:
 				ratio = fmt.Sprintf("%.2f×", per/base)
 			}
-			fmt.Printf("| %s | %.2f µs (%.2f) | %s | %s |\n", c.name, per, u, got, ratio)
+			fmt.Printf("| %s | %.2f µs (%.2f) | %s | %s | %.0f B, %.0f |\n", c.name, per, u, got, ratio, median(alloc[i]), median(gcs[i]))
 		}
 		fmt.Println()
 	}
@@ -341,6 +347,9 @@ func runChild(spec, tag string, n, rate int) (result, error) {
 		cancel()
 		return result{Emitted: n, RSSGrowB: after - before, HeapB: int64(heap1) - int64(heap0)}, nil
 	}
+	if os.Getenv("EXPORTCPU_HEAPPROFILE") != "" {
+		runtime.MemProfileRate = 4096
+	}
 	if path := os.Getenv("EXPORTCPU_CPUPROFILE"); path != "" {
 		// One profile per case: EXPORTCPU_CPUPROFILE=/tmp/prof makes
 		// /tmp/prof.logs-ffitel and so on.
@@ -355,6 +364,8 @@ func runChild(spec, tag string, n, rate int) (result, error) {
 		defer pprof.StopCPUProfile()
 	}
 	noEmit := os.Getenv("EXPORTCPU_NOEMIT") != "" // to measure a pipeline's idle cost
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	start := cpuNow()
 	user0, _ := cpuSplit()
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -369,13 +380,22 @@ func runChild(spec, tag string, n, rate int) (result, error) {
 		}
 	}
 	tick.Stop()
+	if path := os.Getenv("EXPORTCPU_HEAPPROFILE"); path != "" {
+		// The live heap while the pipeline runs (what each collection marks).
+		if f, err := os.Create(path + "." + key); err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := p.shutdown(sctx); err != nil {
 		return result{}, err
 	}
 	user1, _ := cpuSplit()
-	return result{CPU: cpuNow() - start, User: user1 - user0, Emitted: n}, nil
+	cpu := cpuNow() - start
+	runtime.ReadMemStats(&m1)
+	return result{CPU: cpu, User: user1 - user0, Emitted: n, AllocB: m1.TotalAlloc - m0.TotalAlloc, GCs: m1.NumGC - m0.NumGC}, nil
 }
 
 func newPipeline(ctx context.Context, key, tag string) (pipeline, error) {

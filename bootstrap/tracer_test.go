@@ -1,0 +1,356 @@
+package bootstrap
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ffitel/ffitel/internal/otlpwire"
+)
+
+// The tracer's spans must be the SDK's in everything they record: the same
+// calls run on an SDK TracerProvider and on tracerProvider (same resource,
+// limits, sampler, ids), and the ended spans are compared field by field
+// and as OTLP bytes.
+
+type seqIDs struct {
+	mu sync.Mutex
+	n  uint64
+}
+
+func (g *seqIDs) next() uint64 { g.mu.Lock(); defer g.mu.Unlock(); g.n++; return g.n }
+
+func (g *seqIDs) NewIDs(context.Context) (trace.TraceID, trace.SpanID) {
+	var tid trace.TraceID
+	var sid trace.SpanID
+	n := g.next()
+	tid[15], tid[0], sid[7] = byte(n), 0xab, byte(n)
+	return tid, sid
+}
+
+func (g *seqIDs) NewSpanID(context.Context, trace.TraceID) trace.SpanID {
+	var sid trace.SpanID
+	sid[7], sid[0] = byte(g.next()), 0xcd
+	return sid
+}
+
+type endedSpanList struct {
+	mu     sync.Mutex
+	spans  []sdktrace.ReadOnlySpan
+	starts []string
+}
+
+func (e *endedSpanList) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.starts = append(e.starts, s.Name())
+}
+func (e *endedSpanList) OnEnd(s sdktrace.ReadOnlySpan) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.spans = append(e.spans, s)
+}
+func (*endedSpanList) Shutdown(context.Context) error   { return nil }
+func (*endedSpanList) ForceFlush(context.Context) error { return nil }
+
+// recordOnly records without sampling and adds an attribute of its own.
+type recordOnly struct{}
+
+func (recordOnly) ShouldSample(sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	return sdktrace.SamplingResult{Decision: sdktrace.RecordOnly, Attributes: []attribute.KeyValue{attribute.String("sampler", "yes"), attribute.Int("i", -1)}}
+}
+func (recordOnly) Description() string { return "recordOnly" }
+
+type customErr struct{ msg string }
+
+func (e *customErr) Error() string { return e.msg }
+
+var t0 = time.Unix(1_700_000_000, 0)
+
+func at(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Millisecond) }
+
+type tracerCase struct {
+	name    string
+	limits  func(*sdktrace.SpanLimits)
+	sampler sdktrace.Sampler
+	differs string // where ffitel is meant to differ: it keeps the dropped counts
+	run     func(tr trace.Tracer, tp trace.TracerProvider)
+}
+
+func tracerCases() []tracerCase {
+	remote := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1, 2, 3}, SpanID: trace.SpanID{4, 5}, TraceFlags: trace.FlagsSampled, Remote: true,
+	})
+	ts, _ := trace.ParseTraceState("vendor=x,other=y")
+	remoteTS := remote.WithTraceState(ts)
+	unsampled := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{9}, SpanID: trace.SpanID{9}, Remote: true})
+	long := strings.Repeat("é", 12)
+	return []tracerCase{
+		{name: "plain", run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			_, s := tr.Start(context.Background(), "plain", trace.WithTimestamp(at(0)),
+				trace.WithAttributes(attribute.Int("i", 1), attribute.String("k", "v"), attribute.Bool("ok", true)))
+			s.End(trace.WithTimestamp(at(5)))
+		}},
+		{name: "no attributes, kinds", run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			for k, kind := range []trace.SpanKind{trace.SpanKindServer, trace.SpanKindClient, trace.SpanKindProducer, trace.SpanKindConsumer, 99} {
+				_, s := tr.Start(context.Background(), "kind", trace.WithTimestamp(at(k)), trace.WithSpanKind(kind))
+				s.End(trace.WithTimestamp(at(k + 1)))
+			}
+		}},
+		{name: "duplicate keys", run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			_, s := tr.Start(context.Background(), "dup", trace.WithTimestamp(at(0)),
+				trace.WithAttributes(attribute.Int("a", 1), attribute.Int("b", 2), attribute.Int("a", 3)),
+				trace.WithAttributes(attribute.String("b", "two")))
+			s.SetAttributes(attribute.Int("c", 4), attribute.Int("a", 5), attribute.Key("").String("invalid"), attribute.KeyValue{Key: "none"})
+			s.End(trace.WithTimestamp(at(1)))
+		}},
+		{name: "attribute count limit", limits: func(l *sdktrace.SpanLimits) { l.AttributeCountLimit = 4 }, run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			_, s := tr.Start(context.Background(), "capped", trace.WithTimestamp(at(0)),
+				trace.WithAttributes(attribute.Int("a", 1), attribute.Int("b", 2), attribute.Int("a", 3)))
+			s.SetAttributes(attribute.Int("c", 1), attribute.Int("d", 1), attribute.Int("e", 1), attribute.Int("b", 9), attribute.Key("").Int(0))
+			s.SetAttributes(attribute.Int("f", 1), attribute.Int("a", 7))
+			s.End(trace.WithTimestamp(at(1)))
+			_, s = tr.Start(context.Background(), "capped at start", trace.WithTimestamp(at(0)),
+				trace.WithAttributes(attribute.Int("a", 1), attribute.Int("b", 2), attribute.Int("c", 3), attribute.Int("d", 4), attribute.Int("e", 5), attribute.Int("a", 6)))
+			s.End(trace.WithTimestamp(at(1)))
+		}},
+		{name: "no attributes allowed", limits: func(l *sdktrace.SpanLimits) { l.AttributeCountLimit = 0 }, run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			_, s := tr.Start(context.Background(), "none", trace.WithTimestamp(at(0)), trace.WithAttributes(attribute.Int("a", 1)))
+			s.SetAttributes(attribute.Int("b", 1), attribute.Int("c", 1))
+			s.End(trace.WithTimestamp(at(1)))
+		}},
+		{name: "value length limit", limits: func(l *sdktrace.SpanLimits) { l.AttributeValueLengthLimit = 5 }, run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			_, s := tr.Start(context.Background(), "long", trace.WithTimestamp(at(0)),
+				trace.WithAttributes(attribute.String("s", long), attribute.String("short", "abc"), attribute.StringSlice("ss", []string{long, "ab"}),
+					attribute.Int64Slice("is", []int64{1, 2, 3, 4, 5, 6, 7}), attribute.String("bad", "ab\xffcdefgh")))
+			s.AddEvent("ev", trace.WithTimestamp(at(1)), trace.WithAttributes(attribute.String("s", long)))
+			s.End(trace.WithTimestamp(at(2)))
+		}},
+		{name: "composite values", run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			_, s := tr.Start(context.Background(), "composite", trace.WithTimestamp(at(0)),
+				trace.WithAttributes(attribute.Slice("sl", attribute.IntValue(1), attribute.StringValue("x")),
+					attribute.Map("m", attribute.Int("a", 1), attribute.Int("a", 2), attribute.String("b", "c"))))
+			s.End(trace.WithTimestamp(at(1)))
+		}},
+		{name: "events", limits: func(l *sdktrace.SpanLimits) { l.EventCountLimit = 2; l.AttributePerEventCountLimit = 2 }, run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			_, s := tr.Start(context.Background(), "events", trace.WithTimestamp(at(0)))
+			s.AddEvent("e1", trace.WithTimestamp(at(1)))
+			s.AddEvent("e2", trace.WithTimestamp(at(2)), trace.WithAttributes(attribute.Int("a", 1), attribute.Int("a", 2), attribute.Int("b", 3), attribute.Int("c", 4)))
+			s.AddEvent("e3", trace.WithTimestamp(at(3)), trace.WithAttributes(attribute.Int("x", 1)))
+			s.AddEvent("e4", trace.WithTimestamp(at(4)))
+			s.End(trace.WithTimestamp(at(5)))
+		}},
+		{name: "no events allowed", differs: "the SDK's snapshot counts no dropped events or links when the limit is 0", limits: func(l *sdktrace.SpanLimits) { l.EventCountLimit = 0; l.LinkCountLimit = 0 }, run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			_, s := tr.Start(context.Background(), "noevents", trace.WithTimestamp(at(0)), trace.WithLinks(trace.Link{SpanContext: remote}))
+			s.AddEvent("e1", trace.WithTimestamp(at(1)))
+			s.AddLink(trace.Link{SpanContext: remote})
+			s.End(trace.WithTimestamp(at(5)))
+		}},
+		{name: "links", limits: func(l *sdktrace.SpanLimits) { l.LinkCountLimit = 2; l.AttributePerLinkCountLimit = 1 }, run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			_, s := tr.Start(context.Background(), "links", trace.WithTimestamp(at(0)),
+				trace.WithLinks(trace.Link{SpanContext: remote, Attributes: []attribute.KeyValue{attribute.Int("a", 1), attribute.Int("b", 2)}},
+					trace.Link{}, trace.Link{SpanContext: remoteTS}))
+			s.AddLink(trace.Link{SpanContext: unsampled})
+			s.AddLink(trace.Link{Attributes: []attribute.KeyValue{attribute.Int("only", 1)}})
+			s.End(trace.WithTimestamp(at(1)))
+		}},
+		{name: "errors and status", run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			_, s := tr.Start(context.Background(), "status", trace.WithTimestamp(at(0)))
+			s.SetStatus(codes.Error, "first")
+			s.SetStatus(codes.Unset, "ignored")
+			s.RecordError(&customErr{"custom"}, trace.WithTimestamp(at(1)), trace.WithAttributes(attribute.Int("n", 1)))
+			s.RecordError(errors.New("plain"), trace.WithTimestamp(at(2)))
+			s.RecordError(nil)
+			s.End(trace.WithTimestamp(at(3)))
+			_, s = tr.Start(context.Background(), "ok wins", trace.WithTimestamp(at(0)))
+			s.SetStatus(codes.Ok, "dropped description")
+			s.SetStatus(codes.Error, "too late")
+			s.End(trace.WithTimestamp(at(3)))
+		}},
+		{name: "after end, rename", run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			_, s := tr.Start(context.Background(), "before", trace.WithTimestamp(at(0)))
+			s.SetName("after")
+			s.End(trace.WithTimestamp(at(1)))
+			s.SetName("too late")
+			s.SetAttributes(attribute.Int("late", 1))
+			s.AddEvent("late")
+			s.AddLink(trace.Link{SpanContext: remote})
+			s.SetStatus(codes.Error, "late")
+			s.RecordError(errors.New("late"))
+			s.End(trace.WithTimestamp(at(9)))
+			if s.IsRecording() {
+				panic("recording after End")
+			}
+		}},
+		{name: "parents", run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			ctx, root := tr.Start(context.Background(), "root", trace.WithTimestamp(at(0)))
+			_, child := tr.Start(ctx, "child", trace.WithTimestamp(at(1)))
+			_, child2 := tr.Start(ctx, "child2", trace.WithTimestamp(at(1)))
+			_, fresh := tr.Start(ctx, "new root", trace.WithNewRoot(), trace.WithTimestamp(at(1)))
+			rctx := trace.ContextWithRemoteSpanContext(context.Background(), remoteTS)
+			_, fromRemote := tr.Start(rctx, "remote child", trace.WithTimestamp(at(2)))
+			_, fromUnsampled := tr.Start(trace.ContextWithRemoteSpanContext(context.Background(), unsampled), "unsampled parent", trace.WithTimestamp(at(2)))
+			for _, s := range []trace.Span{fromUnsampled, fromRemote, fresh, child2, child, root} {
+				s.End(trace.WithTimestamp(at(3)))
+			}
+		}},
+		{name: "record only, sampler attributes", sampler: recordOnly{}, run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			_, s := tr.Start(context.Background(), "recorded", trace.WithTimestamp(at(0)), trace.WithAttributes(attribute.Int("i", 1), attribute.Int("j", 2)))
+			s.End(trace.WithTimestamp(at(1)))
+		}},
+		{name: "never sampled", sampler: sdktrace.NeverSample(), run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			ctx, s := tr.Start(context.Background(), "dropped", trace.WithAttributes(attribute.Int("i", 1)))
+			if s.IsRecording() || !s.SpanContext().IsValid() || s.SpanContext().IsSampled() || !trace.SpanFromContext(ctx).SpanContext().Equal(s.SpanContext()) {
+				panic("a dropped span carries its context and records nothing")
+			}
+			s.End()
+		}},
+		{name: "panic in End", run: func(tr trace.Tracer, _ trace.TracerProvider) {
+			defer func() { _ = recover() }()
+			_, s := tr.Start(context.Background(), "panics", trace.WithTimestamp(at(0)))
+			defer s.End(trace.WithTimestamp(at(1)))
+			panic(&customErr{"boom"})
+		}},
+		{name: "scopes", run: func(_ trace.Tracer, tp trace.TracerProvider) {
+			for i, tr := range []trace.Tracer{
+				tp.Tracer(""),
+				tp.Tracer("a", trace.WithSchemaURL("https://example.com/1.0"),
+					trace.WithInstrumentationAttributes(attribute.String("k", "v"), attribute.Int("k", 2), attribute.Slice("s", attribute.IntValue(1)))),
+				tp.Tracer("a"), tp.Tracer("a"),
+			} {
+				_, s := tr.Start(context.Background(), "scoped", trace.WithTimestamp(at(i)))
+				s.End(trace.WithTimestamp(at(i + 1)))
+			}
+		}},
+	}
+}
+
+// normalized is the ended span with the times the calls could not fix
+// (now) zeroed, as a comparable stub.
+func normalized(s sdktrace.ReadOnlySpan) tracetest.SpanStub {
+	st := tracetest.SpanStubFromReadOnlySpan(s)
+	for i := range st.Events {
+		if st.Events[i].Time.Before(t0) || st.Events[i].Time.After(at(1000)) {
+			st.Events[i].Time = time.Time{}
+		}
+	}
+	if st.StartTime.After(at(1000)) {
+		st.StartTime, st.EndTime = time.Time{}, time.Time{}
+	}
+	return st
+}
+
+func TestTracerRecordsWhatTheSDKRecords(t *testing.T) {
+	res := resource.NewSchemaless(attribute.String("service.name", "difftest"))
+	for _, c := range tracerCases() {
+		t.Run(c.name, func(t *testing.T) {
+			limits := sdktrace.NewSpanLimits()
+			if c.limits != nil {
+				c.limits(&limits)
+			}
+			sampler := c.sampler
+			if sampler == nil {
+				sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
+			}
+			sdkEnded, ourEnded := &endedSpanList{}, &endedSpanList{}
+			sdkTP := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithRawSpanLimits(limits),
+				sdktrace.WithSampler(sampler), sdktrace.WithIDGenerator(&seqIDs{}), sdktrace.WithSpanProcessor(sdkEnded))
+			ourTP := newTracerProvider(res, sampler, &seqIDs{}, limits, ourEnded)
+			run := func(tp trace.TracerProvider) (panicked any) {
+				defer func() { panicked = recover() }()
+				c.run(tp.Tracer("difftest", trace.WithInstrumentationVersion("1.2.3")), tp)
+				return nil
+			}
+			if p := run(sdkTP); p != nil {
+				t.Fatalf("the SDK run panicked: %v", p)
+			}
+			if p := run(ourTP); p != nil {
+				t.Fatalf("ffitel's run panicked: %v", p)
+			}
+			if !reflect.DeepEqual(sdkEnded.starts, ourEnded.starts) {
+				t.Errorf("OnStart: SDK %v, ffitel %v", sdkEnded.starts, ourEnded.starts)
+			}
+			if len(sdkEnded.spans) != len(ourEnded.spans) {
+				t.Fatalf("ended spans: SDK %d, ffitel %d", len(sdkEnded.spans), len(ourEnded.spans))
+			}
+			for i := range sdkEnded.spans {
+				want, got := normalized(sdkEnded.spans[i]), normalized(ourEnded.spans[i])
+				if c.differs != "" {
+					if got.DroppedEvents != 1 || got.DroppedLinks != 2 || want.DroppedEvents != 0 || want.DroppedLinks != 0 {
+						t.Errorf("dropped events/links: SDK %d/%d, ffitel %d/%d", want.DroppedEvents, want.DroppedLinks, got.DroppedEvents, got.DroppedLinks)
+					}
+					want.DroppedEvents, want.DroppedLinks = got.DroppedEvents, got.DroppedLinks
+				}
+				if !reflect.DeepEqual(want, got) {
+					t.Errorf("span %d differs:\n SDK    %+v\n ffitel %+v", i, want, got)
+				}
+				var wb, gb otlpwire.Buffer
+				encodeSpan(&wb, want.Snapshot())
+				encodeSpan(&gb, got.Snapshot())
+				if !bytes.Equal(wb.B, gb.B) {
+					t.Errorf("span %d: OTLP bytes differ", i)
+				}
+			}
+		})
+	}
+}
+
+// A span written from several goroutines while it ends, and read by the
+// processors after: -race checks the frozen span is read without the lock
+// safely, and every change lands before End or not at all.
+func TestSpanConcurrentWritesAndEnd(t *testing.T) {
+	ended := &endedSpanList{}
+	tp := newTracerProvider(nil, nil, nil, sdktrace.NewSpanLimits(), ended)
+	tr := tp.Tracer("race")
+	for round := 0; round < 50; round++ {
+		ctx, s := tr.Start(context.Background(), "racing")
+		var wg sync.WaitGroup
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for i := 0; i < 20; i++ {
+					s.SetAttributes(attribute.Int("g", g), attribute.Int("i", i))
+					s.AddEvent("e")
+					s.SetStatus(codes.Error, "x")
+					_, c := tr.Start(ctx, "child")
+					c.End()
+					_ = s.IsRecording()
+				}
+			}(g)
+		}
+		s.End()
+		wg.Wait()
+	}
+	_ = tp.Shutdown(context.Background())
+	for _, s := range ended.spans {
+		if s.Name() == "racing" {
+			if len(s.Attributes()) > 2 || s.EndTime().IsZero() || s.ChildSpanCount() > 80 {
+				t.Fatalf("span %v", tracetest.SpanStubFromReadOnlySpan(s))
+			}
+		}
+	}
+	if len(ended.spans) < 50 {
+		t.Fatalf("%d spans ended", len(ended.spans))
+	}
+	// After Shutdown nothing more reaches the processors, and new tracers
+	// record nothing.
+	n := len(ended.spans)
+	_, s := tp.Tracer("late").Start(context.Background(), "late")
+	s.End()
+	if s.IsRecording() || len(ended.spans) != n {
+		t.Fatal("a span after Shutdown was recorded")
+	}
+}
