@@ -85,7 +85,8 @@ func (t *tracer) newSpan(psc, sc trace.SpanContext, name string, samplerAttrs []
 	if limit := t.p.limits.AttributeCountLimit; len(samplerAttrs) == 0 && len(attrs) > 0 && (limit < 0 || len(attrs) <= limit) {
 		// The start options' attributes are the config's own copy (each
 		// WithAttributes appends to it): keep that array rather than
-		// copying it again.
+		// copying it again. The sampler saw the same slice; ffitel's
+		// samplers (the SDK's, from OTEL_TRACES_SAMPLER) do not keep it.
 		s.attrs = attrs[:0]
 		for _, a := range attrs {
 			if !a.Valid() {
@@ -269,11 +270,6 @@ func (s *span) End(opts ...trace.SpanEndOption) {
 		}
 		s.addEvent(semconv.ExceptionEventName, trace.WithAttributes(kvs...))
 	}
-	if s.x != nil && s.x.taskEnd != nil {
-		s.mu.Unlock()
-		s.x.taskEnd()
-		s.mu.Lock()
-	}
 	if ts := cfg.Timestamp(); !ts.IsZero() {
 		s.extra().endAt = ts
 	} else {
@@ -284,8 +280,15 @@ func (s *span) End(opts ...trace.SpanEndOption) {
 		s.attrs = nil
 	}
 	s.ended = true
+	var taskEnd func()
+	if s.x != nil {
+		taskEnd = s.x.taskEnd
+	}
 	s.frozen.Store(true)
 	s.mu.Unlock()
+	if taskEnd != nil {
+		taskEnd()
+	}
 	for _, sp := range *s.t.p.procs.Load() {
 		sp.OnEnd(s)
 	}
@@ -297,16 +300,14 @@ func (s *span) RecordError(err error, opts ...trace.EventOption) {
 	if s == nil || err == nil {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ended {
+	if !s.IsRecording() {
 		return
 	}
 	opts = append(opts, trace.WithAttributes(semconv.ExceptionType(typeStr(err)), semconv.ExceptionMessage(err.Error())))
 	if c := trace.NewEventConfig(opts...); c.StackTrace() {
 		opts = append(opts, trace.WithAttributes(semconv.ExceptionStacktrace(stackTrace())))
 	}
-	s.addEvent(semconv.ExceptionEventName, opts...)
+	s.AddEvent(semconv.ExceptionEventName, opts...)
 }
 
 func typeStr(i any) string {
@@ -411,6 +412,11 @@ func (s *span) runtimeTrace(ctx context.Context) context.Context {
 	}
 	nctx, task := rtrace.NewTask(ctx, s.name)
 	s.mu.Lock()
+	if s.ended { // ended by a processor's OnStart: do not write to a frozen span
+		s.mu.Unlock()
+		task.End()
+		return nctx
+	}
 	s.extra().taskEnd = task.End
 	s.mu.Unlock()
 	return nctx
@@ -575,6 +581,8 @@ func newNormalizer(l sdktrace.SpanLimits) *normalizer {
 	return &normalizer{tr: tp.Tracer("ffitel.normalizer"), tp: tp, lengthLimit: l.AttributeValueLengthLimit}
 }
 
+// scratch starts a span of the private tracer; the caller ends it when it
+// has read what it needs (it has no processors: nothing is exported).
 func (n *normalizer) scratch(opts ...trace.SpanStartOption) sdktrace.ReadWriteSpan {
 	_, s := n.tr.Start(context.Background(), "", opts...)
 	return s.(sdktrace.ReadWriteSpan)
@@ -597,7 +605,9 @@ func (n *normalizer) attr(a attribute.KeyValue) attribute.KeyValue {
 			return a
 		}
 	}
-	if got := n.scratch(trace.WithAttributes(a)).Attributes(); len(got) == 1 {
+	s := n.scratch(trace.WithAttributes(a))
+	defer s.End()
+	if got := s.Attributes(); len(got) == 1 {
 		return got[0]
 	}
 	return a
@@ -605,17 +615,20 @@ func (n *normalizer) attr(a attribute.KeyValue) attribute.KeyValue {
 
 func (n *normalizer) event(name string, ts time.Time, opts []trace.EventOption) sdktrace.Event {
 	s := n.scratch()
+	defer s.End()
 	s.AddEvent(name, append(opts[:len(opts):len(opts)], trace.WithTimestamp(ts))...)
 	return s.Events()[0]
 }
 
 func (n *normalizer) link(l trace.Link) sdktrace.Link {
 	s := n.scratch()
+	defer s.End()
 	s.AddLink(l)
 	return s.Links()[0]
 }
 
 func (n *normalizer) scope(name string, opts []trace.TracerOption) instrumentation.Scope {
 	_, s := n.tp.Tracer(name, opts...).Start(context.Background(), "")
+	defer s.End()
 	return s.(sdktrace.ReadWriteSpan).InstrumentationScope()
 }

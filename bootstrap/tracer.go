@@ -109,6 +109,9 @@ func (p *tracerProvider) Tracer(name string, opts ...trace.TracerOption) trace.T
 
 // RegisterSpanProcessor adds a processor for spans started from now on.
 func (p *tracerProvider) RegisterSpanProcessor(sp sdktrace.SpanProcessor) {
+	if p.isClosed.Load() {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.isClosed.Load() {
@@ -133,20 +136,24 @@ func (p *tracerProvider) ForceFlush(ctx context.Context) error {
 // Shutdown shuts every processor down once; spans ended later go nowhere
 // and tracers asked for later record nothing.
 func (p *tracerProvider) Shutdown(ctx context.Context) error {
+	if p.isClosed.Load() {
+		return nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.isClosed.CompareAndSwap(false, true) {
 		return nil
 	}
-	ps := *p.procs.Load()
-	p.procs.Store(&[]sdktrace.SpanProcessor{})
+	// As the SDK: the processors shut down first (a span ended meanwhile
+	// still reaches them, and they count it), then spans go nowhere.
 	var err error
-	for _, sp := range ps {
+	for _, sp := range *p.procs.Load() {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		err = errors.Join(err, sp.Shutdown(ctx))
 	}
+	p.procs.Store(&[]sdktrace.SpanProcessor{})
 	return err
 }
 
@@ -197,7 +204,7 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 		scc.TraceFlags = psc.TraceFlags() &^ trace.FlagsSampled
 	}
 	sc := trace.NewSpanContext(scc)
-	if sr.Decision == sdktrace.Drop {
+	if sr.Decision != sdktrace.RecordOnly && sr.Decision != sdktrace.RecordAndSample {
 		return trace.ContextWithSpan(ctx, nonRecordingSpan{p: t.p, sc: sc}), nonRecordingSpan{p: t.p, sc: sc}
 	}
 	s := t.newSpan(psc, sc, name, sr.Attributes, &cfg)

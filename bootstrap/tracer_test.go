@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"reflect"
+	rtrace "runtime/trace"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -354,3 +357,122 @@ func TestSpanConcurrentWritesAndEnd(t *testing.T) {
 		t.Fatal("a span after Shutdown was recorded")
 	}
 }
+
+// Every method of ReadWriteSpan is span's own: none falls through to the
+// nil ReadOnlySpan embedded for the sealed method (a nil dereference), on a
+// running span and on an ended one. Guards SDK upgrades that add methods.
+func TestSpanDefinesEveryMethod(t *testing.T) {
+	tp := newTracerProvider(nil, nil, nil, sdktrace.NewSpanLimits())
+	_, s := tp.Tracer("m").Start(context.Background(), "m")
+	it := reflect.TypeOf((*sdktrace.ReadWriteSpan)(nil)).Elem()
+	call := func(phase string) {
+		v := reflect.ValueOf(s)
+		for i := 0; i < it.NumMethod(); i++ {
+			m := it.Method(i)
+			if m.Name == "End" || !m.IsExported() {
+				continue
+			}
+			args := make([]reflect.Value, m.Type.NumIn())
+			for j := range args {
+				args[j] = reflect.Zero(m.Type.In(j))
+			}
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("%s span: %s panics: %v", phase, m.Name, r)
+					}
+				}()
+				if m.Type.IsVariadic() {
+					v.MethodByName(m.Name).CallSlice(args)
+				} else {
+					v.MethodByName(m.Name).Call(args)
+				}
+			}()
+		}
+	}
+	call("running")
+	s.End()
+	call("ended")
+}
+
+// Callbacks into the provider or the span from user code must not
+// deadlock: a processor whose Shutdown shuts the provider down (or
+// registers a processor), an error whose Error() reads the span.
+type reentrantProcessor struct {
+	endedSpanList
+	tp       *tracerProvider
+	register bool
+}
+
+func (r *reentrantProcessor) Shutdown(ctx context.Context) error {
+	if r.register {
+		r.tp.RegisterSpanProcessor(&endedSpanList{})
+		return nil
+	}
+	return r.tp.Shutdown(ctx)
+}
+
+type spanReadingErr struct{ s trace.Span }
+
+func (e spanReadingErr) Error() string { return "in " + e.s.(sdktrace.ReadOnlySpan).Name() }
+
+func TestTracerCallbacksDoNotDeadlock(t *testing.T) {
+	within := func(what string, f func()) {
+		done := make(chan struct{})
+		go func() { f(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second): // a deadlock, not a slow machine
+			t.Fatalf("%s deadlocked", what)
+		}
+	}
+	for _, register := range []bool{false, true} {
+		p := &reentrantProcessor{register: register}
+		p.tp = newTracerProvider(nil, nil, nil, sdktrace.NewSpanLimits(), p)
+		within("Shutdown calling back into the provider", func() { _ = p.tp.Shutdown(context.Background()) })
+	}
+	tp := newTracerProvider(nil, nil, nil, sdktrace.NewSpanLimits())
+	_, s := tp.Tracer("e").Start(context.Background(), "op")
+	within("RecordError of an error reading the span", func() { s.RecordError(spanReadingErr{s}) })
+	if ev := s.(sdktrace.ReadOnlySpan).Events(); len(ev) != 1 {
+		t.Fatalf("events %v", ev)
+	}
+}
+
+// With the execution tracer on, End ends the span's runtime/trace task;
+// two Ends at once still hand the span to the processors once, and nothing
+// writes to it after it is frozen (-race).
+func TestSpanEndedTwiceAtOnceWithRuntimeTrace(t *testing.T) {
+	if err := rtrace.Start(io.Discard); err != nil {
+		t.Fatalf("runtime/trace: %v", err)
+	}
+	defer rtrace.Stop()
+	var ends atomic.Int64
+	tp := newTracerProvider(nil, nil, nil, sdktrace.NewSpanLimits(), &countingProcessor{n: &ends})
+	tr := tp.Tracer("twice")
+	const rounds = 500
+	for i := 0; i < rounds; i++ {
+		_, s := tr.Start(context.Background(), "x", trace.WithAttributes(attribute.Int("a", 1), attribute.Int("a", 2)))
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := 0; g < 2; g++ {
+			wg.Add(1)
+			go func() { defer wg.Done(); <-start; s.End() }()
+		}
+		close(start)
+		wg.Wait()
+	}
+	if n := ends.Load(); n != rounds {
+		t.Fatalf("OnEnd ran %d times for %d spans", n, rounds)
+	}
+}
+
+type countingProcessor struct{ n *atomic.Int64 }
+
+func (c *countingProcessor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (c *countingProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
+	c.n.Add(1)
+	_, _ = s.Attributes(), s.EndTime() // read without the lock
+}
+func (*countingProcessor) Shutdown(context.Context) error   { return nil }
+func (*countingProcessor) ForceFlush(context.Context) error { return nil }
