@@ -348,7 +348,7 @@ func runChild(spec, tag string, n, rate int) (result, error) {
 		return result{Emitted: n, RSSGrowB: after - before, HeapB: int64(heap1) - int64(heap0)}, nil
 	}
 	if os.Getenv("EXPORTCPU_HEAPPROFILE") != "" {
-		runtime.MemProfileRate = 4096
+		runtime.MemProfileRate = 512
 	}
 	if path := os.Getenv("EXPORTCPU_CPUPROFILE"); path != "" {
 		// One profile per case: EXPORTCPU_CPUPROFILE=/tmp/prof makes
