@@ -8,9 +8,20 @@
  * (bad UTF-8, an unknown type, NULLs), a full ring, or a parked consumer --
  * returns RING_SYNC and the caller takes the synchronous Go path, which first
  * turns every queued slot into a record, so order is kept.
+ *
+ * A parked consumer is woken through an eventfd that the goroutine waits on
+ * in Go's poller: the record is queued as usual and the calling thread
+ * writes the eventfd, still without entering Go. (Entering Go once per
+ * burst to wake it bound the thread to a Go processor in its syscall state
+ * for up to 10 ms, which kept the runtime's monitor thread polling every
+ * 20 us: a worker logging in bursts paid ~5 us per record in wake-ups.)
+ * Without an eventfd (creation failed) a parked consumer means the
+ * synchronous path, as before.
  */
 #include <pthread.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "include/ffitel.h"
 #include "shim.h"
@@ -21,6 +32,7 @@ static ffitel_ring_slot slots[FFITEL_RING_SLOTS];
 static uint64_t head, tail; /* slots written and consumed since start; head - tail <= FFITEL_RING_SLOTS */
 static pthread_mutex_t ring_mu = PTHREAD_MUTEX_INITIALIZER;
 static int ring_on, ring_parked;
+static int ring_efd = -1; /* never closed once made: producers write it outside ring_mu */
 static int ring_console_off; /* ffitel_shim_ring_console_off */
 static int32_t ring_threshold = 1 << 30;
 
@@ -119,13 +131,17 @@ int ffitel_shim_ring_try(int32_t severity, const char *msg, size_t msg_len, cons
     }
     pthread_mutex_lock(&ring_mu);
     uint64_t t = __atomic_load_n(&tail, __ATOMIC_ACQUIRE);
-    if (!ring_on || ring_parked || head - t >= FFITEL_RING_SLOTS || (span != 0 && live[span % LIVE_SLOTS] != span)) {
+    if (!ring_on || (ring_parked && ring_efd < 0) || head - t >= FFITEL_RING_SLOTS ||
+        (span != 0 && live[span % LIVE_SLOTS] != span)) {
         /* off, full (the consumer is behind: backpressure), the consumer
-         * sleeps (the synchronous path handles this record and wakes it),
-         * or a span handle that is not open here (FFITEL_E_HANDLE) */
+         * sleeps with no eventfd to wake it (the synchronous path handles
+         * this record and wakes it), or a span handle that is not open here
+         * (FFITEL_E_HANDLE) */
         pthread_mutex_unlock(&ring_mu);
         return FFITEL_RING_SYNC;
     }
+    int wake = ring_parked;
+    ring_parked = 0;
     ffitel_ring_slot *s = &slots[head % FFITEL_RING_SLOTS];
     s->severity = severity;
     s->msg_len = (uint32_t)msg_len;
@@ -152,6 +168,7 @@ int ffitel_shim_ring_try(int32_t severity, const char *msg, size_t msg_len, cons
     }
     __atomic_store_n(&head, head + 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&ring_mu);
+    if (wake) ffitel_shim_ring_signal();
     return FFITEL_RING_QUEUED;
 }
 
@@ -178,6 +195,25 @@ int ffitel_shim_ring_park(void) {
     if (parked) ring_parked = 1;
     pthread_mutex_unlock(&ring_mu);
     return parked;
+}
+
+/* The eventfd a parked consumer waits on (made once, never closed), or -1
+ * if the kernel refused one. */
+int ffitel_shim_ring_eventfd(void) {
+    pthread_mutex_lock(&ring_mu);
+    if (ring_efd < 0) __atomic_store_n(&ring_efd, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), __ATOMIC_RELEASE);
+    int fd = ring_efd;
+    pthread_mutex_unlock(&ring_mu);
+    return fd;
+}
+
+/* Wakes the consumer waiting on the eventfd (a no-op without one). */
+void ffitel_shim_ring_signal(void) {
+    int fd = __atomic_load_n(&ring_efd, __ATOMIC_ACQUIRE);
+    if (fd < 0) return;
+    uint64_t one = 1;
+    ssize_t r = write(fd, &one, sizeof one); /* EAGAIN: the counter is full, a wake is pending anyway */
+    (void)r;
 }
 
 /* Returns 1 if the consumer was parked (the caller must wake it). */

@@ -7,8 +7,10 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,9 +36,41 @@ var ring struct {
 	done   chan struct{}
 }
 
+// ringEvents is ring.c's eventfd, read through Go's poller: a parked
+// consumer waits here and a producer wakes it without entering Go. Made
+// once and never closed (producers write it outside any lock); nil if the
+// kernel refused an eventfd, and the wake channel serves instead.
+var (
+	ringEventsOnce sync.Once
+	ringEvents     *os.File
+)
+
+func ringEventFile() *os.File {
+	ringEventsOnce.Do(func() {
+		if fd := int(C.ffitel_shim_ring_eventfd()); fd >= 0 {
+			ringEvents = os.NewFile(uintptr(fd), "ffitel-ring") // non-blocking: a pollable File
+		}
+	})
+	return ringEvents
+}
+
+// ringWake wakes the consumer.
+func ringWake(wake chan struct{}) {
+	if ringEventFile() != nil {
+		C.ffitel_shim_ring_signal()
+		return
+	}
+	select {
+	case wake <- struct{}{}:
+	default:
+	}
+}
+
 const (
-	ringLinger  = time.Millisecond
-	ringIdleFor = 100 // lingers without a record before the consumer parks
+	ringLinger = time.Millisecond
+	// ringParkCheck: how often a parked consumer looks without a wake-up.
+	ringParkCheck = time.Second
+	ringIdleFor   = 1 // lingers without a record before the consumer parks
 )
 
 // ringStart opens the ring once phase 2 is running.
@@ -48,6 +82,7 @@ func ringStart() {
 	}
 	wake, stop, done := make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	ring.wake, ring.stop, ring.done = wake, stop, done
+	ringEventFile() // before the ring opens: parking relies on it
 	ring.active.Store(true)
 	off := C.int(0)
 	if rt().ConsoleOff() {
@@ -68,6 +103,7 @@ func ringStop(ctx context.Context) {
 	}
 	C.ffitel_shim_ring_set(0, 1<<30) // producers take the synchronous path from here
 	close(ring.stop)
+	ringWake(ring.wake) // a consumer waiting on the eventfd sees stop
 	select {
 	case <-ring.done:
 	case <-ctx.Done():
@@ -99,10 +135,7 @@ func ringSync() (unlock func()) {
 	ringDrainLocked()
 	if ring.parked.Load() && C.ffitel_shim_ring_unpark() == 1 {
 		ring.parked.Store(false)
-		select {
-		case ring.wake <- struct{}{}:
-		default:
-		}
+		ringWake(ring.wake)
 	}
 	return ring.mu.Unlock
 }
@@ -120,22 +153,56 @@ func ringRun(wake, stop, done chan struct{}) {
 			ringDrain()
 			quiet = 0
 		} else if quiet++; quiet >= ringIdleFor {
-			// Parked, producers take the synchronous path, whose first
-			// call wakes this goroutine: an idle worker costs no timer.
+			// Parked: the next record wakes this goroutine (through the
+			// eventfd, or by taking the synchronous path without one): an
+			// idle worker costs no timer.
 			ring.parked.Store(true)
 			if C.ffitel_shim_ring_park() == 1 {
-				select {
-				case <-wake:
-				case <-stop:
+				if !ringWait(wake, stop) {
 					return
 				}
-			} else {
+				// Woken by the first record of a burst: let the burst
+				// gather rather than drain beside a producer still writing.
 				ring.parked.Store(false)
+				quiet = 0
+				time.Sleep(ringLinger)
+				continue
 			}
+			ring.parked.Store(false)
 			quiet = 0
 			continue
 		}
 		time.Sleep(ringLinger) // let records gather
+	}
+}
+
+// ringWait waits for a wake-up; false when the ring stops.
+func ringWait(wake, stop chan struct{}) bool {
+	if f := ringEventFile(); f != nil {
+		var b [8]byte
+		for {
+			// A look every ringParkCheck as well: a lost wake-up (none
+			// seen) costs at most that, never a record or a stop.
+			_ = f.SetReadDeadline(time.Now().Add(ringParkCheck))
+			_, err := f.Read(b[:])
+			select {
+			case <-stop:
+				return false
+			default:
+			}
+			if err == nil || C.ffitel_shim_ring_head() != C.ffitel_shim_ring_tail() {
+				return true
+			}
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				time.Sleep(ringLinger) // never seen; no busy loop if it happens
+			}
+		}
+	}
+	select {
+	case <-wake:
+		return true
+	case <-stop:
+		return false
 	}
 }
 

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import logged
+from conftest import logged, run_worker
 
 import ffitel
 from ffitel import _native, _state
@@ -119,3 +119,22 @@ def test_many_attributes_are_not_lost(capfd: pytest.CaptureFixture[str]) -> None
     ffitel.info("wide", **attrs)
     out = logged(capfd)
     assert "k0=0 " in out and "k127=127" in out
+
+
+def test_a_record_after_the_ring_consumer_parked_is_written_without_another_call() -> None:
+    """The ring's consumer parks after about a millisecond without records;
+    the next typed record wakes it from C (an eventfd), not by entering Go.
+    Nothing else drains the ring here (no flush, stats or shutdown: the
+    worker leaves with os._exit), so a record only the ring held would be
+    lost."""
+    proc = run_worker("""
+        import os, time, ffitel
+        ffitel.init_telemetry()
+        ffitel.info("before the park", n=0)
+        time.sleep(0.5)
+        for i in range(3):
+            ffitel.info("after the park", n=i)
+            time.sleep(0.3)
+        os._exit(0)
+    """)
+    assert proc.stderr.count("after the park") == 3, proc.stderr[-2000:]
