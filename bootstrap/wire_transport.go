@@ -147,12 +147,15 @@ func (p *requestPool) Put(b *[]byte) {
 		p.free = append(p.free, b)
 		return
 	}
-	// Keep the bigger buffers.
+	// Keep the bigger buffers: b replaces the smallest if it is bigger.
+	small := 0
 	for i, f := range p.free {
-		if cap(*f) < cap(*b) {
-			p.free[i] = b
-			return
+		if cap(*f) < cap(*p.free[small]) {
+			small = i
 		}
+	}
+	if cap(*p.free[small]) < cap(*b) {
+		p.free[small] = b
 	}
 }
 
