@@ -139,6 +139,8 @@ func (c *asyncConsole) format(h slog.Handler, it *logItem) {
 		ctx = context.WithValue(ctx, fieldsKey{}, it.fields)
 	}
 	_ = h.Handle(ctx, it.record)
+	it.release() // the console is done with the record
+	it.logEntry = nil
 }
 
 func (c *asyncConsole) writeOutLocked() error {

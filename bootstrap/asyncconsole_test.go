@@ -253,3 +253,77 @@ func TestPhase2ResolvesLogValuersAtLogTime(t *testing.T) {
 		t.Fatalf("want the value at log time (1):\n%s", out.String())
 	}
 }
+
+// In phase 2 one pooled entry serves the console goroutine and the wire
+// export queue, and whichever is done with it last returns it to the pool.
+// Records logged from several goroutines at once reach both with their own
+// attributes: an entry reused while one side still read it would show up
+// as a mismatched or missing record (and under -race as a race).
+func TestConsoleAndWireExportShareAPooledEntry(t *testing.T) {
+	srv, endpoint := startLogsServer(t)
+	out := &syncBuffer{}
+	env := map[string]string{"TELEMETRY_ENABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+		"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"}
+	for k, v := range env {
+		t.Setenv(k, v) // the OTLP exporter reads the process environment itself
+	}
+	rt := New(Options{Output: out, Getenv: mapEnv(env)})
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
+	if err := rt.InitTelemetry(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const goroutines, each = 4, 2000
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			log := rt.Logger()
+			for i := range each {
+				log.Info("pooled", "g", g, "i", i, "key", fmt.Sprintf("%d-%d", g, i))
+			}
+		}()
+	}
+	wg.Wait()
+	flush(t, rt)
+
+	seen := map[string]bool{}
+	for _, l := range out.linesWithMsg(t, "pooled") {
+		key := fmt.Sprint(l["key"])
+		if want := fmt.Sprintf("%v-%v", l["g"], l["i"]); key != want || seen[key] {
+			t.Fatalf("console line %v: key %q, want %q once", l, key, want)
+		}
+		seen[key] = true
+	}
+	if len(seen) != goroutines*each {
+		t.Fatalf("console: %d records, want %d", len(seen), goroutines*each)
+	}
+	exported := map[string]bool{}
+	for _, req := range srv.take() {
+		for _, rl := range req.GetResourceLogs() {
+			for _, sl := range rl.GetScopeLogs() {
+				for _, r := range sl.GetLogRecords() {
+					if r.GetBody().GetStringValue() != "pooled" {
+						continue
+					}
+					a := map[string]string{}
+					for _, kv := range r.GetAttributes() {
+						v := kv.GetValue()
+						a[kv.GetKey()] = v.GetStringValue()
+						if a[kv.GetKey()] == "" {
+							a[kv.GetKey()] = fmt.Sprint(v.GetIntValue())
+						}
+					}
+					key, want := a["key"], a["g"]+"-"+a["i"]
+					if key != want || exported[key] {
+						t.Fatalf("exported record %v: key %q, want %q once", a, key, want)
+					}
+					exported[key] = true
+				}
+			}
+		}
+	}
+	if len(exported) != goroutines*each {
+		t.Fatalf("exported: %d records, want %d", len(exported), goroutines*each)
+	}
+}

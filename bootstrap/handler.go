@@ -91,9 +91,14 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 		// and the export queue; the host thread neither formats nor writes.
 		// LogValuers are resolved now, on the caller's goroutine, as slog
 		// asks of handlers that hand records to another goroutine.
-		it := newLogItem(ctx, h.chain, resolveLogValuers(r))
+		exporting := p.export != nil && !h.spooled
+		users := int32(1)
+		if exporting {
+			users = 2
+		}
+		it := newOwnedLogItem(ctx, h.chain, resolveLogValuers(r), users)
 		p.async.add(h.resolve(p).console, it)
-		if p.export != nil && !h.spooled {
+		if exporting {
 			p.exportItem(it)
 		}
 		return nil
@@ -108,7 +113,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 		p = h.route.Load()
 	}
 	if p.export != nil && !h.spooled {
-		p.exportItem(newOwnedLogItem(ctx, h.chain, r))
+		p.exportItem(newOwnedLogItem(ctx, h.chain, r, 1))
 	}
 	return err
 }

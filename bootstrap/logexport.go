@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/contrib/bridges/otelslog"
@@ -36,9 +37,11 @@ type logEntry struct {
 	// otel is set instead for records emitted through the OpenTelemetry
 	// log API (the global LoggerProvider) by other Go code.
 	otel *sdklog.Record
-	// owned is set when nothing but the queue item refers to the entry
-	// (newOwnedLogItem): once the record is encoded, the entry is reused.
+	// owned is set when the entry comes from entryPool (newOwnedLogItem):
+	// refs counts its users (the export queue, the console), and the last
+	// to release it returns it to the pool.
 	owned bool
+	refs  atomic.Int32
 }
 
 func newLogItem(ctx context.Context, c *chain, r slog.Record) logItem {
@@ -47,19 +50,23 @@ func newLogItem(ctx context.Context, c *chain, r slog.Record) logItem {
 
 var entryPool = sync.Pool{New: func() any { return new(logEntry) }}
 
-// newOwnedLogItem is newLogItem for an item that goes to the export queue
-// only (not to the console): its entry comes from a pool, and returns there
-// when the queue has encoded the record (wireEncoder.pack).
-func newOwnedLogItem(ctx context.Context, c *chain, r slog.Record) logItem {
+// newOwnedLogItem is newLogItem for an item with users users: the export
+// queue (which releases it once it has encoded the record,
+// wireEncoder.pack) and the phase-2 console (once it has written it,
+// asyncConsole.format). Its entry comes from a pool and returns there when
+// the last user releases it; an entry the queue keeps unencoded (the SDK
+// path) is never released and goes to the collector instead.
+func newOwnedLogItem(ctx context.Context, c *chain, r slog.Record, users int32) logItem {
 	e := entryPool.Get().(*logEntry)
-	*e = logEntry{record: r.Clone(), chain: c, span: trace.SpanContextFromContext(ctx), fields: Fields(ctx), owned: true}
+	e.record, e.chain, e.span, e.fields, e.otel, e.owned = r.Clone(), c, trace.SpanContextFromContext(ctx), Fields(ctx), nil, true
+	e.refs.Store(users)
 	return logItem{logEntry: e}
 }
 
-// release returns an owned entry to the pool.
+// release gives up one user's hold on an owned entry.
 func (e *logEntry) release() {
-	if e.owned {
-		*e = logEntry{}
+	if e.owned && e.refs.Add(-1) == 0 {
+		e.record, e.chain, e.span, e.fields, e.otel, e.owned = slog.Record{}, nil, trace.SpanContext{}, nil, nil, false
 		entryPool.Put(e)
 	}
 }

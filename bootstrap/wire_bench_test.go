@@ -72,7 +72,7 @@ func BenchmarkWirePack(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		it := newOwnedLogItem(ctx, nil, r)
+		it := newOwnedLogItem(ctx, nil, r, 1)
 		it = conv.wire.pack(it)
 		if it.wire == nil {
 			b.Fatal("not packed")

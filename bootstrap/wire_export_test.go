@@ -375,7 +375,7 @@ func TestWireRequestTooLargeIsSplitNotLost(t *testing.T) {
 	for i := range n {
 		r := slog.NewRecord(time.Now(), slog.LevelInfo, body, 0)
 		r.AddAttrs(slog.Int("i", i))
-		b.add(newOwnedLogItem(ctx, nil, r))
+		b.add(newOwnedLogItem(ctx, nil, r, 1))
 	}
 	b.start()
 	flushBatcher(t, b)
