@@ -59,7 +59,10 @@ var ErrShutdown = errors.New("ffitel: already shut down")
 // Options tune a Runtime. The zero value reads the process environment and
 // writes to stderr or stdout as FFITEL_LOG_OUTPUT says.
 type Options struct {
-	// Getenv replaces os.Getenv (tests).
+	// Getenv replaces os.Getenv (tests) for ffitel's own configuration.
+	// The OTLP exporters still read their variables (endpoints, headers,
+	// TLS, compression) from the process environment themselves, as the
+	// SDK does: set those with os.Setenv (t.Setenv) too.
 	Getenv func(string) string
 	// Output replaces the console writer (tests, benchmarks).
 	Output io.Writer
