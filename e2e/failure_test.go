@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -23,23 +22,7 @@ import (
 // logged (not asserted).
 func TestCollectorRestartLosesNoRecords(t *testing.T) {
 	grpcPort, httpPort := e2e.FreePort(t), e2e.FreePort(t)
-	start := func() *e2e.Collector {
-		t.Helper()
-		dir := t.TempDir()
-		c, err := e2e.StartProcess(e2e.ProcessSpec{
-			Binary:  e2e.CollectorBinary(),
-			Configs: []string{filepath.Join(e2e.RepoRoot(), "e2e", "collector", "config.yaml")},
-			Env: []string{"FFITEL_COLLECTOR_OUT=" + dir,
-				"FFITEL_COLLECTOR_GRPC_PORT=" + strconv.Itoa(grpcPort),
-				"FFITEL_COLLECTOR_HTTP_PORT=" + strconv.Itoa(httpPort)},
-			GRPCPort: grpcPort, HTTPPort: httpPort, Dir: dir,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Stop)
-		return c
-	}
+	start := func() *e2e.Collector { return startCollectorOn(t, grpcPort, httpPort) }
 	first := start()
 	// The outage must stay well inside the export timeout on a loaded
 	// machine, so the timeout is raised; the point is the retry, not its bound.

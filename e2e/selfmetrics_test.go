@@ -195,13 +195,18 @@ func TestPipelineMetricsOnMetricsAgreeWithStats(t *testing.T) {
 }
 
 // startCollectorOn starts a Collector on fixed ports (a restart on the same
-// address), writing into a new directory.
-func startCollectorOn(t *testing.T, grpcPort, httpPort int) *e2e.Collector {
+// address), writing into a new directory; extra configuration files from
+// e2e/collector are merged over config.yaml.
+func startCollectorOn(t *testing.T, grpcPort, httpPort int, extra ...string) *e2e.Collector {
 	t.Helper()
 	dir := t.TempDir()
+	configs := []string{filepath.Join(e2e.RepoRoot(), "e2e", "collector", "config.yaml")}
+	for _, name := range extra {
+		configs = append(configs, filepath.Join(e2e.RepoRoot(), "e2e", "collector", name))
+	}
 	c, err := e2e.StartProcess(e2e.ProcessSpec{
 		Binary:  e2e.CollectorBinary(),
-		Configs: []string{filepath.Join(e2e.RepoRoot(), "e2e", "collector", "config.yaml")},
+		Configs: configs,
 		Env: []string{"FFITEL_COLLECTOR_OUT=" + dir,
 			"FFITEL_COLLECTOR_GRPC_PORT=" + strconv.Itoa(grpcPort),
 			"FFITEL_COLLECTOR_HTTP_PORT=" + strconv.Itoa(httpPort)},

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,20 +37,7 @@ func (l *lockedBuffer) String() string {
 // arrives, nothing counts as failed, and one warning names the variable.
 func TestCollectorSizeLimitBelowTheRequestLosesNothing(t *testing.T) {
 	grpcPort, httpPort := e2e.FreePort(t), e2e.FreePort(t)
-	dir := t.TempDir()
-	col, err := e2e.StartProcess(e2e.ProcessSpec{
-		Binary: e2e.CollectorBinary(),
-		Configs: []string{filepath.Join(e2e.RepoRoot(), "e2e", "collector", "config.yaml"),
-			filepath.Join(e2e.RepoRoot(), "e2e", "collector", "small-messages.yaml")},
-		Env: []string{"FFITEL_COLLECTOR_OUT=" + dir,
-			"FFITEL_COLLECTOR_GRPC_PORT=" + strconv.Itoa(grpcPort),
-			"FFITEL_COLLECTOR_HTTP_PORT=" + strconv.Itoa(httpPort)},
-		GRPCPort: grpcPort, HTTPPort: httpPort, Dir: dir,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(col.Stop)
+	col := startCollectorOn(t, grpcPort, httpPort, "small-messages.yaml")
 	// A long schedule: the records wait and leave in requests of the
 	// default bound (2 MiB), twice the receiver's limit.
 	getenv := setCollectorEnv(t, col, "OTEL_SERVICE_NAME=e2e-sizelimit", "OTEL_BLRP_SCHEDULE_DELAY=60000",
