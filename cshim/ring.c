@@ -5,7 +5,7 @@
  * without entering Go. A goroutine (ring.go) turns the slots into records
  * in order. Anything the ring does not take -- phase 1 (synchronous by
  * design), a record larger than a slot, input that needs an error code
- * (bad UTF-8, an unknown type, NULLs), a full ring, or a parked consumer --
+ * (bad UTF-8, an unknown type, NULLs), or a full ring --
  * returns RING_SYNC and the caller takes the synchronous Go path, which first
  * turns every queued slot into a record, so order is kept.
  *
@@ -15,8 +15,7 @@
  * burst to wake it bound the thread to a Go processor in its syscall state
  * for up to 10 ms, which kept the runtime's monitor thread polling every
  * 20 us: a worker logging in bursts paid ~5 us per record in wake-ups.)
- * Without an eventfd (creation failed) a parked consumer means the
- * synchronous path, as before.
+ * Without an eventfd (creation failed) Go never opens the ring.
  */
 #include <pthread.h>
 #include <string.h>
@@ -131,12 +130,9 @@ int ffitel_shim_ring_try(int32_t severity, const char *msg, size_t msg_len, cons
     }
     pthread_mutex_lock(&ring_mu);
     uint64_t t = __atomic_load_n(&tail, __ATOMIC_ACQUIRE);
-    if (!ring_on || (ring_parked && ring_efd < 0) || head - t >= FFITEL_RING_SLOTS ||
-        (span != 0 && live[span % LIVE_SLOTS] != span)) {
-        /* off, full (the consumer is behind: backpressure), the consumer
-         * sleeps with no eventfd to wake it (the synchronous path handles
-         * this record and wakes it), or a span handle that is not open here
-         * (FFITEL_E_HANDLE) */
+    if (!ring_on || head - t >= FFITEL_RING_SLOTS || (span != 0 && live[span % LIVE_SLOTS] != span)) {
+        /* off, full (the consumer is behind: backpressure), or a span handle
+         * that is not open here (FFITEL_E_HANDLE) */
         pthread_mutex_unlock(&ring_mu);
         return FFITEL_RING_SYNC;
     }
@@ -187,8 +183,8 @@ void ffitel_shim_ring_set(int on, int32_t threshold) {
 
 void ffitel_shim_ring_console_off(int off) { __atomic_store_n(&ring_console_off, off, __ATOMIC_RELEASE); }
 
-/* Parks the consumer if nothing is queued: producers then take the
- * synchronous path until ffitel_shim_ring_unpark. Returns 1 if parked. */
+/* Parks the consumer if nothing is queued: the next record queued wakes it
+ * (ffitel_shim_ring_signal). Returns 1 if parked. */
 int ffitel_shim_ring_park(void) {
     pthread_mutex_lock(&ring_mu);
     int parked = head == __atomic_load_n(&tail, __ATOMIC_ACQUIRE);
@@ -214,15 +210,6 @@ void ffitel_shim_ring_signal(void) {
     uint64_t one = 1;
     ssize_t r = write(fd, &one, sizeof one); /* EAGAIN: the counter is full, a wake is pending anyway */
     (void)r;
-}
-
-/* Returns 1 if the consumer was parked (the caller must wake it). */
-int ffitel_shim_ring_unpark(void) {
-    pthread_mutex_lock(&ring_mu);
-    int was = ring_parked;
-    ring_parked = 0;
-    pthread_mutex_unlock(&ring_mu);
-    return was;
 }
 
 int ffitel_shim_log_attrs(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs, size_t n,

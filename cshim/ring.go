@@ -29,9 +29,7 @@ import (
 var ring struct {
 	life   sync.Mutex  // serialises ringStart and ringStop
 	active atomic.Bool // the ring takes records (phase 2)
-	parked atomic.Bool // ringRun sleeps until a synchronous call wakes it
 	mu     sync.Mutex  // one drainer at a time
-	wake   chan struct{}
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -39,7 +37,8 @@ var ring struct {
 // ringEvents is ring.c's eventfd, read through Go's poller: a parked
 // consumer waits here and a producer wakes it without entering Go. Made
 // once and never closed (producers write it outside any lock); nil if the
-// kernel refused an eventfd, and the wake channel serves instead.
+// kernel refused an eventfd, and then the ring stays off (every typed call
+// takes the synchronous path).
 var (
 	ringEventsOnce sync.Once
 	ringEvents     *os.File
@@ -54,18 +53,6 @@ func ringEventFile() *os.File {
 	return ringEvents
 }
 
-// ringWake wakes the consumer.
-func ringWake(wake chan struct{}) {
-	if ringEventFile() != nil {
-		C.ffitel_shim_ring_signal()
-		return
-	}
-	select {
-	case wake <- struct{}{}:
-	default:
-	}
-}
-
 const (
 	ringLinger = time.Millisecond
 	// ringParkCheck: how often a parked consumer looks without a wake-up.
@@ -77,12 +64,11 @@ const (
 func ringStart() {
 	ring.life.Lock()
 	defer ring.life.Unlock()
-	if ring.active.Load() || rt().Phase() != bootstrap.StateTelemetry {
+	if ring.active.Load() || rt().Phase() != bootstrap.StateTelemetry || ringEventFile() == nil {
 		return
 	}
-	wake, stop, done := make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
-	ring.wake, ring.stop, ring.done = wake, stop, done
-	ringEventFile() // before the ring opens: parking relies on it
+	stop, done := make(chan struct{}), make(chan struct{})
+	ring.stop, ring.done = stop, done
 	ring.active.Store(true)
 	off := C.int(0)
 	if rt().ConsoleOff() {
@@ -90,7 +76,7 @@ func ringStart() {
 	}
 	C.ffitel_shim_ring_console_off(off)
 	C.ffitel_shim_ring_set(1, C.int32_t(bootstrap.SeverityFromLevel(rt().Config().Level)))
-	go ringRun(wake, stop, done)
+	go ringRun(ringEvents, stop, done)
 }
 
 // ringStop closes the ring, turns what it holds into records and stops the
@@ -103,7 +89,7 @@ func ringStop(ctx context.Context) {
 	}
 	C.ffitel_shim_ring_set(0, 1<<30) // producers take the synchronous path from here
 	close(ring.stop)
-	ringWake(ring.wake) // a consumer waiting on the eventfd sees stop
+	C.ffitel_shim_ring_signal() // a consumer waiting on the eventfd sees stop
 	select {
 	case <-ring.done:
 	case <-ctx.Done():
@@ -126,21 +112,18 @@ func ringDrain() {
 // ringSync is called by a synchronous log call: it drains the ring and
 // returns with ring.mu held, so that the caller's record follows every
 // record queued before it; the caller calls the returned function when its
-// record is handled. It wakes a parked consumer.
+// record is handled. A parked consumer stays parked: the next record
+// queued in the ring wakes it.
 func ringSync() (unlock func()) {
 	if !ring.active.Load() { // phase 1 and after shutdown: nothing can be queued
 		return func() {}
 	}
 	ring.mu.Lock()
 	ringDrainLocked()
-	if ring.parked.Load() && C.ffitel_shim_ring_unpark() == 1 {
-		ring.parked.Store(false)
-		ringWake(ring.wake)
-	}
 	return ring.mu.Unlock
 }
 
-func ringRun(wake, stop, done chan struct{}) {
+func ringRun(events *os.File, stop, done chan struct{}) {
 	defer close(done)
 	quiet := 0
 	for {
@@ -152,57 +135,39 @@ func ringRun(wake, stop, done chan struct{}) {
 		if C.ffitel_shim_ring_head() != C.ffitel_shim_ring_tail() {
 			ringDrain()
 			quiet = 0
-		} else if quiet++; quiet >= ringIdleFor {
-			// Parked: the next record wakes this goroutine (through the
-			// eventfd, or by taking the synchronous path without one): an
-			// idle worker costs no timer.
-			ring.parked.Store(true)
-			if C.ffitel_shim_ring_park() == 1 {
-				if !ringWait(wake, stop) {
-					return
-				}
-				// Woken by the first record of a burst: let the burst
-				// gather rather than drain beside a producer still writing.
-				ring.parked.Store(false)
-				quiet = 0
-				time.Sleep(ringLinger)
-				continue
+		} else if quiet++; quiet >= ringIdleFor && C.ffitel_shim_ring_park() == 1 {
+			// Parked: the next record queued wakes this goroutine through
+			// the eventfd, from C; an idle worker costs no timer.
+			if !ringWait(events, stop) {
+				return
 			}
-			ring.parked.Store(false)
 			quiet = 0
-			continue
 		}
-		time.Sleep(ringLinger) // let records gather
+		// Let records gather; after a wake-up, the rest of the burst,
+		// rather than drain beside a producer still writing.
+		time.Sleep(ringLinger)
 	}
 }
 
-// ringWait waits for a wake-up; false when the ring stops.
-func ringWait(wake, stop chan struct{}) bool {
-	if f := ringEventFile(); f != nil {
-		var b [8]byte
-		for {
-			// A look every ringParkCheck as well: a lost wake-up (none
-			// seen) costs at most that, never a record or a stop.
-			_ = f.SetReadDeadline(time.Now().Add(ringParkCheck))
-			_, err := f.Read(b[:])
-			select {
-			case <-stop:
-				return false
-			default:
-			}
-			if err == nil || C.ffitel_shim_ring_head() != C.ffitel_shim_ring_tail() {
-				return true
-			}
-			if !errors.Is(err, os.ErrDeadlineExceeded) {
-				time.Sleep(ringLinger) // never seen; no busy loop if it happens
-			}
+// ringWait waits on the eventfd for a wake-up; false when the ring stops.
+func ringWait(events *os.File, stop chan struct{}) bool {
+	var b [8]byte
+	for {
+		// A look every ringParkCheck as well: a lost wake-up (none seen)
+		// costs at most that, never a record or a stop.
+		_ = events.SetReadDeadline(time.Now().Add(ringParkCheck))
+		_, err := events.Read(b[:])
+		select {
+		case <-stop:
+			return false
+		default:
 		}
-	}
-	select {
-	case <-wake:
-		return true
-	case <-stop:
-		return false
+		if err == nil || C.ffitel_shim_ring_head() != C.ffitel_shim_ring_tail() {
+			return true
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			time.Sleep(ringLinger) // never seen; no busy loop if it happens
+		}
 	}
 }
 

@@ -54,7 +54,6 @@ __attribute__((visibility("hidden"))) ffitel_ring_slot *ffitel_shim_ring_slot(ui
 __attribute__((visibility("hidden"))) void ffitel_shim_ring_release(uint64_t upto);
 __attribute__((visibility("hidden"))) void ffitel_shim_ring_set(int on, int32_t threshold);
 __attribute__((visibility("hidden"))) int ffitel_shim_ring_park(void);
-__attribute__((visibility("hidden"))) int ffitel_shim_ring_unpark(void);
 __attribute__((visibility("hidden"))) int ffitel_shim_ring_eventfd(void);
 __attribute__((visibility("hidden"))) void ffitel_shim_ring_signal(void);
 /* 1: records have no console (FFITEL_LOG_OUTPUT=none), so a record the
