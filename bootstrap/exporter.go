@@ -106,6 +106,7 @@ func newExporters(ctx context.Context, c Config, console io.Writer) (exporters, 
 // The metric exporter keeps the SDK's retry: the metric pump does not
 // retry, and a delta collection that is not sent is lost.
 const (
+	grpcReceiveWindow     = 1 << 20
 	grpcReconnectBase     = 100 * time.Millisecond
 	grpcMaxReconnectDelay = time.Second
 )
@@ -119,7 +120,10 @@ func grpcDialOptions() []grpc.DialOption {
 		Backoff: backoff.Config{BaseDelay: grpcReconnectBase, Multiplier: 1.6, Jitter: 0.2,
 			MaxDelay: grpcMaxReconnectDelay},
 		MinConnectTimeout: 5 * time.Second,
-	})}
+	}),
+		grpc.WithStaticStreamWindowSize(grpcReceiveWindow),
+		grpc.WithStaticConnWindowSize(grpcReceiveWindow),
+	}
 }
 
 // The options every OTLP exporter gets: the request timeout ffitel
