@@ -146,6 +146,7 @@ class Collector:
                         item = dict(item)
                         item["attrs"] = _attrs(item.get("attributes"))
                         item["resource"] = rattrs
+                        item["scope"] = scope.get("scope", {}).get("name", "")
                         out.append(item)
         return out
 

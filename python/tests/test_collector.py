@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from conftest import Collector, run_worker, service_name, wait_for
 
 
@@ -135,3 +137,42 @@ def test_eight_threads_fifty_thousand_records_each_all_delivered(collector: Coll
 
     assert wait_for(delivered, timeout=60, interval=1.0) == 400_000, \
         f"the Collector received {collector.count_logs(service, 'volume record')} of 400000"
+
+
+def test_ffitel_span_takes_the_built_in_path_with_ffitel_s_own_scope(collector: Collector) -> None:
+    """ffitel.span starts and ends through the library's built-in functions
+    (cshim/hostpy.c), not ctypes: the span arrives whole with ctypes' span
+    calls taken away, and with the instrumentation scope ffitel_span_start
+    gives (a name with a lone surrogate still takes the ctypes path)."""
+    service = service_name("spannative")
+    proc = run_worker("""
+        import ffitel
+        from ffitel import _state
+        ffitel.init_telemetry()
+        with ffitel.span("through ctypes \\udc80") as s:  # the built-in refuses the lone surrogate
+            pass
+        lib = _state.library()
+        assert lib.span_start_native is not None
+        def refused(*args):
+            raise AssertionError("ffitel.span called ctypes")
+        lib.span_start = lib.span_end = refused
+        with ffitel.span("through the built-in", kind="client", attributes={"k": 1}) as s:
+            print("TP", s.traceparent(), flush=True)
+            ffitel.info("inside")
+        assert ffitel.shutdown(timeout=5.0)
+    """, env={**collector.env(), "OTEL_SERVICE_NAME": service})
+    tp = re.search(r"^TP (\S+)$", proc.stdout, re.M).group(1).split("-")
+
+    def both():
+        spans = {s["name"]: s for s in collector.spans(service)}
+        return spans if len(spans) >= 2 else None
+
+    spans = wait_for(both)
+    assert spans and len(spans) == 2, spans
+    native = spans["through the built-in"]
+    ctypes_span = next(s for n, s in spans.items() if n != "through the built-in")
+    assert native["traceId"] == tp[1] and native["spanId"] == tp[2]
+    assert native["kind"] == 3 and native["attrs"] == {"k": 1}
+    assert native["scope"] == ctypes_span["scope"] == "github.com/ffitel/ffitel"
+    rec = wait_for(lambda: [r for r in collector.logs(service) if r["body"].get("stringValue") == "inside"])
+    assert rec and rec[0]["spanId"] == tp[2]

@@ -23,6 +23,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _KINDS = {"internal": 0, "server": 1, "client": 2, "producer": 3, "consumer": 4}
 
+# The instrumentation scope of ffitel's own spans (bootstrap.ScopeName), as
+# ffitel_span_start names it.
+_SCOPE = b"github.com/ffitel/ffitel"
+
 _var: ContextVar[Optional["Span"]] = ContextVar("ffitel.span", default=None)
 # The current Span or None; read on every log call. With the OpenTelemetry
 # API bridge it may be an API span instead: read only _handle, _arg, _tp,
@@ -76,7 +80,7 @@ class Span:
     In a forked child, or after shutdown, a span is a no-op (handle 0).
     """
 
-    __slots__ = ("name", "_handle", "_arg", "_tp")
+    __slots__ = ("name", "_handle", "_arg", "_tp", "_oc")
 
     def __init__(self, name: str, handle: int) -> None:
         self.name = name
@@ -84,6 +88,9 @@ class Span:
         # as the untyped ffitel_log takes it (inline for the common small handle)
         self._arg: Any = handle if 0 <= handle < 2147483648 else untyped_handle(handle)
         self._tp: Optional[str] = None
+        # ffitel.opentelemetry's cache: (an API Context, the same with this
+        # span current in it), built when the API asks for the current Context.
+        self._oc: Any = None
 
     def __repr__(self) -> str:
         return f"<ffitel.{type(self).__name__} {self.name!r} handle={self._handle}>"
@@ -162,7 +169,11 @@ class Span:
         if not handle or lib is None:
             return
         if exc is None:
-            self._check(lib.span_end(handle, 1, None, 0), "ffitel_span_end")
+            end = lib.span_end_native if not (_state.forked or _state.spool_child) else None
+            # status 0 (unset), as ffitel_span_end with ok: the built-in
+            # calls ffitel_span_end_ex without ctypes' conversion.
+            rc = end(handle, 0, None, 0) if end is not None else lib.span_end(handle, 1, None, 0)
+            self._check(rc, "ffitel_span_end")
             return
         detail = _state.text(exc)  # a raising __str__ must not replace the user's exception
         text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
@@ -198,16 +209,29 @@ def start(name: str, kind: int, attributes: Optional[Mapping[str, Any]],
     if parent is not None and not parent._handle and parent._tp and not traceparent:
         traceparent, parent = parent._tp, None  # a remote parent (an OpenTelemetry context)
     a = _fields.merged(attributes)
-    n = utf8(name)
     tp = traceparent.encode("ascii", "replace") if traceparent else None
-    handle = lib.span_start(n, len(n), parent._handle if parent is not None else 0,
-                            tp, len(tp) if tp else 0, a, len(a) if a else 0, kind)
+    ph = parent._handle if parent is not None else 0
+    tpo: Optional[str] = None
+    # The library's built-in (cshim/hostpy.c): ffitel_span_start_ex with
+    # ffitel's own scope, as ffitel_span_start, without ctypes' argument
+    # conversion; it also hands back the traceparent. An int back means an
+    # argument it does not take (a name with lone surrogates): ctypes then.
+    # A forked child keeps ffitel_span_start (in a spool child, C alone: guard.c).
+    fn = lib.span_start_native if not (_state.forked or _state.spool_child) else None
+    r = fn(_SCOPE, name, ph, tp, a, kind, 0, None) if fn is not None else None
+    if type(r) is tuple:
+        handle, tpo = r
+    else:
+        n = utf8(name)
+        handle = lib.span_start(n, len(n), ph, tp, len(tp) if tp else 0, a, len(a) if a else 0, kind)
     if handle == 0:
         message = _state.start_failure(lib)
         if message is None:
             return Span(name, 0)  # a forked child, or after shutdown: a no-op
         raise Error(message or "ffitel_span_start failed", E_STATE)
-    return Span(name, handle)
+    s = Span(name, handle)
+    s._tp = tpo
+    return s
 
 
 class Scope:

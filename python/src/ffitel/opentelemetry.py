@@ -605,6 +605,19 @@ class _OneContext(_RuntimeContext):
     def get_current(self) -> Context:
         ctx = self._inner.get_current()
         s = _spans._var.get()
+        if type(s) is _spans.Span:
+            # An ffitel.span made current by _Bridge.attach (ffitel's
+            # contextvar alone): the current Context is the API's with
+            # the span's API face in it.
+            cur = ctx.get(_SPAN_KEY)
+            if type(cur) is _ApiView and cur._ff is s:
+                return ctx
+            oc = s._oc
+            if oc is not None and oc[0] is ctx:
+                return oc[1]
+            c = Context({**ctx, _SPAN_KEY: _ApiView(s)})
+            s._oc = (ctx, c)
+            return c
         if type(s) is not _ApiSpan or ctx.get(_SPAN_KEY) is s:
             return ctx
         # An API span made current by start_as_current_span (ffitel's
@@ -633,6 +646,11 @@ class _Bridge:
 
     @staticmethod
     def attach(s: Optional[_spans.Span]) -> Any:
+        if type(s) is _spans.Span and _one is not None and _ctx._RUNTIME_CONTEXT is _one:
+            # ffitel's contextvar alone, as start_as_current_span does: the
+            # API's Context with s in it is built only when someone asks for
+            # it (_OneContext.get_current). detach resets the contextvar.
+            return _spans._var.set(s)
         if s is None:
             api: _trace.Span = INVALID_SPAN
         elif type(s) is _FfView:
