@@ -49,6 +49,8 @@ static struct {
     PyObject *(*from_ull)(unsigned long long);
     PyObject *(*tuple_pack)(Py_ssize_t, ...);
     void (*incref)(PyObject *);
+    void *(*save_thread)(void);      /* PyEval_SaveThread: releases the GIL */
+    void (*restore_thread)(void *);  /* PyEval_RestoreThread */
     PyObject *t_bytes;
     PyObject *t_str, *t_int, *t_float, *t_bool, *t_dict, *none, *true_;
 } py;
@@ -67,7 +69,8 @@ static int py_resolve(void) {
              SYM(as_ull, "PyLong_AsUnsignedLongLong") && SYM(from_long, "PyLong_FromLong") &&
              SYM(new_function, "PyCFunction_NewEx") && SYM(bytes_parts, "PyBytes_AsStringAndSize") &&
              SYM(str_from, "PyUnicode_FromStringAndSize") && SYM(from_ull, "PyLong_FromUnsignedLongLong") &&
-             SYM(tuple_pack, "PyTuple_Pack") && SYM(incref, "Py_IncRef") && SYM(t_bytes, "PyBytes_Type");
+             SYM(tuple_pack, "PyTuple_Pack") && SYM(incref, "Py_IncRef") && SYM(t_bytes, "PyBytes_Type") &&
+             SYM(save_thread, "PyEval_SaveThread") && SYM(restore_thread, "PyEval_RestoreThread");
 #undef SYM
     __atomic_store_n(&py_state, ok ? 1 : -1, __ATOMIC_RELEASE);
     return ok;
@@ -278,7 +281,14 @@ static PyObject *py_fast_span_end(PyObject *self, PyObject *const *args, Py_ssiz
         status > INT32_MAX || !py_bytes_or_none(args[2], &desc, &desc_len) || !py_i64(args[3], &end_ns)) {
         return py.from_long(FFITEL_E_INVALID);
     }
-    return py.from_long(ffitel_span_end_ex((uint64_t)handle, (int32_t)status, desc, desc_len, (int64_t)end_ns));
+    /* Ending a span may wait for room in a full export queue
+     * (FFITEL_QUEUE_FULL=backpressure): without the GIL, as ctypes calls it,
+     * so the process's other threads run meanwhile. desc points into a bytes
+     * object the caller's arguments keep alive. */
+    void *ts = py.save_thread();
+    int rc = ffitel_span_end_ex((uint64_t)handle, (int32_t)status, desc, desc_len, (int64_t)end_ns);
+    py.restore_thread(ts);
+    return py.from_long(rc);
 }
 
 static struct {

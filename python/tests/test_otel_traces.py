@@ -235,3 +235,49 @@ def test_api_span_current_through_one_contextvar(collector: Collector) -> None:
     assert spans["api b"]["parentSpanId"] == a_id
     assert spans["api c"]["parentSpanId"] == a_id
     assert spans["ffitel d"]["parentSpanId"] == a_id
+
+
+def test_context_edges_around_a_lazily_current_ffitel_span(collector: Collector) -> None:
+    """ffitel.span is made current by ffitel's contextvar alone (the API's
+    Context is built when asked): what the API's own attach/detach did
+    around it still holds."""
+    service = service_name("otel-lazy")
+    remote_trace, remote_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    run_worker(f"""
+        import contextvars, ffitel
+        ffitel.init_telemetry()
+        from opentelemetry import trace, context, baggage, propagate
+        # An extracted remote context attached: the API sees the remote span
+        # itself, trace state included (not ffitel's placeholder for it).
+        tok = context.attach(propagate.extract(
+            {{"traceparent": "00-{remote_trace}-{remote_span}-01", "tracestate": "vendor=abc"}}))
+        sc = trace.get_current_span().get_span_context()
+        assert sc.is_remote and sc.trace_state.get("vendor") == "abc", sc
+        carrier = {{}}
+        propagate.inject(carrier)
+        assert carrier.get("tracestate") == "vendor=abc", carrier
+        with ffitel.span("child of remote") as s:
+            assert s.trace_id == "{remote_trace}"
+            assert trace.get_current_span().get_span_context().span_id == int(s.span_id, 16)
+        context.detach(tok)
+        # A Context attached inside the span and never detached does not
+        # outlive the span (the API's detach at the span's end dropped it).
+        with ffitel.span("request"):
+            context.attach(baggage.set_baggage("user", "42"))
+        assert baggage.get_baggage("user") is None
+        assert not trace.get_current_span().get_span_context().is_valid
+        # A generator's span entered in one Context and finished in another:
+        # the span ends, and the mismatch is logged, not raised.
+        def rows():
+            with ffitel.span("query"):
+                yield 1
+                yield 2
+        g = rows()
+        assert contextvars.copy_context().run(next, g) == 1
+        assert list(g) == [2]
+        assert ffitel.shutdown(timeout=5.0)
+    """, env={**collector.env(), "OTEL_SERVICE_NAME": service})
+    spans = _by_name(collector, service, ["child of remote", "request", "query"])
+    child = spans["child of remote"]
+    assert child["traceId"] == remote_trace and child["parentSpanId"] == remote_span
+    assert "ffitel.ended_at_shutdown" not in spans["query"]["attrs"], spans["query"]

@@ -605,10 +605,11 @@ class _OneContext(_RuntimeContext):
     def get_current(self) -> Context:
         ctx = self._inner.get_current()
         s = _spans._var.get()
-        if type(s) is _spans.Span:
+        if type(s) is _spans.Span and s._handle:
             # An ffitel.span made current by _Bridge.attach (ffitel's
             # contextvar alone): the current Context is the API's with
-            # the span's API face in it.
+            # the span's API face in it. (A span without a handle stands
+            # for what the API's Context holds: a remote parent, no span.)
             cur = ctx.get(_SPAN_KEY)
             if type(cur) is _ApiView and cur._ff is s:
                 return ctx
@@ -641,16 +642,34 @@ class _OneContext(_RuntimeContext):
             self._inner.detach(token)
 
 
+class _LazyToken:
+    """What _Bridge.attach returns for an ffitel.span made current by
+    ffitel's contextvar alone: that contextvar's token, and the API's
+    current Context then (restored at detach, as the API's own detach
+    would: a Context attached inside the span and never detached does not
+    outlive it)."""
+
+    __slots__ = ("ff", "ctx")
+
+    def __init__(self, ff: contextvars.Token, ctx: Any) -> None:
+        self.ff = ff
+        self.ctx = ctx
+
+
 class _Bridge:
     """``_spans.bridge``: ffitel.span and ffitel.task attach through the API."""
 
     @staticmethod
     def attach(s: Optional[_spans.Span]) -> Any:
-        if type(s) is _spans.Span and _one is not None and _ctx._RUNTIME_CONTEXT is _one:
-            # ffitel's contextvar alone, as start_as_current_span does: the
-            # API's Context with s in it is built only when someone asks for
-            # it (_OneContext.get_current). detach resets the contextvar.
-            return _spans._var.set(s)
+        one = _one
+        if (type(s) is _spans.Span and s._handle and one is not None and one._var is not None
+                and _ctx._RUNTIME_CONTEXT is one):
+            # An ffitel.span: ffitel's contextvar alone, as
+            # start_as_current_span does; the API's Context with s in it is
+            # built only when someone asks for it (_OneContext.get_current).
+            # Not for a span without a handle (a remote parent's placeholder,
+            # a no-op span): the API's Context holds what those stand for.
+            return _LazyToken(_spans._var.set(s), one._var.get())
         if s is None:
             api: _trace.Span = INVALID_SPAN
         elif type(s) is _FfView:
@@ -661,7 +680,16 @@ class _Bridge:
 
     @staticmethod
     def detach(token: Any) -> None:
-        if isinstance(token, contextvars.Token):  # from before registration
+        if type(token) is _LazyToken:
+            try:
+                _spans._var.reset(token.ff)
+            except Exception:  # another Context's token: logged, never raised, as the API's detach
+                _logger.exception("Failed to detach context")
+                return
+            var = _one._var if _one is not None else None
+            if var is not None and var.get() is not token.ctx:
+                var.set(token.ctx)  # a Context attached inside the span and never detached
+        elif isinstance(token, contextvars.Token):  # from before registration
             _spans._var.reset(token)
         else:
             _ctx.detach(token)
