@@ -18,7 +18,16 @@ uint64_t ffitel_span_start_ex(const char *scope, size_t scope_len, const char *n
                               const char *attrs_json, size_t attrs_len, int32_t kind, int64_t start_unix_nano,
                               const char *links_json, size_t links_len, char *tp_out, size_t tp_cap) {
     if (tp_out != NULL && tp_cap > 0) tp_out[0] = 0;
-    GUARD_HANDLE();
+    if (ffitel_shim_forked()) {
+        /* A forked child with the spool on: the child span of spool_fork.c,
+         * as ffitel_span_start there (the scope, start time and links are
+         * not kept); 0 and FFITEL_E_FORKED without the spool. */
+        uint64_t h = ffitel_shim_spool_child_span_start(name, name_len, parent, traceparent, tp_len, attrs_json,
+                                                        attrs_len, kind);
+        if (h != 0 && tp_out != NULL && tp_cap > 0 && ffitel_shim_spool_child_traceparent(h, tp_out, tp_cap) < 0)
+            tp_out[0] = 0;
+        return h;
+    }
     unsigned char ids[25];
     uint64_t h = ffitelgo_span_start_ex((char *)scope, scope_len, (char *)name, name_len, parent, (char *)traceparent,
                                         tp_len, (char *)attrs_json, attrs_len, kind, start_unix_nano,
@@ -31,7 +40,8 @@ uint64_t ffitel_span_start_ex(const char *scope, size_t scope_len, const char *n
 }
 int ffitel_span_end_ex(uint64_t span, int32_t status, const char *description, size_t description_len,
                        int64_t end_unix_nano) {
-    GUARD_INT();
+    if (ffitel_shim_forked()) /* the spool's child span: ok or failed (an OK status reads as unset) */
+        return ffitel_shim_spool_child_span_end(span, status != 2, description, description_len);
     /* as closeSpan (spans.go): later records naming span take the synchronous
      * path; Go drains the ring first only when something is queued. */
     ffitel_shim_span_live(span, 0);

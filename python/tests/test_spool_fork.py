@@ -158,3 +158,60 @@ def test_shutdown_right_after_the_children_exit_ships_them_once(collector: Colle
     keys = [(r["attrs"]["child"], r["attrs"]["i"]) for r in recs]
     assert len(keys) == CHILDREN * RECORDS and len(set(keys)) == len(keys), \
         f"{len(keys)} records, {len(set(keys))} distinct: want {CHILDREN * RECORDS} once each"
+
+
+def test_opentelemetry_api_spans_in_a_forked_child_go_through_the_spool(collector: Collector, tmp_path) -> None:
+    """An OpenTelemetry API span in a child forked with the spool on is the
+    spool's child span (ffitel_span_start_ex there), as ffitel.span is: it
+    arrives, a child of the parent's current span, with its attributes, the
+    records inside carry its ids, and a failure ends it with status ERROR.
+    Before, it was a no-op (not recording, invalid ids)."""
+    service = service_name("spoolapi")
+    proc = run_worker("""
+        import os, time, ffitel
+        ffitel.init_telemetry()
+        from opentelemetry import trace
+        tracer = trace.get_tracer("pytest.forked")
+        with ffitel.span("parent dispatch") as ps:
+            print("PARENT", ps.traceparent(), flush=True)
+            pid = os.fork()
+            if pid == 0:
+                with tracer.start_as_current_span("api in child", attributes={"n": 7}) as s:
+                    ctx = s.get_span_context()
+                    print("CHILD", s.is_recording(), f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}", flush=True)
+                    ffitel.info("inside api child")
+                try:
+                    with tracer.start_as_current_span("api failing"):
+                        raise ValueError("boom")
+                except ValueError:
+                    pass
+                os._exit(0)
+        print("STATUS", os.waitpid(pid, 0)[1], flush=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            sp = ffitel.stats()["pipeline"]["spool"]
+            if sp["spans_recovered"] >= 2 and sp["recovered"] >= 1:
+                break
+            time.sleep(0.2)
+        ffitel.shutdown()
+    """, env={**collector.env(), "OTEL_SERVICE_NAME": service,
+              "FFITEL_SPOOL_DIR": str(tmp_path / "spool"), "FFITEL_LOG_OUTPUT": "none"},
+        timeout=120)
+    out = proc.stdout
+    assert "STATUS 0" in out, out + proc.stderr[-3000:]
+    parent = re.search(r"^PARENT (\S+)$", out, re.M).group(1).split("-")
+    recording, trace_id, span_id = re.search(r"^CHILD (\S+) (\S+) (\S+)$", out, re.M).groups()
+    assert recording == "True" and trace_id == parent[1], out
+
+    def spans():
+        ss = {s["name"]: s for s in collector.spans(service)}
+        return ss if {"api in child", "api failing"} <= ss.keys() else None
+
+    ss = wait_for(spans, timeout=30)
+    assert ss, collector.spans(service)
+    child = ss["api in child"]
+    assert child["spanId"] == span_id and child["traceId"] == trace_id
+    assert child["parentSpanId"] == parent[2] and child["attrs"]["n"] == 7
+    assert ss["api failing"].get("status", {}).get("code") == 2, ss["api failing"]
+    recs = wait_for(lambda: [r for r in collector.logs(service) if r["body"].get("stringValue") == "inside api child"])
+    assert recs and recs[0]["spanId"] == span_id and recs[0]["traceId"] == trace_id
