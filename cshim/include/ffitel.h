@@ -531,7 +531,8 @@ int ffitel_abi_version(void);
  * records, else 0. In a child forked after load it says whether the child
  * can write through C alone (the spool was on in the parent at the fork and
  * the child's own segment is open): then ffitel_log_attrs, the bindings'
- * native log functions, ffitel_span_start / _end, ffitel_span_set_attributes,
+ * native log functions, ffitel_span_start / _end (and ffitel_span_start_ex /
+ * _end_ex, without their scope, times, links or OK status), ffitel_span_set_attributes,
  * ffitel_span_add_event(_at) on the child's spans, ffitel_task_start* /
  * ffitel_task_end and ffitel_span_traceparent work in the child, and a
  * binding keeps using the library there instead of falling back. Never
