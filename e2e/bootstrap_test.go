@@ -76,6 +76,13 @@ func TestUpgradeExportsEarlyRecordsSpansAndPhaseOneCounts(t *testing.T) {
 	if !ok {
 		t.Fatalf("collector got %d logs, %d spans", len(logs), len(spans))
 	}
+	// The Collector writes each signal's file on its own: the metrics may
+	// land after the logs and spans.
+	e2e.WaitFor(10*time.Second, func() bool {
+		ms, _ := col.Metrics()
+		_, found := e2e.LastSum(ms, "e2e.jobs", "phase", "one")
+		return found
+	})
 
 	// Phase-1 records replayed, in order, with their original timestamps.
 	one, two := findLogs(logs, "early one"), findLogs(logs, "early two")
