@@ -149,7 +149,13 @@ static int py_log(int32_t severity, PyObject *msg, PyObject *attrs, uint64_t spa
         }
     }
     if (ffitel_shim_forked()) return ffitel_shim_spool_child_log(severity, m, msg_len, a, n, span); /* docs/SPOOL.md */
-    return ffitel_shim_log_attrs(severity, m, msg_len, a, n, span);
+    /* The synchronous path (a full ring) may wait for room in a full export
+     * queue (FFITEL_QUEUE_FULL=backpressure): it runs without the GIL, as a
+     * ctypes call does, so the process's other threads run meanwhile; the
+     * ring's fast path keeps it. a and m point into the message and into the
+     * keys and values of the call's own attrs dict, which the caller's
+     * arguments keep alive. */
+    return ffitel_shim_log_attrs_unlocking(severity, m, msg_len, a, n, span, py.save_thread, py.restore_thread);
 }
 
 /* log(severity, msg, attrs, span) -> int, METH_FASTCALL. Never raises but

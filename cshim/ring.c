@@ -214,6 +214,14 @@ void ffitel_shim_ring_signal(void) {
 
 int ffitel_shim_log_attrs(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs, size_t n,
                           uint64_t span) {
+    return ffitel_shim_log_attrs_unlocking(severity, msg, msg_len, attrs, n, span, NULL, NULL);
+}
+
+/* The synchronous path into Go (a full ring, an error record, no ring) may
+ * wait for room in a full export queue: a host with a global lock (CPython's
+ * GIL) passes unlock and relock, called around that path only. */
+int ffitel_shim_log_attrs_unlocking(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs,
+                                    size_t n, uint64_t span, void *(*unlock)(void), void (*relock)(void *)) {
     int64_t ts = ffitel_shim_now_ns();
     /* The spool (FFITEL_SPOOL_DIR) first: on disk before the call returns. */
     int spooled = ffitel_shim_spool_log(severity, msg, msg_len, attrs, n, span, ts) != FFITEL_SPOOL_OFF;
@@ -225,9 +233,15 @@ int ffitel_shim_log_attrs(int32_t severity, const char *msg, size_t msg_len, con
         __atomic_load_n(&ring_console_off, __ATOMIC_ACQUIRE))
         return FFITEL_OK;
     if (ffitel_shim_ring_try(severity, msg, msg_len, attrs, n, span, ts, spooled) != FFITEL_RING_SYNC) return FFITEL_OK;
-    if (!spooled) return ffitelgo_log_attrs(severity, (char *)msg, msg_len, (ffitel_attr *)attrs, n, span, ts);
-    ffitel_shim_spool_mark(1);
-    int rc = ffitelgo_log_attrs(severity, (char *)msg, msg_len, (ffitel_attr *)attrs, n, span, ts);
-    ffitel_shim_spool_mark(0);
+    void *held = unlock != NULL ? unlock() : NULL;
+    int rc;
+    if (!spooled) {
+        rc = ffitelgo_log_attrs(severity, (char *)msg, msg_len, (ffitel_attr *)attrs, n, span, ts);
+    } else {
+        ffitel_shim_spool_mark(1);
+        rc = ffitelgo_log_attrs(severity, (char *)msg, msg_len, (ffitel_attr *)attrs, n, span, ts);
+        ffitel_shim_spool_mark(0);
+    }
+    if (relock != NULL) relock(held);
     return rc;
 }

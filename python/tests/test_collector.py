@@ -236,3 +236,61 @@ def test_a_span_end_waiting_for_queue_room_lets_other_threads_run(tmp_path) -> N
     # Held, the GIL lets the other thread in at most around the call's edges
     # (a tick or two); released, it ticks every 5 ms of the wait.
     assert int(ticks) >= 10, f"a span end waited {took} s and the other thread ticked {ticks} times (the GIL was held)"
+
+
+def test_a_log_call_waiting_for_queue_room_lets_other_threads_run() -> None:
+    """As for a span's end: a record that finds the ring and the export
+    queue full waits for room (backpressure) without the GIL, so another
+    Python thread keeps running; the ring's fast path keeps the GIL."""
+    import http.server
+    import threading
+    import time
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            time.sleep(1.0)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        proc = run_worker("""
+            import threading, time, ffitel
+            from ffitel import _state
+            ffitel.init_telemetry()
+            assert _state.native_fn is not None, "no native log function"
+            ticks, stop = [0], False
+            def ticker():
+                while not stop:
+                    time.sleep(0.005)
+                    ticks[0] += 1
+            t = threading.Thread(target=ticker)
+            t.start()
+            worst = (0.0, 0)  # the longest call, and the ticks meanwhile
+            for i in range(20000):
+                before, t0 = ticks[0], time.monotonic()
+                ffitel.info("flood", i=i)
+                took = time.monotonic() - t0
+                if took > worst[0]:
+                    worst = (took, ticks[0] - before)
+            stop = True
+            t.join()
+            print("WORST %.3f %d" % worst, flush=True)
+            ffitel.shutdown(timeout=1.0)
+        """, env={"TELEMETRY_ENABLED": "true", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                  "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{srv.server_address[1]}",
+                  "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none",
+                  "OTEL_BLRP_MAX_QUEUE_SIZE": "64", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "32",
+                  "FFITEL_QUEUE_FULL_WAIT_MS": "500", "FFITEL_LOG_OUTPUT": "none"}, timeout=120)
+    finally:
+        srv.shutdown()
+    took, ticks = re.search(r"^WORST (\S+) (\d+)$", proc.stdout, re.M).groups()
+    assert float(took) > 0.1, f"no call waited for room ({took} s): the test did not fill the queue"
+    assert int(ticks) >= 10, f"a call waited {took} s and the other thread ticked {ticks} times (the GIL was held)"
