@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import re
+import threading
+import time
+from typing import Dict, Tuple
 
 from conftest import Collector, run_worker, service_name, wait_for
 
@@ -178,19 +182,16 @@ def test_ffitel_span_takes_the_built_in_path_with_ffitel_s_own_scope(collector: 
     assert rec and rec[0]["spanId"] == tp[2]
 
 
-def test_a_span_end_waiting_for_queue_room_lets_other_threads_run(tmp_path) -> None:
-    """Ending a span may wait for room in a full export queue (backpressure).
-    The span built-in waits without the GIL, as a ctypes call does: another
-    Python thread keeps running meanwhile. A receiver that answers each
-    export after 0.5 s keeps a two-span queue full."""
-    import http.server
-    import threading
-    import time
-
+def _longest_wait_and_ticks(call: str, n: int, reply_after: float, env: Dict[str, str]) -> Tuple[float, int]:
+    """Runs ``call`` (Python code using i) n times in a worker whose exports
+    go to a receiver that answers each after reply_after seconds, beside a
+    thread that ticks every 5 ms; returns the longest call's seconds and the
+    ticks meanwhile. Held, the GIL lets that thread in at most around the
+    call's edges (a tick or two); released, it ticks through the wait."""
     class Slow(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            time.sleep(0.5)
+            time.sleep(reply_after)
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
             self.send_header("Content-Length", "0")
@@ -202,70 +203,11 @@ def test_a_span_end_waiting_for_queue_room_lets_other_threads_run(tmp_path) -> N
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
-        proc = run_worker("""
-            import threading, time, ffitel
-            ffitel.init_telemetry()
-            ticks, stop = [0], False
-            def ticker():
-                while not stop:
-                    time.sleep(0.005)
-                    ticks[0] += 1
-            t = threading.Thread(target=ticker)
-            t.start()
-            worst = (0.0, 0)  # the longest span end, and the ticks meanwhile
-            for i in range(12):
-                with ffitel.span("s%d" % i):
-                    before, t0 = ticks[0], time.monotonic()
-                # (the end happens at the with's exit, just above)
-                took = time.monotonic() - t0
-                if took > worst[0]:
-                    worst = (took, ticks[0] - before)
-            stop = True
-            t.join()
-            print("WORST %.3f %d" % worst, flush=True)
-            ffitel.shutdown(timeout=1.0)
-        """, env={"TELEMETRY_ENABLED": "true", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-                  "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{srv.server_address[1]}",
-                  "OTEL_LOGS_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none",
-                  "OTEL_BSP_MAX_QUEUE_SIZE": "2", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "1",
-                  "FFITEL_QUEUE_FULL_WAIT_MS": "2000", "FFITEL_LOG_OUTPUT": "none"}, timeout=120)
-    finally:
-        srv.shutdown()
-    took, ticks = re.search(r"^WORST (\S+) (\d+)$", proc.stdout, re.M).groups()
-    assert float(took) > 0.1, f"no span end waited for room ({took} s): the test did not fill the queue"
-    # Held, the GIL lets the other thread in at most around the call's edges
-    # (a tick or two); released, it ticks every 5 ms of the wait.
-    assert int(ticks) >= 10, f"a span end waited {took} s and the other thread ticked {ticks} times (the GIL was held)"
-
-
-def test_a_log_call_waiting_for_queue_room_lets_other_threads_run() -> None:
-    """As for a span's end: a record that finds the ring and the export
-    queue full waits for room (backpressure) without the GIL, so another
-    Python thread keeps running; the ring's fast path keeps the GIL."""
-    import http.server
-    import threading
-    import time
-
-    class Slow(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            time.sleep(1.0)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        proc = run_worker("""
+        proc = run_worker(f"""
             import threading, time, ffitel
             from ffitel import _state
             ffitel.init_telemetry()
-            assert _state.native_fn is not None, "no native log function"
+            assert _state.native_fn is not None, "no native functions: the test would try ctypes"
             ticks, stop = [0], False
             def ticker():
                 while not stop:
@@ -273,10 +215,10 @@ def test_a_log_call_waiting_for_queue_room_lets_other_threads_run() -> None:
                     ticks[0] += 1
             t = threading.Thread(target=ticker)
             t.start()
-            worst = (0.0, 0)  # the longest call, and the ticks meanwhile
-            for i in range(20000):
+            worst = (0.0, 0)
+            for i in range({n}):
                 before, t0 = ticks[0], time.monotonic()
-                ffitel.info("flood", i=i)
+                {call}
                 took = time.monotonic() - t0
                 if took > worst[0]:
                     worst = (took, ticks[0] - before)
@@ -286,11 +228,30 @@ def test_a_log_call_waiting_for_queue_room_lets_other_threads_run() -> None:
             ffitel.shutdown(timeout=1.0)
         """, env={"TELEMETRY_ENABLED": "true", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
                   "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{srv.server_address[1]}",
-                  "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none",
-                  "OTEL_BLRP_MAX_QUEUE_SIZE": "64", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "32",
-                  "FFITEL_QUEUE_FULL_WAIT_MS": "500", "FFITEL_LOG_OUTPUT": "none"}, timeout=120)
+                  "OTEL_METRICS_EXPORTER": "none", "FFITEL_LOG_OUTPUT": "none", **env}, timeout=120)
     finally:
         srv.shutdown()
     took, ticks = re.search(r"^WORST (\S+) (\d+)$", proc.stdout, re.M).groups()
     assert float(took) > 0.1, f"no call waited for room ({took} s): the test did not fill the queue"
-    assert int(ticks) >= 10, f"a call waited {took} s and the other thread ticked {ticks} times (the GIL was held)"
+    return float(took), int(ticks)
+
+
+def test_a_span_end_waiting_for_queue_room_lets_other_threads_run() -> None:
+    """Ending a span may wait for room in a full export queue (backpressure).
+    The span built-in waits without the GIL, as a ctypes call does: another
+    Python thread keeps running meanwhile. A two-span queue stays full."""
+    took, ticks = _longest_wait_and_ticks(
+        'with ffitel.span("s%d" % i): pass', 12, 0.5,
+        {"OTEL_LOGS_EXPORTER": "none", "OTEL_BSP_MAX_QUEUE_SIZE": "2", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "1",
+         "FFITEL_QUEUE_FULL_WAIT_MS": "2000"})
+    assert ticks >= 10, f"a span waited {took} s and the other thread ticked {ticks} times (the GIL was held)"
+
+
+def test_a_log_call_waiting_for_queue_room_lets_other_threads_run() -> None:
+    """As for a span's end: a record that finds the ring and the export
+    queue full waits for room without the GIL (the ring's fast path keeps it)."""
+    took, ticks = _longest_wait_and_ticks(
+        'ffitel.info("flood", i=i)', 20000, 1.0,
+        {"OTEL_TRACES_EXPORTER": "none", "OTEL_BLRP_MAX_QUEUE_SIZE": "64", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "32",
+         "FFITEL_QUEUE_FULL_WAIT_MS": "500"})
+    assert ticks >= 10, f"a record waited {took} s and the other thread ticked {ticks} times (the GIL was held)"
