@@ -169,7 +169,7 @@ class Span:
         if not handle or lib is None:
             return
         if exc is None:
-            end = lib.span_end_native if not (_state.forked or _state.spool_child) else None
+            end = lib.span_end_native
             # status 0 (unset), as ffitel_span_end with ok: the built-in
             # calls ffitel_span_end_ex without ctypes' conversion.
             rc = end(handle, 0, None, 0) if end is not None else lib.span_end(handle, 1, None, 0)
@@ -216,8 +216,9 @@ def start(name: str, kind: int, attributes: Optional[Mapping[str, Any]],
     # ffitel's own scope, as ffitel_span_start, without ctypes' argument
     # conversion; it also hands back the traceparent. An int back means an
     # argument it does not take (a name with lone surrogates): ctypes then.
-    # A forked child keeps ffitel_span_start (in a spool child, C alone: guard.c).
-    fn = lib.span_start_native if not (_state.forked or _state.spool_child) else None
+    # In a spool child both take the spool's child span, as the ctypes pair
+    # does (cshim/otelapi.c).
+    fn = lib.span_start_native
     r = fn(_SCOPE, name, ph, tp, a, kind, 0, None) if fn is not None else None
     if type(r) is tuple:
         handle, tpo = r
