@@ -456,6 +456,28 @@ func (b *batcher[T]) drain(ctx context.Context) {
 	}
 }
 
+// exportDue is what a wake or the schedule does: it exports the items
+// queued at that moment, batch after batch, and returns. What is queued
+// while those exports are under way waits for the next wake (a quarter of
+// the queue, a producer waiting for room) or the schedule. drain instead
+// runs until the queue is empty; with a receiver that answers each request
+// only once its pipeline has taken it (the Collector, tens of milliseconds
+// for a large request), every export found new items and the worker sent a
+// small request after each one: 20 a second at 10 000 records/s instead of
+// one a second, and each request wakes an idle process.
+func (b *batcher[T]) exportDue(ctx context.Context) {
+	for ctx.Err() == nil {
+		batch := b.take()
+		if batch == nil {
+			return
+		}
+		b.exportBatch(ctx, batch)
+		if len(b.local) == 0 {
+			return
+		}
+	}
+}
+
 func (b *batcher[T]) run() {
 	defer close(b.done)
 	defer func() {
@@ -482,9 +504,9 @@ func (b *batcher[T]) run() {
 	for {
 		select {
 		case <-b.wake:
-			b.drain(b.base)
+			b.exportDue(b.base)
 		case <-timer.C:
-			b.drain(b.base)
+			b.exportDue(b.base)
 			timer.Reset(b.delay)
 		case ack := <-b.flushes:
 			b.drain(b.base)

@@ -566,6 +566,61 @@ func TestBatcherWaitsForItsScheduleUntilWakeAt(t *testing.T) {
 	}
 }
 
+// A wake exports what is queued at that moment; what arrives while that
+// export is under way waits for the next wake or the schedule. Before, the
+// worker kept exporting as long as anything had arrived meanwhile: against
+// a receiver that answers each request only after its pipeline took it
+// (the Collector), a worker logging steadily sent a small request after
+// every export, 20 a second instead of one.
+func TestBatcherWakeExportsOnlyWhatWasQueued(t *testing.T) {
+	calls := make(chan []int)
+	release := make(chan struct{})
+	export := func(_ context.Context, batch []int) error {
+		calls <- slices.Clone(batch)
+		<-release
+		return nil
+	}
+	b := newBatcher(export, 100, 100, time.Hour, time.Minute)
+	b.wakeAt = 10
+	b.start()
+	defer func() {
+		go func() { // shutdown exports what is left; let it through
+			for range calls {
+			}
+		}()
+		close(release)
+		stopBatcher(t, b)
+		close(calls)
+	}()
+	for i := range 10 {
+		b.add(i) // the 10th wakes the worker
+	}
+	if first := <-calls; len(first) != 10 {
+		t.Fatalf("first request %v, want the 10 queued items", first)
+	}
+	for i := 10; i < 13; i++ {
+		b.add(i) // arrives while the first export is under way
+	}
+	release <- struct{}{}
+	// The worker must now be back waiting for a wake, the schedule or a
+	// flush: the flush's request is taken only there (b.flushes has no
+	// buffer). A worker that went on exporting calls export again first.
+	ack := make(chan struct{})
+	select {
+	case b.flushes <- ack:
+	case batch := <-calls:
+		t.Fatalf("the worker sent %v, queued during the previous export, without a wake, flush or schedule", batch)
+	}
+	if second := <-calls; !slices.Equal(second, []int{10, 11, 12}) {
+		t.Fatalf("flushed %v, want [10 11 12]", second)
+	}
+	release <- struct{}{}
+	<-ack
+	if s := b.stats(); s.Exported != 13 || s.Pending != 0 {
+		t.Fatalf("stats %+v, want 13 exported and none pending", s)
+	}
+}
+
 func TestBatcherBoundsRequestBytes(t *testing.T) {
 	rec := &recordingExport{}
 	b := newBatcher(rec.export, 1000, 100, time.Hour, time.Second)

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	rtrace "runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -368,6 +369,19 @@ func runChild(spec, tag string, n, rate int) (result, error) {
 			return result{}, err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if path := os.Getenv("EXPORTCPU_TRACE"); path != "" {
+		// An execution trace per case (go tool trace -d=parsed reads it):
+		// which goroutines wake, how often and why.
+		f, err := os.Create(path + "." + key)
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		if err := rtrace.Start(f); err != nil {
+			return result{}, err
+		}
+		defer rtrace.Stop()
 	}
 	noEmit := os.Getenv("EXPORTCPU_NOEMIT") != "" // to measure a pipeline's idle cost
 	var m0, m1 runtime.MemStats
