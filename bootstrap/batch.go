@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -202,7 +203,7 @@ func (b *batcher[T]) add(item T) bool {
 		(b.maxBytes > 0 && b.tailSize+size > b.maxBytes && len(b.chunks[n-1]) > 0) {
 		var c []T
 		if f := len(b.free); f > 0 {
-			c, b.free = b.free[f-1], b.free[:f-1]
+			c, b.free = b.free[f-1], b.free[:f-1] // the largest: finished keeps it last
 		} else {
 			c = make([]T, 0, min(b.maxBatch, chunkCap))
 		}
@@ -286,15 +287,30 @@ func (b *batcher[T]) stats() metrics.SignalStats {
 	return s
 }
 
-// take returns the next batch (one chunk). The worker takes all queued
-// chunks at once and walks them. Only the worker goroutine calls take.
-func (b *batcher[T]) take() []T {
+// take returns the next batch (one chunk). The worker takes the queued
+// chunks at once and walks them: all of them, or, with leaveTail, all but a
+// tail chunk still filling when there are others (a wake comes when the
+// queue reaches its threshold; the records arriving just after it would
+// otherwise make a small request of their own). Only the worker goroutine
+// calls take.
+func (b *batcher[T]) take(leaveTail bool) []T {
 	if len(b.local) == 0 {
 		b.mu.Lock()
-		b.local, b.chunks = b.chunks, b.local[:0]
-		b.inflight += b.queued
-		b.queued = 0
-		b.tailSize = 0
+		n := len(b.chunks)
+		if tail := n - 1; leaveTail && n > 1 && len(b.chunks[tail]) < b.maxBatch {
+			b.local = append(b.local[:0], b.chunks[:tail]...)
+			kept := len(b.chunks[tail])
+			b.chunks[0] = b.chunks[tail]
+			clear(b.chunks[1:])
+			b.chunks = b.chunks[:1]
+			b.inflight += b.queued - kept
+			b.queued = kept
+		} else {
+			b.local, b.chunks = b.chunks, b.local[:0]
+			b.inflight += b.queued
+			b.queued = 0
+			b.tailSize = 0
+		}
 		b.mu.Unlock()
 		if len(b.local) == 0 {
 			return nil
@@ -312,11 +328,27 @@ func (b *batcher[T]) finished(batch []T) {
 	clear(batch)
 	b.mu.Lock()
 	b.inflight -= len(batch)
-	if len(b.free) < b.maxFree() {
-		b.free = append(b.free, batch[:0])
-	}
+	b.keepFree(batch[:0])
 	b.signalRoom()
 	b.mu.Unlock()
+}
+
+// keepFree keeps a drained chunk for reuse, the largest last: a chunk
+// grows by append up to maxBatch, and reusing a small one while a grown one
+// waits would allocate the growth again. With maxFree chunks kept, the
+// smallest gives way. Called with b.mu held.
+func (b *batcher[T]) keepFree(c []T) {
+	if len(b.free) >= b.maxFree() {
+		if cap(b.free[0]) >= cap(c) {
+			return
+		}
+		b.free = b.free[1:]
+	}
+	i := len(b.free)
+	for i > 0 && cap(b.free[i-1]) > cap(c) {
+		i--
+	}
+	b.free = slices.Insert(b.free, i, c)
 }
 
 // signalRoom wakes the callers waiting for room. Called with b.mu held.
@@ -448,7 +480,7 @@ func (b *batcher[T]) sleep(ctx context.Context, d time.Duration) bool {
 // drain exports until the queue is empty or ctx ends.
 func (b *batcher[T]) drain(ctx context.Context) {
 	for ctx.Err() == nil {
-		batch := b.take()
+		batch := b.take(false)
 		if batch == nil {
 			return
 		}
@@ -465,9 +497,9 @@ func (b *batcher[T]) drain(ctx context.Context) {
 // for a large request), every export found new items and the worker sent a
 // small request after each one: 20 a second at 10 000 records/s instead of
 // one a second, and each request wakes an idle process.
-func (b *batcher[T]) exportDue(ctx context.Context) {
+func (b *batcher[T]) exportDue(ctx context.Context, woken bool) {
 	for ctx.Err() == nil {
-		batch := b.take()
+		batch := b.take(woken)
 		if batch == nil {
 			return
 		}
@@ -504,9 +536,9 @@ func (b *batcher[T]) run() {
 	for {
 		select {
 		case <-b.wake:
-			b.exportDue(b.base)
+			b.exportDue(b.base, true)
 		case <-timer.C:
-			b.exportDue(b.base)
+			b.exportDue(b.base, false)
 			timer.Reset(b.delay)
 		case ack := <-b.flushes:
 			b.drain(b.base)

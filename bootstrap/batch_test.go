@@ -556,7 +556,13 @@ func TestBatcherWaitsForItsScheduleUntilWakeAt(t *testing.T) {
 		t.Fatalf("exported %v before the schedule or the wake threshold", got)
 	}
 	b.add(24) // the 25th wakes the worker
-	waitFor(t, "25 items exported after the wake threshold", func() bool { return len(rec.exported()) == 25 })
+	// The six full chunks go; the 25th, alone in the chunk still filling,
+	// waits for the next wake or the schedule (here: the flush).
+	waitFor(t, "24 items exported after the wake threshold", func() bool { return len(rec.exported()) == 24 })
+	flushBatcher(t, b)
+	if got := rec.exported(); len(got) != 25 {
+		t.Fatalf("exported %d items after the flush, want 25", len(got))
+	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	for _, batch := range rec.batches {
@@ -618,6 +624,76 @@ func TestBatcherWakeExportsOnlyWhatWasQueued(t *testing.T) {
 	<-ack
 	if s := b.stats(); s.Exported != 13 || s.Pending != 0 {
 		t.Fatalf("stats %+v, want 13 exported and none pending", s)
+	}
+}
+
+// A wake leaves the tail chunk that is still filling in the queue: the
+// records logged just after the queue reached its threshold go with the
+// next request instead of making a small one of their own.
+func TestBatcherWakeLeavesTheFillingTailChunk(t *testing.T) {
+	calls := make(chan []int)
+	release := make(chan struct{})
+	export := func(_ context.Context, batch []int) error {
+		calls <- slices.Clone(batch)
+		<-release
+		return nil
+	}
+	b := newBatcher(export, 100, 10, time.Hour, time.Minute)
+	b.wakeAt = 10
+	for i := range 13 {
+		b.add(i) // the 10th fills the first chunk and signals the wake
+	}
+	b.start() // the worker finds the wake and a tail chunk of 3
+	defer func() {
+		go func() {
+			for range calls {
+			}
+		}()
+		close(release)
+		stopBatcher(t, b)
+		close(calls)
+	}()
+	if first := <-calls; len(first) != 10 {
+		t.Fatalf("first request %v, want the full chunk of 10", first)
+	}
+	release <- struct{}{}
+	ack := make(chan struct{})
+	select {
+	case b.flushes <- ack:
+	case batch := <-calls:
+		t.Fatalf("the wake also sent the filling tail chunk %v", batch)
+	}
+	if second := <-calls; !slices.Equal(second, []int{10, 11, 12}) {
+		t.Fatalf("flushed %v, want [10 11 12]", second)
+	}
+	release <- struct{}{}
+	<-ack
+	if s := b.stats(); s.Exported != 13 || s.Pending != 0 {
+		t.Fatalf("stats %+v, want 13 exported and none pending", s)
+	}
+}
+
+// The chunks kept for reuse are the largest: a chunk grows by append up to
+// a batch, and reusing a small one while a grown one waited allocated the
+// growth again at every export.
+func TestBatcherReusesItsLargestDrainedChunk(t *testing.T) {
+	b := newBatcher((&recordingExport{}).export, 100000, 4096, time.Hour, time.Second)
+	if b.maxFree() != 2 {
+		t.Fatalf("maxFree %d, want 2 for batches of 4096", b.maxFree())
+	}
+	for _, c := range []int{4096, 10, 1024, 2048} {
+		b.keepFree(make([]int, 0, c))
+	}
+	var caps []int
+	for _, c := range b.free {
+		caps = append(caps, cap(c))
+	}
+	if !slices.Equal(caps, []int{2048, 4096}) {
+		t.Fatalf("kept chunks of capacity %v, want [2048 4096] (the largest two, largest last)", caps)
+	}
+	b.add(1) // takes a chunk from the free list
+	if got := cap(b.chunks[0]); got != 4096 {
+		t.Fatalf("the new tail chunk has capacity %d, want the largest kept (4096)", got)
 	}
 }
 
