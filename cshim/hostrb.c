@@ -44,6 +44,8 @@ static struct {
     double (*num2dbl)(VALUE);
     void (*hash_foreach)(VALUE, int (*)(VALUE, VALUE, VALUE), VALUE);
     VALUE (*define_module)(const char *);
+    /* Optional: without it a record waiting for queue room holds the GVL. */
+    void *(*call_without_gvl)(void *(*)(void *), void *, void (*)(void *), void *);
     VALUE (*define_module_under)(VALUE, const char *);
     void (*define_module_function)(VALUE, const char *, VALUE (*)(), int);
     VALUE *c_string, *c_symbol, *c_integer, *c_float, *c_true, *c_false, *c_nil, *c_hash;
@@ -52,6 +54,7 @@ static struct {
 
 static int rb_resolve(void) {
 #define SYM(field, name) (*(void **)&rb.field = dlsym(RTLD_DEFAULT, name)) != NULL
+    *(void **)&rb.call_without_gvl = dlsym(RTLD_DEFAULT, "rb_thread_call_without_gvl");
     return SYM(obj_class, "rb_obj_class") && SYM(sym2str, "rb_sym2str") && SYM(str_ptr, "rb_string_value_ptr") &&
            SYM(str_strlen, "rb_str_strlen") && SYM(str_offset, "rb_str_offset") && SYM(enc_get, "rb_enc_get") &&
            SYM(utf8, "rb_utf8_encoding") && SYM(ascii, "rb_usascii_encoding") &&
@@ -159,7 +162,8 @@ static VALUE rb_native_log(VALUE self, VALUE severity, VALUE msg, VALUE attrs, V
         return rb_fix(FFITEL_RB_USE_JSON);
     }
     int rc = ffitel_shim_forked() ? ffitel_shim_spool_child_log((int32_t)sev, m, m_len, w.a, w.n, handle) /* docs/SPOOL.md */
-                                  : ffitel_shim_log_attrs((int32_t)sev, m, m_len, w.a, w.n, handle);
+                                  : ffitel_shim_log_attrs_without((int32_t)sev, m, m_len, w.a, w.n, handle,
+                                                                  rb.call_without_gvl);
     __asm__ volatile("" : : "r"(&w), "r"(&msg_keep) : "memory"); /* keep the pinned VALUEs alive to here */
     return rb_fix(rc);
 }

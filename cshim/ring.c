@@ -217,31 +217,71 @@ int ffitel_shim_log_attrs(int32_t severity, const char *msg, size_t msg_len, con
     return ffitel_shim_log_attrs_unlocking(severity, msg, msg_len, attrs, n, span, NULL, NULL);
 }
 
-/* The synchronous path into Go (a full ring, an error record, no ring) may
- * wait for room in a full export queue: a host with a global lock (CPython's
- * GIL) passes unlock and relock, called around that path only. */
-int ffitel_shim_log_attrs_unlocking(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs,
-                                    size_t n, uint64_t span, void *(*unlock)(void), void (*relock)(void *)) {
-    int64_t ts = ffitel_shim_now_ns();
+/* One record on its way: what the fast path could not take goes to Go. */
+struct log_call {
+    int32_t severity;
+    const char *msg;
+    size_t msg_len;
+    const ffitel_attr *attrs;
+    size_t n;
+    uint64_t span;
+    int64_t ts;
+    int spooled;
+    int rc;
+};
+
+/* The spool and the ring: 1 when the record needs nothing more. */
+static int log_fast(struct log_call *c) {
+    c->ts = ffitel_shim_now_ns();
     /* The spool (FFITEL_SPOOL_DIR) first: on disk before the call returns. */
-    int spooled = ffitel_shim_spool_log(severity, msg, msg_len, attrs, n, span, ts) != FFITEL_SPOOL_OFF;
+    c->spooled = ffitel_shim_spool_log(c->severity, c->msg, c->msg_len, c->attrs, c->n, c->span, c->ts) !=
+                 FFITEL_SPOOL_OFF;
     /* In the spool with no console to write it to (FFITEL_LOG_OUTPUT=none),
      * the record needs nothing more: the shipper exports it from the disk.
      * A span handle (checked by the ring or Go: FFITEL_E_HANDLE) and an
      * error (written synchronously) still take the usual path. */
-    if (spooled && span == 0 && severity < FFITEL_ERROR && __atomic_load_n(&ring_on, __ATOMIC_ACQUIRE) &&
+    if (c->spooled && c->span == 0 && c->severity < FFITEL_ERROR && __atomic_load_n(&ring_on, __ATOMIC_ACQUIRE) &&
         __atomic_load_n(&ring_console_off, __ATOMIC_ACQUIRE))
-        return FFITEL_OK;
-    if (ffitel_shim_ring_try(severity, msg, msg_len, attrs, n, span, ts, spooled) != FFITEL_RING_SYNC) return FFITEL_OK;
+        return 1;
+    return ffitel_shim_ring_try(c->severity, c->msg, c->msg_len, c->attrs, c->n, c->span, c->ts, c->spooled) !=
+           FFITEL_RING_SYNC;
+}
+
+/* The synchronous path into Go (a full ring, an error record, no ring): it
+ * may wait for room in a full export queue. */
+static void *log_sync(void *p) {
+    struct log_call *c = p;
+    if (c->spooled) ffitel_shim_spool_mark(1);
+    c->rc = ffitelgo_log_attrs(c->severity, (char *)c->msg, c->msg_len, (ffitel_attr *)c->attrs, c->n, c->span, c->ts);
+    if (c->spooled) ffitel_shim_spool_mark(0);
+    return NULL;
+}
+
+/* A host with a global lock (CPython's GIL) passes unlock and relock, called
+ * around the synchronous path only. */
+int ffitel_shim_log_attrs_unlocking(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs,
+                                    size_t n, uint64_t span, void *(*unlock)(void), void (*relock)(void *)) {
+    struct log_call c = {severity, msg, msg_len, attrs, n, span, 0, 0, FFITEL_OK};
+    if (log_fast(&c)) return FFITEL_OK;
     void *held = unlock != NULL ? unlock() : NULL;
-    int rc;
-    if (!spooled) {
-        rc = ffitelgo_log_attrs(severity, (char *)msg, msg_len, (ffitel_attr *)attrs, n, span, ts);
-    } else {
-        ffitel_shim_spool_mark(1);
-        rc = ffitelgo_log_attrs(severity, (char *)msg, msg_len, (ffitel_attr *)attrs, n, span, ts);
-        ffitel_shim_spool_mark(0);
-    }
+    log_sync(&c);
     if (relock != NULL) relock(held);
-    return rc;
+    return c.rc;
+}
+
+/* A host whose lock is released around a call (Ruby's
+ * rb_thread_call_without_gvl(func, data, ubf, data2)) passes that function;
+ * it runs the synchronous path only. The wait is bounded
+ * (FFITEL_QUEUE_FULL_WAIT_MS), so no unblocking function is given. */
+int ffitel_shim_log_attrs_without(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs,
+                                  size_t n, uint64_t span,
+                                  void *(*call_without)(void *(*)(void *), void *, void (*)(void *), void *)) {
+    struct log_call c = {severity, msg, msg_len, attrs, n, span, 0, 0, FFITEL_OK};
+    if (log_fast(&c)) return FFITEL_OK;
+    if (call_without != NULL) {
+        call_without(log_sync, &c, NULL, NULL);
+    } else {
+        log_sync(&c);
+    }
+    return c.rc;
 }

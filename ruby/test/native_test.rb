@@ -130,4 +130,90 @@ class NativeTest < Minitest::Test
     assert_equal "0", rec["k0"]
     assert_equal "127", rec["k127"]
   end
+  # Runs +call+ (Ruby code using i) n times in a worker whose exports go to
+  # a receiver that answers each after +reply_after+ seconds, beside a
+  # thread that ticks every 5 ms; returns the longest call's seconds and the
+  # ticks meanwhile. Held, the GVL lets that thread in at most around the
+  # call's edges (a tick or two); released, it ticks through the wait.
+  def longest_wait_and_ticks(call, n, reply_after, env)
+    server = TCPServer.new("127.0.0.1", 0)
+    acceptor = Thread.new do
+      loop do
+        conn = server.accept
+        Thread.new(conn) do |c|
+          loop do
+            len = 0
+            while (line = c.gets) && line != "\r\n"
+              len = line.split(":", 2)[1].to_i if line.downcase.start_with?("content-length:")
+            end
+            break unless line
+            c.read(len)
+            sleep reply_after # a slow receiver: the queue stays full
+            c.write("HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n")
+          end
+        rescue IOError, SystemCallError
+          nil
+        ensure
+          c.close
+        end
+      rescue IOError
+        break
+      end
+    end
+    code = <<~RUBY
+      require "ffitel"
+      Ffitel.init_telemetry
+      native = Ffitel::Runtime.instance_variable_get(:@native_log)
+      abort "no native log method: the test would take the JSON path" unless native
+      ticks = 0
+      stop = false
+      ticker = Thread.new { until stop; sleep 0.005; ticks += 1; end }
+      worst = [0.0, 0]
+      #{n}.times do |i|
+        before = ticks
+        t0 = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        #{call}
+        took = Process.clock_gettime(Process::CLOCK_MONOTONIC) - t0
+        worst = [took, ticks - before] if took > worst[0]
+      end
+      stop = true
+      ticker.join
+      puts format("WORST %.3f %d", *worst)
+      Ffitel.shutdown(timeout: 1.0)
+    RUBY
+    base = { "TELEMETRY_ENABLED" => "true", "OTEL_EXPORTER_OTLP_PROTOCOL" => "http/protobuf",
+             "OTEL_EXPORTER_OTLP_ENDPOINT" => "http://127.0.0.1:#{server.addr[1]}",
+             "OTEL_METRICS_EXPORTER" => "none", "FFITEL_LOG_OUTPUT" => "none" }
+    out, err, status = run_ruby(code, env: base.merge(env), timeout: 120)
+    assert_success(out, err, status)
+    took, ticks = out[/^WORST (\S+) (\d+)$/, 0]&.split&.drop(1) || flunk("no WORST line in #{out}")
+    assert_operator took.to_f, :>, 0.1, "no call waited for room (#{took} s): the test did not fill the queue"
+    [took.to_f, ticks.to_i]
+  ensure
+    server&.close
+    acceptor&.join(2)
+  end
+
+  # A record that finds the ring and the export queue full waits for room
+  # (backpressure, at most FFITEL_QUEUE_FULL_WAIT_MS). The native method
+  # waits without the GVL (rb_thread_call_without_gvl around the synchronous
+  # path into Go; the ring's fast path keeps it): another Ruby thread runs
+  # meanwhile. Held, the GVL let that thread in 0 times in half a second.
+  def test_a_log_call_waiting_for_queue_room_lets_other_threads_run
+    took, ticks = longest_wait_and_ticks('Ffitel.info("flood", i: i)', 20_000, 1.0,
+                                         "OTEL_TRACES_EXPORTER" => "none", "OTEL_BLRP_MAX_QUEUE_SIZE" => "64",
+                                         "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE" => "32",
+                                         "FFITEL_QUEUE_FULL_WAIT_MS" => "500")
+    assert_operator ticks, :>=, 10, "a record waited #{took} s and the other thread ticked #{ticks} times (the GVL was held)"
+  end
+
+  # Ending a span (or a task) may wait for room in a full span queue; the
+  # ffi call is attached blocking, so ruby-ffi releases the GVL around it.
+  def test_a_span_end_waiting_for_queue_room_lets_other_threads_run
+    took, ticks = longest_wait_and_ticks('Ffitel.span("s#{i}") { }', 12, 0.5,
+                                         "OTEL_LOGS_EXPORTER" => "none", "OTEL_BSP_MAX_QUEUE_SIZE" => "2",
+                                         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE" => "1",
+                                         "FFITEL_QUEUE_FULL_WAIT_MS" => "2000")
+    assert_operator ticks, :>=, 10, "a span waited #{took} s and the other thread ticked #{ticks} times (the GVL was held)"
+  end
 end

@@ -81,14 +81,19 @@ module Ffitel
       attach_function :ffitel_last_error, [:pointer, :size_t], :int
       attach_function :ffitel_signal_onstack, [:int32], :int
 
-      attach_function :ffitel_log, [:int32, :pointer, :size_t, :pointer, :size_t, :uint64], :int
+      # Blocking (ruby-ffi releases the GVL around the call): these may wait
+      # for room in a full export queue (backpressure, at most
+      # FFITEL_QUEUE_FULL_WAIT_MS), and the process's other threads run
+      # meanwhile. The native log method (hostrb.c) releases it itself,
+      # around the synchronous path only.
+      attach_function :ffitel_log, [:int32, :pointer, :size_t, :pointer, :size_t, :uint64], :int, blocking: true
       attach_function :ffitel_log_enabled, [:int32], :int
 
       attach_function :ffitel_span_start,
                       [:pointer, :size_t, :uint64, :pointer, :size_t, :pointer, :size_t, :int32], :uint64
       attach_function :ffitel_span_set_attributes, [:uint64, :pointer, :size_t], :int
       attach_function :ffitel_span_add_event, [:uint64, :pointer, :size_t, :pointer, :size_t], :int
-      attach_function :ffitel_span_end, [:uint64, :int32, :pointer, :size_t], :int
+      attach_function :ffitel_span_end, [:uint64, :int32, :pointer, :size_t], :int, blocking: true
       attach_function :ffitel_span_traceparent, [:uint64, :pointer, :size_t], :int
       attach_function :ffitel_span_inject, [:uint64, :pointer, :size_t], :int
 
@@ -106,7 +111,7 @@ module Ffitel
       attach_function :ffitel_task_start_ex,
                       [:uint64, :pointer, :size_t, :pointer, :size_t, :pointer, :size_t, :pointer, :size_t,
                        :pointer, :size_t, :int32, :pointer, :size_t, :pointer, :size_t, :int32], :uint64
-      attach_function :ffitel_task_end, [:uint64, :int32, :pointer, :size_t], :int
+      attach_function :ffitel_task_end, [:uint64, :int32, :pointer, :size_t], :int, blocking: true
 
       attach_function :ffitel_counter_add, [:pointer, :size_t, :double, :pointer, :size_t], :int
       attach_function :ffitel_histogram_record,
