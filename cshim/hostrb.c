@@ -44,7 +44,8 @@ static struct {
     double (*num2dbl)(VALUE);
     void (*hash_foreach)(VALUE, int (*)(VALUE, VALUE, VALUE), VALUE);
     VALUE (*define_module)(const char *);
-    /* Optional: without it a record waiting for queue room holds the GVL. */
+    /* rb_thread_call_without_gvl2 (ring.c: ffitel_shim_log_attrs_without).
+     * Optional: without it a record waiting for queue room holds the GVL. */
     void *(*call_without_gvl)(void *(*)(void *), void *, void (*)(void *), void *);
     VALUE (*define_module_under)(VALUE, const char *);
     void (*define_module_function)(VALUE, const char *, VALUE (*)(), int);
@@ -54,7 +55,7 @@ static struct {
 
 static int rb_resolve(void) {
 #define SYM(field, name) (*(void **)&rb.field = dlsym(RTLD_DEFAULT, name)) != NULL
-    *(void **)&rb.call_without_gvl = dlsym(RTLD_DEFAULT, "rb_thread_call_without_gvl");
+    *(void **)&rb.call_without_gvl = dlsym(RTLD_DEFAULT, "rb_thread_call_without_gvl2");
     return SYM(obj_class, "rb_obj_class") && SYM(sym2str, "rb_sym2str") && SYM(str_ptr, "rb_string_value_ptr") &&
            SYM(str_strlen, "rb_str_strlen") && SYM(str_offset, "rb_str_offset") && SYM(enc_get, "rb_enc_get") &&
            SYM(utf8, "rb_utf8_encoding") && SYM(ascii, "rb_usascii_encoding") &&

@@ -18,6 +18,7 @@
  * Without an eventfd (creation failed) Go never opens the ring.
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -228,6 +229,7 @@ struct log_call {
     int64_t ts;
     int spooled;
     int rc;
+    int ran; /* log_sync_noted ran */
 };
 
 /* The spool and the ring: 1 when the record needs nothing more. */
@@ -261,7 +263,7 @@ static void *log_sync(void *p) {
  * around the synchronous path only. */
 int ffitel_shim_log_attrs_unlocking(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs,
                                     size_t n, uint64_t span, void *(*unlock)(void), void (*relock)(void *)) {
-    struct log_call c = {severity, msg, msg_len, attrs, n, span, 0, 0, FFITEL_OK};
+    struct log_call c = {severity, msg, msg_len, attrs, n, span, 0, 0, FFITEL_OK, 0};
     if (log_fast(&c)) return FFITEL_OK;
     void *held = unlock != NULL ? unlock() : NULL;
     log_sync(&c);
@@ -269,19 +271,60 @@ int ffitel_shim_log_attrs_unlocking(int32_t severity, const char *msg, size_t ms
     return c.rc;
 }
 
-/* A host whose lock is released around a call (Ruby's
- * rb_thread_call_without_gvl(func, data, ubf, data2)) passes that function;
- * it runs the synchronous path only. The wait is bounded
- * (FFITEL_QUEUE_FULL_WAIT_MS), so no unblocking function is given. */
+/* Copies the record's text (message, keys, string values) into one
+ * allocation and points c at the copies, for a host whose strings another of
+ * its threads may change or free once the lock is released (a Ruby String is
+ * mutable). NULL when out of memory, c unchanged. */
+static void *log_call_own(struct log_call *c) {
+    size_t text = c->msg_len;
+    for (size_t i = 0; i < c->n; i++) {
+        text += c->attrs[i].key_len;
+        if (c->attrs[i].type == FFITEL_ATTR_STRING) text += c->attrs[i].str_len;
+    }
+    void *mem = malloc(c->n * sizeof(ffitel_attr) + text + 1);
+    if (mem == NULL) return NULL;
+    ffitel_attr *attrs = mem;
+    char *p = (char *)(attrs + c->n);
+    memcpy(p, c->msg, c->msg_len);
+    c->msg = p;
+    p += c->msg_len;
+    for (size_t i = 0; i < c->n; i++) {
+        attrs[i] = c->attrs[i];
+        memcpy(p, attrs[i].key, attrs[i].key_len);
+        attrs[i].key = p;
+        p += attrs[i].key_len;
+        if (attrs[i].type == FFITEL_ATTR_STRING) {
+            memcpy(p, attrs[i].str, attrs[i].str_len);
+            attrs[i].str = p;
+            p += attrs[i].str_len;
+        }
+    }
+    c->attrs = attrs;
+    return mem;
+}
+
+/* log_sync, noting that it ran (call_without may return without running it). */
+static void *log_sync_noted(void *p) {
+    struct log_call *c = p;
+    c->ran = 1;
+    return log_sync(p);
+}
+
+/* A host whose lock is released around a call passes that function: Ruby's
+ * rb_thread_call_without_gvl2(func, data, ubf, data2), which returns without
+ * calling func when the thread has an interrupt pending (Thread#raise, kill)
+ * and raises nothing itself. It runs the synchronous path only, on copies of
+ * the record's text; if it did not run it, the path runs with the lock held,
+ * so the record is never lost. The wait is bounded (FFITEL_QUEUE_FULL_WAIT_MS),
+ * so no unblocking function is given. */
 int ffitel_shim_log_attrs_without(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs,
                                   size_t n, uint64_t span,
                                   void *(*call_without)(void *(*)(void *), void *, void (*)(void *), void *)) {
-    struct log_call c = {severity, msg, msg_len, attrs, n, span, 0, 0, FFITEL_OK};
+    struct log_call c = {severity, msg, msg_len, attrs, n, span, 0, 0, FFITEL_OK, 0};
     if (log_fast(&c)) return FFITEL_OK;
-    if (call_without != NULL) {
-        call_without(log_sync, &c, NULL, NULL);
-    } else {
-        log_sync(&c);
-    }
+    void *own = call_without != NULL ? log_call_own(&c) : NULL;
+    if (own != NULL) call_without(log_sync_noted, &c, NULL, NULL);
+    if (!c.ran) log_sync(&c);
+    free(own);
     return c.rc;
 }

@@ -72,9 +72,10 @@ __attribute__((visibility("hidden"))) int ffitel_shim_log_attrs_unlocking(int32_
                                                                           size_t n, uint64_t span,
                                                                           void *(*unlock)(void),
                                                                           void (*relock)(void *));
-/* ffitel_shim_log_attrs running the synchronous path into Go through
- * call_without(fn, arg, NULL, NULL) (NULL: directly): hostrb.c passes
- * rb_thread_call_without_gvl, which releases the GVL around it. */
+/* ffitel_shim_log_attrs running the synchronous path into Go, on copies of
+ * the record's text, through call_without(fn, arg, NULL, NULL) (NULL:
+ * directly): hostrb.c passes rb_thread_call_without_gvl2, which releases the
+ * GVL around it; when it returns without running fn, the path runs here. */
 __attribute__((visibility("hidden"))) int ffitel_shim_log_attrs_without(
     int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs, size_t n, uint64_t span,
     void *(*call_without)(void *(*)(void *), void *, void (*)(void *), void *));

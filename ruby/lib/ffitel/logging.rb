@@ -70,6 +70,7 @@ module Ffitel
         json = attrs.empty? && fields.nil? ? nil : Attributes.encode(attrs, fields)
         # A nil value is left out (JSON null), and counted as an input error.
         attrs.each_value { |v| Native.ffitel_count_input_error if v.nil? } unless attrs.empty?
+        msg = Runtime.owned(msg)
         rc = Native.ffitel_log(severity, msg, msg.bytesize, json, json ? json.bytesize : 0, span ? span.handle : 0)
         return true if rc.zero?
 

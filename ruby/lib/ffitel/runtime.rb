@@ -58,6 +58,14 @@ module Ffitel
         @state == :loaded
       end
 
+      # +text+ as a String no other thread can change: the calls attached
+      # blocking (native.rb) read it with the GVL released, and ruby-ffi
+      # passes a String's own buffer. A frozen String is itself; any other a
+      # copy (dup shares the buffer until one side writes). nil stays nil.
+      def owned(text)
+        text.nil? || text.frozen? ? text : text.dup
+      end
+
       def forked?
         @state == :forked
       end

@@ -139,6 +139,7 @@ module Ffitel
 
     # Ends the span in the library: ok without +text+, failed with it.
     def end_native(text)
+      text = Runtime.owned(text)
       Native.ffitel_span_end(@handle, text ? 0 : 1, text, text ? text.bytesize : 0)
     end
   end

@@ -131,6 +131,7 @@ module Ffitel
     end
 
     def end_native(type)
+      type = Runtime.owned(type)
       Native.ffitel_task_end(@handle, type ? 0 : 1, type, type ? type.bytesize : 0)
     end
 
