@@ -297,7 +297,10 @@ func (b *batcher[T]) take(leaveTail bool) []T {
 	if len(b.local) == 0 {
 		b.mu.Lock()
 		n := len(b.chunks)
-		if tail := n - 1; leaveTail && n > 1 && len(b.chunks[tail]) < b.maxBatch {
+		// (A tail left here has fewer than maxBatch <= wakeAt items, so add
+		// still meets wakeAt exactly on its way up.)
+		if tail := n - 1; leaveTail && n > 1 && len(b.chunks[tail]) < b.maxBatch &&
+			(b.maxBytes == 0 || b.tailSize < b.maxBytes) {
 			b.local = append(b.local[:0], b.chunks[:tail]...)
 			kept := len(b.chunks[tail])
 			b.chunks[0] = b.chunks[tail]
@@ -342,7 +345,7 @@ func (b *batcher[T]) keepFree(c []T) {
 		if cap(b.free[0]) >= cap(c) {
 			return
 		}
-		b.free = b.free[1:]
+		b.free = slices.Delete(b.free, 0, 1)
 	}
 	i := len(b.free)
 	for i > 0 && cap(b.free[i-1]) > cap(c) {
