@@ -211,6 +211,11 @@ func (b *batcher[T]) add(item T) bool {
 		b.tailSize = 0
 		n++
 	}
+	if c := b.chunks[n-1]; len(c) == cap(c) && cap(c) < b.maxBatch {
+		// A full chunk grows fourfold (append doubles): two allocations and
+		// copies on its way from chunkCap to a batch of 16 384, not four.
+		b.chunks[n-1] = slices.Grow(c, min(b.maxBatch, 4*cap(c))-len(c))
+	}
 	b.chunks[n-1] = append(b.chunks[n-1], item)
 	b.tailSize += size
 	b.queued++
