@@ -342,7 +342,7 @@ func (b *batcher[T]) finished(batch []T) {
 }
 
 // keepFree keeps a drained chunk for reuse, the largest last: a chunk
-// grows by append up to maxBatch, and reusing a small one while a grown one
+// grows (add) up to maxBatch, and reusing a small one while a grown one
 // waits would allocate the growth again. With maxFree chunks kept, the
 // smallest gives way. Called with b.mu held.
 func (b *batcher[T]) keepFree(c []T) {

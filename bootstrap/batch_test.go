@@ -572,24 +572,19 @@ func TestBatcherWaitsForItsScheduleUntilWakeAt(t *testing.T) {
 	}
 }
 
-// A wake exports what is queued at that moment; what arrives while that
-// export is under way waits for the next wake or the schedule. Before, the
-// worker kept exporting as long as anything had arrived meanwhile: against
-// a receiver that answers each request only after its pipeline took it
-// (the Collector), a worker logging steadily sent a small request after
-// every export, 20 a second instead of one.
-func TestBatcherWakeExportsOnlyWhatWasQueued(t *testing.T) {
-	calls := make(chan []int)
-	release := make(chan struct{})
-	export := func(_ context.Context, batch []int) error {
+// gatedBatcher is a batcher (queue 100, batches of 10, waking at 10, its
+// schedule an hour away) whose export hands each batch to calls and waits
+// for release. Not started; stopped at the test's end.
+func gatedBatcher(t *testing.T) (b *batcher[int], calls chan []int, release chan struct{}) {
+	calls = make(chan []int)
+	release = make(chan struct{})
+	b = newBatcher(func(_ context.Context, batch []int) error {
 		calls <- slices.Clone(batch)
 		<-release
 		return nil
-	}
-	b := newBatcher(export, 100, 100, time.Hour, time.Minute)
+	}, 100, 10, time.Hour, time.Minute)
 	b.wakeAt = 10
-	b.start()
-	defer func() {
+	t.Cleanup(func() {
 		go func() { // shutdown exports what is left; let it through
 			for range calls {
 			}
@@ -597,7 +592,43 @@ func TestBatcherWakeExportsOnlyWhatWasQueued(t *testing.T) {
 		close(release)
 		stopBatcher(t, b)
 		close(calls)
-	}()
+	})
+	return b, calls, release
+}
+
+// flushFindsTheWorkerWaiting releases the export under way and checks that
+// the worker went back to waiting for a wake, the schedule or a flush: the
+// flush's request is taken only there (b.flushes has no buffer), so a worker
+// that went on exporting calls export again first (failing with what it
+// sent). The flush then exports want, and all total items are exported.
+func flushFindsTheWorkerWaiting(t *testing.T, b *batcher[int], calls chan []int, release chan struct{}, want []int, total uint64) {
+	t.Helper()
+	release <- struct{}{}
+	ack := make(chan struct{})
+	select {
+	case b.flushes <- ack:
+	case batch := <-calls:
+		t.Fatalf("the worker went on to send %v without a wake, flush or schedule", batch)
+	}
+	if got := <-calls; !slices.Equal(got, want) {
+		t.Fatalf("flushed %v, want %v", got, want)
+	}
+	release <- struct{}{}
+	<-ack
+	if s := b.stats(); s.Exported != total || s.Pending != 0 {
+		t.Fatalf("stats %+v, want %d exported and none pending", s, total)
+	}
+}
+
+// A wake exports what is queued at that moment; what arrives while that
+// export is under way waits for the next wake or the schedule. Before, the
+// worker kept exporting as long as anything had arrived meanwhile: against
+// a receiver that answers each request only after its pipeline took it
+// (the Collector), a worker logging steadily sent a small request after
+// every export, 20 a second instead of one.
+func TestBatcherWakeExportsOnlyWhatWasQueued(t *testing.T) {
+	b, calls, release := gatedBatcher(t)
+	b.start()
 	for i := range 10 {
 		b.add(i) // the 10th wakes the worker
 	}
@@ -607,70 +638,22 @@ func TestBatcherWakeExportsOnlyWhatWasQueued(t *testing.T) {
 	for i := 10; i < 13; i++ {
 		b.add(i) // arrives while the first export is under way
 	}
-	release <- struct{}{}
-	// The worker must now be back waiting for a wake, the schedule or a
-	// flush: the flush's request is taken only there (b.flushes has no
-	// buffer). A worker that went on exporting calls export again first.
-	ack := make(chan struct{})
-	select {
-	case b.flushes <- ack:
-	case batch := <-calls:
-		t.Fatalf("the worker sent %v, queued during the previous export, without a wake, flush or schedule", batch)
-	}
-	if second := <-calls; !slices.Equal(second, []int{10, 11, 12}) {
-		t.Fatalf("flushed %v, want [10 11 12]", second)
-	}
-	release <- struct{}{}
-	<-ack
-	if s := b.stats(); s.Exported != 13 || s.Pending != 0 {
-		t.Fatalf("stats %+v, want 13 exported and none pending", s)
-	}
+	flushFindsTheWorkerWaiting(t, b, calls, release, []int{10, 11, 12}, 13)
 }
 
 // A wake leaves the tail chunk that is still filling in the queue: the
 // records logged just after the queue reached its threshold go with the
 // next request instead of making a small one of their own.
 func TestBatcherWakeLeavesTheFillingTailChunk(t *testing.T) {
-	calls := make(chan []int)
-	release := make(chan struct{})
-	export := func(_ context.Context, batch []int) error {
-		calls <- slices.Clone(batch)
-		<-release
-		return nil
-	}
-	b := newBatcher(export, 100, 10, time.Hour, time.Minute)
-	b.wakeAt = 10
+	b, calls, release := gatedBatcher(t)
 	for i := range 13 {
 		b.add(i) // the 10th fills the first chunk and signals the wake
 	}
 	b.start() // the worker finds the wake and a tail chunk of 3
-	defer func() {
-		go func() {
-			for range calls {
-			}
-		}()
-		close(release)
-		stopBatcher(t, b)
-		close(calls)
-	}()
 	if first := <-calls; len(first) != 10 {
 		t.Fatalf("first request %v, want the full chunk of 10", first)
 	}
-	release <- struct{}{}
-	ack := make(chan struct{})
-	select {
-	case b.flushes <- ack:
-	case batch := <-calls:
-		t.Fatalf("the wake also sent the filling tail chunk %v", batch)
-	}
-	if second := <-calls; !slices.Equal(second, []int{10, 11, 12}) {
-		t.Fatalf("flushed %v, want [10 11 12]", second)
-	}
-	release <- struct{}{}
-	<-ack
-	if s := b.stats(); s.Exported != 13 || s.Pending != 0 {
-		t.Fatalf("stats %+v, want 13 exported and none pending", s)
-	}
+	flushFindsTheWorkerWaiting(t, b, calls, release, []int{10, 11, 12}, 13)
 }
 
 // The chunks kept for reuse are the largest: a chunk grows by append up to

@@ -94,6 +94,17 @@ static const char *py_str(PyObject *o, size_t *len) {
     return s;
 }
 
+/* Runs fn(arg) without the GIL: ffitel_shim_log_attrs_without's way of
+ * releasing the host's lock, as rb_thread_call_without_gvl2 is Ruby's. */
+static void *py_without_gil(void *(*fn)(void *), void *arg, void (*ubf)(void *), void *ubf_arg) {
+    (void)ubf;
+    (void)ubf_arg;
+    void *ts = py.save_thread();
+    void *r = fn(arg);
+    py.restore_thread(ts);
+    return r;
+}
+
 static int py_log(int32_t severity, PyObject *msg, PyObject *attrs, uint64_t span) {
     if (ffitel_shim_forked() && !ffitel_shim_spool_child()) return ffitel_shim_forked_error();
     size_t msg_len = 0;
@@ -152,10 +163,8 @@ static int py_log(int32_t severity, PyObject *msg, PyObject *attrs, uint64_t spa
     /* The synchronous path (a full ring) may wait for room in a full export
      * queue (FFITEL_QUEUE_FULL=backpressure): it runs without the GIL, as a
      * ctypes call does, so the process's other threads run meanwhile; the
-     * ring's fast path keeps it. a and m point into the message and into the
-     * keys and values of the call's own attrs dict, which the caller's
-     * arguments keep alive. */
-    return ffitel_shim_log_attrs_unlocking(severity, m, msg_len, a, n, span, py.save_thread, py.restore_thread);
+     * ring's fast path keeps it. */
+    return ffitel_shim_log_attrs_without(severity, m, msg_len, a, n, span, py_without_gil);
 }
 
 /* log(severity, msg, attrs, span) -> int, METH_FASTCALL. Never raises but

@@ -215,7 +215,7 @@ void ffitel_shim_ring_signal(void) {
 
 int ffitel_shim_log_attrs(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs, size_t n,
                           uint64_t span) {
-    return ffitel_shim_log_attrs_unlocking(severity, msg, msg_len, attrs, n, span, NULL, NULL);
+    return ffitel_shim_log_attrs_without(severity, msg, msg_len, attrs, n, span, NULL);
 }
 
 /* One record on its way: what the fast path could not take goes to Go. */
@@ -259,18 +259,6 @@ static void *log_sync(void *p) {
     return NULL;
 }
 
-/* A host with a global lock (CPython's GIL) passes unlock and relock, called
- * around the synchronous path only. */
-int ffitel_shim_log_attrs_unlocking(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs,
-                                    size_t n, uint64_t span, void *(*unlock)(void), void (*relock)(void *)) {
-    struct log_call c = {severity, msg, msg_len, attrs, n, span, 0, 0, FFITEL_OK, 0};
-    if (log_fast(&c)) return FFITEL_OK;
-    void *held = unlock != NULL ? unlock() : NULL;
-    log_sync(&c);
-    if (relock != NULL) relock(held);
-    return c.rc;
-}
-
 /* Copies the record's text (message, keys, string values) into one
  * allocation and points c at the copies, for a host whose strings another of
  * its threads may change or free once the lock is released (a Ruby String is
@@ -310,13 +298,15 @@ static void *log_sync_noted(void *p) {
     return log_sync(p);
 }
 
-/* A host whose lock is released around a call passes that function: Ruby's
- * rb_thread_call_without_gvl2(func, data, ubf, data2), which returns without
- * calling func when the thread has an interrupt pending (Thread#raise, kill)
- * and raises nothing itself. It runs the synchronous path only, on copies of
- * the record's text; if it did not run it, the path runs with the lock held,
- * so the record is never lost. The wait is bounded (FFITEL_QUEUE_FULL_WAIT_MS),
- * so no unblocking function is given. */
+/* A host with a global lock passes the function that runs a call without
+ * it: Ruby's rb_thread_call_without_gvl2(func, data, ubf, data2), which
+ * returns without calling func when the thread has an interrupt pending
+ * (Thread#raise, kill) and raises nothing itself; for CPython, hostpy.c's
+ * wrapper of PyEval_SaveThread and PyEval_RestoreThread. It runs the
+ * synchronous path only (the one that may wait for queue room), on copies
+ * of the record's text; if it did not run it, the path runs with the lock
+ * held, so the record is never lost. The wait is bounded
+ * (FFITEL_QUEUE_FULL_WAIT_MS), so no unblocking function is given. */
 int ffitel_shim_log_attrs_without(int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs,
                                   size_t n, uint64_t span,
                                   void *(*call_without)(void *(*)(void *), void *, void (*)(void *), void *)) {

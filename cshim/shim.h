@@ -64,18 +64,11 @@ __attribute__((visibility("hidden"))) void ffitel_shim_span_live(uint64_t h, int
 /* ffitel_log_attrs for every caller: the ring in phase 2, else Go. */
 __attribute__((visibility("hidden"))) int ffitel_shim_log_attrs(int32_t severity, const char *msg, size_t msg_len,
                                                                 const ffitel_attr *attrs, size_t n, uint64_t span);
-/* ffitel_shim_log_attrs calling unlock() before, and relock(its result)
- * after, the synchronous path into Go (the one that may wait): hostpy.c
- * releases the GIL there. */
-__attribute__((visibility("hidden"))) int ffitel_shim_log_attrs_unlocking(int32_t severity, const char *msg,
-                                                                          size_t msg_len, const ffitel_attr *attrs,
-                                                                          size_t n, uint64_t span,
-                                                                          void *(*unlock)(void),
-                                                                          void (*relock)(void *));
 /* ffitel_shim_log_attrs running the synchronous path into Go, on copies of
  * the record's text, through call_without(fn, arg, NULL, NULL) (NULL:
- * directly): hostrb.c passes rb_thread_call_without_gvl2, which releases the
- * GVL around it; when it returns without running fn, the path runs here. */
+ * directly): hostrb.c passes rb_thread_call_without_gvl2 and hostpy.c a
+ * wrapper of PyEval_SaveThread/RestoreThread, which release the interpreter's
+ * lock around it; when it returns without running fn, the path runs here. */
 __attribute__((visibility("hidden"))) int ffitel_shim_log_attrs_without(
     int32_t severity, const char *msg, size_t msg_len, const ffitel_attr *attrs, size_t n, uint64_t span,
     void *(*call_without)(void *(*)(void *), void *, void (*)(void *), void *));

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -357,31 +358,31 @@ func runChild(spec, tag string, n, rate int) (result, error) {
 	if os.Getenv("EXPORTCPU_HEAPPROFILE") != "" {
 		runtime.MemProfileRate = 512
 	}
-	if path := os.Getenv("EXPORTCPU_CPUPROFILE"); path != "" {
-		// One profile per case: EXPORTCPU_CPUPROFILE=/tmp/prof makes
-		// /tmp/prof.logs-ffitel and so on.
+	// One file per case: EXPORTCPU_CPUPROFILE=/tmp/prof makes
+	// /tmp/prof.logs-ffitel and so on. EXPORTCPU_TRACE writes an execution
+	// trace (go tool trace -d=parsed reads it): which goroutines wake, how
+	// often and why.
+	for _, rec := range []struct {
+		env   string
+		start func(io.Writer) error
+		stop  func()
+	}{
+		{"EXPORTCPU_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile},
+		{"EXPORTCPU_TRACE", rtrace.Start, rtrace.Stop},
+	} {
+		path := os.Getenv(rec.env)
+		if path == "" {
+			continue
+		}
 		f, err := os.Create(path + "." + key)
 		if err != nil {
 			return result{}, err
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
+		if err := rec.start(f); err != nil {
 			return result{}, err
 		}
-		defer pprof.StopCPUProfile()
-	}
-	if path := os.Getenv("EXPORTCPU_TRACE"); path != "" {
-		// An execution trace per case (go tool trace -d=parsed reads it):
-		// which goroutines wake, how often and why.
-		f, err := os.Create(path + "." + key)
-		if err != nil {
-			return result{}, err
-		}
-		defer f.Close()
-		if err := rtrace.Start(f); err != nil {
-			return result{}, err
-		}
-		defer rtrace.Stop()
+		defer rec.stop()
 	}
 	noEmit := os.Getenv("EXPORTCPU_NOEMIT") != "" // to measure a pipeline's idle cost
 	var m0, m1 runtime.MemStats
