@@ -25,11 +25,18 @@ import (
 // End freezes it (frozen is set last, under mu), after which nothing changes
 // and it is read without the lock: it is then the ReadOnlySpan the
 // processors get, with no snapshot taken.
+//
+// It is 160 bytes (one size class of the allocator; unsafe.Sizeof is checked
+// in tracer_test.go): at 10 000 spans a second every byte of it is a byte
+// the collector has to reclaim. Its span context and its parent's are kept
+// as their parts (the parent's trace id is the span's own, or none), and
+// what most spans never have (trace states, a status description, events,
+// links) lives in x.
 type span struct {
-	embedded.Span
-	// ReadOnlySpan's unexported method comes from here (the interface is
-	// sealed); every other method is span's own. Never set.
-	sdktrace.ReadOnlySpan
+	// The unexported methods of trace.Span and ReadOnlySpan come from
+	// here (both interfaces are sealed); every other method is span's own.
+	// Always nil.
+	*sealed
 
 	t      *tracer
 	mu     sync.Mutex
@@ -39,21 +46,41 @@ type span struct {
 	kind   uint8 // a trace.SpanKind
 	code   uint8 // the status code (codes.Code)
 
-	// Small on purpose (256 bytes: one size class of the allocator); what
-	// most spans never use lives in x.
+	// Set by newSpan, never changed: read without the lock.
+	flags  trace.TraceFlags // the span context's
+	pflags trace.TraceFlags // the parent's
+	bits   uint8            // hasParentTraceID | parentRemote | hasTraceState | hasParentTraceState
+
 	droppedAttrs int32
 	children     int32
+	tid          trace.TraceID
+	sid, psid    trace.SpanID
 	name         string
-	sc, parent   trace.SpanContext
 	start        time.Time
 	dur          time.Duration // end = start + dur, as the SDK's monotonic end time
-	description  string        // of an Error status
 	attrs        []attribute.KeyValue
 	x            *spanExtra
 }
 
+// sealed gives span the unexported methods of the sealed interfaces it
+// implements.
+type sealed struct {
+	embedded.Span
+	sdktrace.ReadOnlySpan
+}
+
+// span.bits
+const (
+	hasParentTraceID    = 1 << iota // the parent's trace id is the span's (else none)
+	parentRemote                    // the parent came from another process
+	hasTraceState                   // x.state is the span's trace state
+	hasParentTraceState             // x.pstate is the parent's
+)
+
 // spanExtra is what a span needs only once it has events, links, an end
-// time given by the caller, or an execution-tracer task.
+// time given by the caller, an execution-tracer task, an Error status
+// description, or trace states. The trace states are set before the span is
+// published and never change.
 type spanExtra struct {
 	events        []sdktrace.Event
 	droppedEvents int
@@ -61,6 +88,8 @@ type spanExtra struct {
 	droppedLinks  int
 	endAt         time.Time // End(trace.WithTimestamp(...))
 	taskEnd       func()
+	description   string // of an Error status
+	state, pstate trace.TraceState
 }
 
 func (s *span) extra() *spanExtra {
@@ -70,6 +99,27 @@ func (s *span) extra() *spanExtra {
 	return s.x
 }
 
+// setContexts stores the span's context and its parent's (newSpan, before
+// the span is published).
+func (s *span) setContexts(sc, psc trace.SpanContext) {
+	s.tid, s.sid, s.flags = sc.TraceID(), sc.SpanID(), sc.TraceFlags()
+	if ts := sc.TraceState(); ts.Len() > 0 {
+		s.extra().state = ts
+		s.bits |= hasTraceState
+	}
+	s.psid, s.pflags = psc.SpanID(), psc.TraceFlags()
+	if psc.TraceID().IsValid() { // then it is the span's (tracer.Start)
+		s.bits |= hasParentTraceID
+	}
+	if psc.IsRemote() {
+		s.bits |= parentRemote
+	}
+	if ts := psc.TraceState(); ts.Len() > 0 {
+		s.extra().pstate = ts
+		s.bits |= hasParentTraceState
+	}
+}
+
 var _ sdktrace.ReadWriteSpan = (*span)(nil)
 
 func (t *tracer) newSpan(psc, sc trace.SpanContext, name string, samplerAttrs []attribute.KeyValue, cfg *trace.SpanConfig) *span {
@@ -77,7 +127,8 @@ func (t *tracer) newSpan(psc, sc trace.SpanContext, name string, samplerAttrs []
 	if start.IsZero() {
 		start = time.Now()
 	}
-	s := &span{t: t, name: name, sc: sc, parent: psc, kind: uint8(trace.ValidateSpanKind(cfg.SpanKind())), start: start}
+	s := &span{t: t, name: name, kind: uint8(trace.ValidateSpanKind(cfg.SpanKind())), start: start}
+	s.setContexts(sc, psc)
 	for _, l := range cfg.Links() {
 		s.addLink(l)
 	}
@@ -87,14 +138,19 @@ func (t *tracer) newSpan(psc, sc trace.SpanContext, name string, samplerAttrs []
 		// WithAttributes appends to it): keep that array rather than
 		// copying it again. The sampler saw the same slice; ffitel's
 		// samplers (the SDK's, from OTEL_TRACES_SAMPLER) do not keep it.
-		s.attrs = attrs[:0]
+		n := 0
 		for _, a := range attrs {
 			if !a.Valid() {
 				s.droppedAttrs++
 				continue
 			}
-			s.attrs = append(s.attrs, t.p.norm.attr(a))
+			if !t.p.norm.plain(a.Value) {
+				a = t.p.norm.other(a)
+			}
+			attrs[n] = a
+			n++
 		}
+		s.attrs = attrs[:n]
 		s.dirty = len(s.attrs) > 1
 		return s
 	}
@@ -123,7 +179,11 @@ func (s *span) SpanContext() trace.SpanContext {
 	if s == nil {
 		return trace.SpanContext{}
 	}
-	return s.sc
+	c := trace.SpanContextConfig{TraceID: s.tid, SpanID: s.sid, TraceFlags: s.flags}
+	if s.bits&hasTraceState != 0 {
+		c.TraceState = s.x.state
+	}
+	return trace.NewSpanContext(c)
 }
 
 func (s *span) IsRecording() bool {
@@ -144,9 +204,11 @@ func (s *span) SetStatus(code codes.Code, description string) {
 	if s.ended || codes.Code(s.code) > code {
 		return
 	}
-	s.code, s.description = uint8(code), ""
-	if code == codes.Error {
-		s.description = description
+	s.code = uint8(code)
+	if code == codes.Error && description != "" {
+		s.extra().description = description
+	} else if s.x != nil {
+		s.x.description = ""
 	}
 }
 
@@ -433,9 +495,18 @@ func (s *span) Name() string {
 	return s.name
 }
 
-func (s *span) Parent() trace.SpanContext { return s.parent }
-func (s *span) SpanKind() trace.SpanKind  { return trace.SpanKind(s.kind) }
-func (s *span) StartTime() time.Time      { return s.start }
+func (s *span) Parent() trace.SpanContext {
+	c := trace.SpanContextConfig{SpanID: s.psid, TraceFlags: s.pflags, Remote: s.bits&parentRemote != 0}
+	if s.bits&hasParentTraceID != 0 {
+		c.TraceID = s.tid
+	}
+	if s.bits&hasParentTraceState != 0 {
+		c.TraceState = s.x.pstate
+	}
+	return trace.NewSpanContext(c)
+}
+func (s *span) SpanKind() trace.SpanKind { return trace.SpanKind(s.kind) }
+func (s *span) StartTime() time.Time     { return s.start }
 
 func (s *span) EndTime() time.Time {
 	if s.lock() {
@@ -500,7 +571,11 @@ func (s *span) Status() sdktrace.Status {
 	if s.lock() {
 		defer s.mu.Unlock()
 	}
-	return sdktrace.Status{Code: codes.Code(s.code), Description: s.description}
+	st := sdktrace.Status{Code: codes.Code(s.code)}
+	if s.x != nil {
+		st.Description = s.x.description
+	}
+	return st
 }
 
 func (s *span) InstrumentationScope() instrumentation.Scope { return s.t.scope }
@@ -588,18 +663,29 @@ func (n *normalizer) scratch(opts ...trace.SpanStartOption) sdktrace.ReadWriteSp
 	return s.(sdktrace.ReadWriteSpan)
 }
 
-// attr is a valid attribute as the SDK stores it.
+// attr is a valid attribute as the SDK stores it: the common kinds as they
+// are (plain, which the hot paths call inline), the rest through other.
 func (n *normalizer) attr(a attribute.KeyValue) attribute.KeyValue {
-	switch a.Value.Type() {
-	case attribute.BOOL, attribute.INT64, attribute.FLOAT64,
-		attribute.BOOLSLICE, attribute.INT64SLICE, attribute.FLOAT64SLICE:
+	if n.plain(a.Value) {
 		return a
-	case attribute.STRING:
-		// A string no longer in bytes than the limit is within it in
-		// characters too.
-		if n.lengthLimit < 0 || len(a.Value.AsString()) <= n.lengthLimit {
-			return a
-		}
+	}
+	return n.other(a)
+}
+
+// plain: a bool, number, or string within the length limit (a string no
+// longer in bytes than the limit is within it in characters too).
+func (n *normalizer) plain(v attribute.Value) bool {
+	t := v.Type()
+	return t == attribute.BOOL || t == attribute.INT64 || t == attribute.FLOAT64 ||
+		t == attribute.STRING && (n.lengthLimit < 0 || len(v.AsString()) <= n.lengthLimit)
+}
+
+// other is attr for the rest: slices, composite values, strings over the
+// length limit.
+func (n *normalizer) other(a attribute.KeyValue) attribute.KeyValue {
+	switch a.Value.Type() {
+	case attribute.BOOLSLICE, attribute.INT64SLICE, attribute.FLOAT64SLICE:
+		return a
 	case attribute.STRINGSLICE, attribute.BYTESLICE:
 		if n.lengthLimit < 0 {
 			return a

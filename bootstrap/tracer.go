@@ -38,7 +38,10 @@ type tracerProvider struct {
 
 	res     *resource.Resource
 	sampler sdktrace.Sampler
-	ids     sdktrace.IDGenerator
+	// parentAlwaysOn: sampler is the default ParentBased(AlwaysSample()),
+	// decided in Start without the call (same result, tracer_test.go).
+	parentAlwaysOn bool
+	ids            sdktrace.IDGenerator
 	limits  sdktrace.SpanLimits
 	norm    *normalizer
 
@@ -68,6 +71,7 @@ func newTracerProvider(res *resource.Resource, sampler sdktrace.Sampler, ids sdk
 	}
 	p := &tracerProvider{res: res, sampler: sampler, ids: ids, limits: limits, norm: newNormalizer(limits),
 		tracers: map[instrumentation.Scope]*tracer{}, byName: map[tracerKey]*tracer{}}
+	p.parentAlwaysOn = sampler.Description() == defaultSamplerDescription
 	ps := append([]sdktrace.SpanProcessor(nil), procs...)
 	p.procs.Store(&ps)
 	return p
@@ -157,6 +161,21 @@ func (p *tracerProvider) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// defaultSamplerDescription names the SDK's ParentBased(AlwaysSample())
+// with its default delegates.
+var defaultSamplerDescription = sdktrace.ParentBased(sdktrace.AlwaysSample()).Description()
+
+// sampleParentAlwaysOn is ParentBased(AlwaysSample())'s decision: a valid
+// parent's sampled flag (AlwaysSample or NeverSample), else sampled; the
+// parent's trace state either way.
+func sampleParentAlwaysOn(psc trace.SpanContext) sdktrace.SamplingResult {
+	r := sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample, Tracestate: psc.TraceState()}
+	if psc.IsValid() && !psc.IsSampled() {
+		r.Decision = sdktrace.Drop
+	}
+	return r
+}
+
 type tracer struct {
 	embedded.Tracer
 	p     *tracerProvider
@@ -193,10 +212,15 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 		tid = psc.TraceID()
 		sid = t.p.ids.NewSpanID(pctx, tid)
 	}
-	sr := t.p.sampler.ShouldSample(sdktrace.SamplingParameters{
-		ParentContext: pctx, TraceID: tid, Name: name, Kind: cfg.SpanKind(),
-		Attributes: cfg.Attributes(), Links: cfg.Links(),
-	})
+	var sr sdktrace.SamplingResult
+	if t.p.parentAlwaysOn {
+		sr = sampleParentAlwaysOn(psc)
+	} else {
+		sr = t.p.sampler.ShouldSample(sdktrace.SamplingParameters{
+			ParentContext: pctx, TraceID: tid, Name: name, Kind: cfg.SpanKind(),
+			Attributes: cfg.Attributes(), Links: cfg.Links(),
+		})
+	}
 	scc := trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceState: sr.Tracestate}
 	if sr.Decision == sdktrace.RecordAndSample {
 		scc.TraceFlags = psc.TraceFlags() | trace.FlagsSampled

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -500,5 +501,13 @@ func BenchmarkTracerStartEnd(b *testing.B) {
 				s.End()
 			}
 		})
+	}
+}
+
+// The span stays in the allocator's 160-byte size class (span.go): a field
+// added to it costs every span the next class up (176 or 192 bytes).
+func TestSpanStaysIn160Bytes(t *testing.T) {
+	if n := unsafe.Sizeof(span{}); n > 160 {
+		t.Fatalf("span is %d bytes, over the 160-byte size class", n)
 	}
 }
