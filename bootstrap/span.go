@@ -521,6 +521,21 @@ func (s *span) EndTime() time.Time {
 	return s.start.Add(s.dur)
 }
 
+// head is headOf for an ended span (frozen: read without the lock).
+func (s *span) head() spanHead {
+	h := spanHead{tid: s.tid, sid: s.sid, psid: s.psid, flags: s.flags, premote: s.bits&parentRemote != 0,
+		name: s.name, kind: trace.SpanKind(s.kind), start: s.start}
+	if s.bits&hasTraceState != 0 {
+		h.state = s.x.state
+	}
+	if s.x != nil && !s.x.endAt.IsZero() {
+		h.end = s.x.endAt
+	} else {
+		h.end = s.start.Add(s.dur)
+	}
+	return h
+}
+
 func (s *span) Attributes() []attribute.KeyValue {
 	if !s.lock() {
 		return s.attrs

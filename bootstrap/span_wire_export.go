@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -223,28 +224,26 @@ func (e *spanWireEncoder) encode(items []spanItem) []byte {
 // encodeSpan writes the ScopeSpans.spans field of s as otlptrace's
 // transform converts it.
 func encodeSpan(b *otlpwire.Buffer, s sdktrace.ReadOnlySpan) {
+	h := headOf(s)
 	m := b.Begin(otlpwire.ScopeSpansSpans)
-	sc := s.SpanContext()
-	tid, sid := sc.TraceID(), sc.SpanID()
-	b.Bytes(otlpwire.SpanTraceID, tid[:])
-	b.Bytes(otlpwire.SpanSpanID, sid[:])
-	if ts := sc.TraceState(); ts.Len() > 0 {
-		b.String(otlpwire.SpanTraceState, ts.String())
+	b.Bytes(otlpwire.SpanTraceID, h.tid[:])
+	b.Bytes(otlpwire.SpanSpanID, h.sid[:])
+	if h.state.Len() > 0 {
+		b.String(otlpwire.SpanTraceState, h.state.String())
 	}
-	parent := s.Parent()
-	if psid := parent.SpanID(); psid.IsValid() {
-		b.Bytes(otlpwire.SpanParentSpanID, psid[:])
+	if h.psid.IsValid() {
+		b.Bytes(otlpwire.SpanParentSpanID, h.psid[:])
 	}
-	if n := s.Name(); n != "" {
-		b.String(otlpwire.SpanName, n)
+	if h.name != "" {
+		b.String(otlpwire.SpanName, h.name)
 	}
-	if k := s.SpanKind(); k >= trace.SpanKindInternal && k <= trace.SpanKindConsumer {
+	if k := h.kind; k >= trace.SpanKindInternal && k <= trace.SpanKindConsumer {
 		b.Uvarint(otlpwire.SpanKind, uint64(k))
 	}
-	if t := s.StartTime().UnixNano(); t > 0 {
+	if t := h.start.UnixNano(); t > 0 {
 		b.Fixed64(otlpwire.SpanStartTime, uint64(t))
 	}
-	if t := s.EndTime().UnixNano(); t > 0 {
+	if t := h.end.UnixNano(); t > 0 {
 		b.Fixed64(otlpwire.SpanEndTime, uint64(t))
 	}
 	for _, kv := range s.Attributes() {
@@ -283,7 +282,7 @@ func encodeSpan(b *otlpwire.Buffer, s sdktrace.ReadOnlySpan) {
 		if d := clampCount(l.DroppedAttributeCount); d != 0 {
 			b.Uvarint(otlpwire.LinkDroppedAttributesCount, d)
 		}
-		b.Fixed32(otlpwire.LinkFlags, spanFlags(l.SpanContext.TraceFlags(), l.SpanContext))
+		b.Fixed32(otlpwire.LinkFlags, spanFlags(l.SpanContext.TraceFlags(), l.SpanContext.IsRemote()))
 		b.End(lm)
 	}
 	if d := clampCount(s.DroppedLinks()); d != 0 {
@@ -302,7 +301,7 @@ func encodeSpan(b *otlpwire.Buffer, s sdktrace.ReadOnlySpan) {
 		b.Uvarint(otlpwire.StatusCode, 2)
 	}
 	b.End(sm)
-	b.Fixed32(otlpwire.SpanFlags, spanFlags(sc.TraceFlags(), parent))
+	b.Fixed32(otlpwire.SpanFlags, spanFlags(h.flags, h.premote))
 	b.End(m)
 }
 
@@ -312,11 +311,36 @@ const (
 	spanFlagsIsRemote    = 0x200
 )
 
+// spanHead is what encodeSpan writes of every span besides its
+// attributes, events, links and status.
+type spanHead struct {
+	tid        trace.TraceID
+	sid, psid  trace.SpanID
+	state      trace.TraceState
+	flags      trace.TraceFlags
+	premote    bool // the parent is remote
+	name       string
+	kind       trace.SpanKind
+	start, end time.Time
+}
+
+// headOf reads an ended span's head: ffitel's own span from its fields,
+// any other through ReadOnlySpan.
+func headOf(s sdktrace.ReadOnlySpan) spanHead {
+	if o, ok := s.(*span); ok && o.frozen.Load() {
+		return o.head()
+	}
+	sc, parent := s.SpanContext(), s.Parent()
+	return spanHead{tid: sc.TraceID(), sid: sc.SpanID(), psid: parent.SpanID(), state: sc.TraceState(),
+		flags: sc.TraceFlags(), premote: parent.IsRemote(), name: s.Name(), kind: s.SpanKind(),
+		start: s.StartTime(), end: s.EndTime()}
+}
+
 // spanFlags: the W3C flags, and whether the parent (or linked) context is
 // remote, as the transform sets them.
-func spanFlags(tf trace.TraceFlags, parent trace.SpanContext) uint32 {
+func spanFlags(tf trace.TraceFlags, remote bool) uint32 {
 	f := uint32(tf) | spanFlagsHasIsRemote
-	if parent.IsRemote() {
+	if remote {
 		f |= spanFlagsIsRemote
 	}
 	return f

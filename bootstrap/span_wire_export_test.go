@@ -98,17 +98,32 @@ func (c *spanCatcher) OnEnd(s sdktrace.ReadOnlySpan) {
 func (c *spanCatcher) Shutdown(context.Context) error   { return nil }
 func (c *spanCatcher) ForceFlush(context.Context) error { return nil }
 
-// makeTestSpans ends a varied set of spans on a TracerProvider with small
-// limits, feeding both processors.
-func makeTestSpans(t *testing.T, res *resource.Resource, procs ...sdktrace.SpanProcessor) {
-	t.Helper()
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(nameSampler{}),
-		sdktrace.WithRawSpanLimits(sdktrace.SpanLimits{AttributeCountLimit: 8, AttributeValueLengthLimit: 12,
-			EventCountLimit: 3, LinkCountLimit: 2, AttributePerEventCountLimit: 2, AttributePerLinkCountLimit: 2})}
+// testTracerProvider is a TracerProvider that makes the spans of
+// makeTestSpans: the SDK's or ffitel's.
+type testTracerProvider interface {
+	trace.TracerProvider
+	Shutdown(context.Context) error
+}
+
+func sdkTestProvider(res *resource.Resource, sampler sdktrace.Sampler, limits sdktrace.SpanLimits, procs ...sdktrace.SpanProcessor) testTracerProvider {
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler), sdktrace.WithRawSpanLimits(limits)}
 	for _, p := range procs {
 		opts = append(opts, sdktrace.WithSpanProcessor(p))
 	}
-	tp := sdktrace.NewTracerProvider(opts...)
+	return sdktrace.NewTracerProvider(opts...)
+}
+
+func ffitelTestProvider(res *resource.Resource, sampler sdktrace.Sampler, limits sdktrace.SpanLimits, procs ...sdktrace.SpanProcessor) testTracerProvider {
+	return newTracerProvider(res, sampler, nil, limits, procs...)
+}
+
+// makeTestSpans ends a varied set of spans on a TracerProvider (newTP)
+// with small limits, feeding both processors.
+func makeTestSpans(t *testing.T, newTP func(*resource.Resource, sdktrace.Sampler, sdktrace.SpanLimits, ...sdktrace.SpanProcessor) testTracerProvider,
+	res *resource.Resource, procs ...sdktrace.SpanProcessor) {
+	t.Helper()
+	tp := newTP(res, nameSampler{}, sdktrace.SpanLimits{AttributeCountLimit: 8, AttributeValueLengthLimit: 12,
+		EventCountLimit: 3, LinkCountLimit: 2, AttributePerEventCountLimit: 2, AttributePerLinkCountLimit: 2}, procs...)
 	defer tp.Shutdown(context.Background())
 	at := time.Date(2026, 11, 30, 12, 0, 0, 123456789, time.UTC)
 	ts, err := trace.ParseTraceState("vendor=x,other=y")
@@ -189,8 +204,15 @@ func sortedScopeSpans(reqs []*coltracepb.ExportTraceServiceRequest) []*tracepb.R
 // SDK's OTLP trace exporter and through the span wire path (the export
 // queue, packing at enqueue), each to an in-process TraceService, and
 // compares the two requests decoded with the OTLP protobuf definitions,
-// field by field.
+// field by field: for spans of the SDK's TracerProvider (read through
+// ReadOnlySpan) and of ffitel's (their head read from their fields:
+// headOf).
 func TestSpanWireRequestEqualsSDKRequest(t *testing.T) {
+	t.Run("sdk spans", func(t *testing.T) { testSpanWireRequestEqualsSDKRequest(t, sdkTestProvider) })
+	t.Run("ffitel spans", func(t *testing.T) { testSpanWireRequestEqualsSDKRequest(t, ffitelTestProvider) })
+}
+
+func testSpanWireRequestEqualsSDKRequest(t *testing.T, newTP func(*resource.Resource, sdktrace.Sampler, sdktrace.SpanLimits, ...sdktrace.SpanProcessor) testTracerProvider) {
 	srv, endpoint := startTraceServer(t)
 	ctx := context.Background()
 	res := resource.NewWithAttributes("https://opentelemetry.io/schemas/1.26.0",
@@ -221,7 +243,7 @@ func TestSpanWireRequestEqualsSDKRequest(t *testing.T) {
 	router := newSpanRouter(100)
 	router.upgrade(q)
 	catcher := &spanCatcher{}
-	makeTestSpans(t, res, catcher, router)
+	makeTestSpans(t, newTP, res, catcher, router)
 
 	if len(catcher.spans) != 6 {
 		t.Fatalf("%d sampled spans, want 6", len(catcher.spans))
