@@ -42,8 +42,8 @@ type tracerProvider struct {
 	// decided in Start without the call (same result, tracer_test.go).
 	parentAlwaysOn bool
 	ids            sdktrace.IDGenerator
-	limits  sdktrace.SpanLimits
-	norm    *normalizer
+	limits         sdktrace.SpanLimits
+	norm           *normalizer
 
 	mu       sync.Mutex
 	tracers  map[instrumentation.Scope]*tracer
