@@ -58,6 +58,11 @@ type batcher[T any] struct {
 	// returns the item by value, as size does: a pointer to add's item would
 	// move every item to the heap (an allocation per record).
 	prepare func(T) T
+	// release, when set, is called once for each item the queue is done
+	// with: exported, failed, or refused by add (the wire paths give the
+	// item's slab back). Items still queued when the worker stops are left
+	// to the garbage collector.
+	release func(T)
 	// size, when set, is an item's size in a request: a batch holds at
 	// most maxBytes of them (and at least one item).
 	size     func(T) int
@@ -192,6 +197,9 @@ func (b *batcher[T]) add(item T) bool {
 		b.mu.Unlock()
 		b.dropped.Add(1)
 		b.health.lost()
+		if b.release != nil {
+			b.release(item)
+		}
 		return false
 	}
 	size := 0
@@ -333,6 +341,11 @@ func (b *batcher[T]) take(leaveTail bool) []T {
 // finished marks a taken batch as done, making room in the queue, and
 // keeps its chunk for reuse.
 func (b *batcher[T]) finished(batch []T) {
+	if b.release != nil {
+		for i := range batch {
+			b.release(batch[i])
+		}
+	}
 	clear(batch)
 	b.mu.Lock()
 	b.inflight -= len(batch)

@@ -26,6 +26,7 @@ import (
 type logItem struct {
 	*logEntry
 	wire []byte
+	slab *slabBuf // the slab wire is in (nil: none); released by the queue
 }
 
 // logEntry is a whole record as the host logged it.

@@ -73,6 +73,7 @@ func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
 		p.logs.health = s.self.signalHealth(sigLogs)
 		if p.converter.wire != nil {
 			p.logs.prepare = p.converter.wire.pack // wire_export.go
+			p.logs.release = func(it logItem) { it.slab.release() }
 			p.logs.size, p.logs.maxBytes = logItemWireSize, wireRequestBytes
 			p.logs.onShrink = shrinkWarning(s.warn, "log", envLogBatchSize)
 		}
@@ -89,6 +90,7 @@ func newExportPipeline(exps exporters, s pipelineSettings) *exportPipeline {
 		p.spans = newBatcher(sx.export, c.SpanQueueSize, batch, c.SpanScheduleDelay, c.SpanExportTimeout)
 		if sx.wire != nil {
 			p.spans.prepare = sx.wire.pack
+			p.spans.release = func(it spanItem) { it.slab.release() }
 			p.spans.size, p.spans.maxBytes = spanItemWireSize, wireRequestBytes
 			p.spans.onShrink = shrinkWarning(s.warn, "span", envSpanBatchSize)
 		}

@@ -46,6 +46,7 @@ const tracesExportMethod = "/opentelemetry.proto.collector.trace.v1.TraceService
 type spanItem struct {
 	span  sdktrace.ReadOnlySpan
 	wire  []byte
+	slab  *slabBuf // the slab wire is in (nil: none); released by the queue
 	group *spanGroup
 }
 
@@ -134,7 +135,7 @@ func (e *spanWireEncoder) pack(it spanItem) spanItem {
 	b := &p.buf
 	b.Reset()
 	encodeSpan(b, it.span)
-	it.wire = p.slab.keep(b.B)
+	it.wire, it.slab = p.slab.keep(b.B)
 	it.group = e.groupOf(it.span)
 	it.span = nil
 	if cap(b.B) <= 64<<10 {

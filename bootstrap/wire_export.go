@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -68,24 +69,87 @@ type itemWriter struct {
 }
 
 // slab holds packed items back to back: one allocation per slabSize bytes
-// instead of one per item. A kept item is a full slice of it, so nothing
-// appends into a neighbour; the slab is freed when its last item is.
-type slab struct{ b []byte }
+// instead of one per item, and none once slabs come back for reuse. A kept
+// item is a full slice of it, so nothing appends into a neighbour.
+type slab struct{ cur *slabBuf }
+
+// slabBuf is one slab's memory. refs counts the items carved from it that
+// the export queue has not released yet, plus one while it is a packer's
+// current slab; the last release gives it back to freeSlabs. An item
+// released twice would let a slab be refilled under an item still queued:
+// release is called once per item, when the queue is done with it
+// (batcher.release). A release that never comes only leaves the slab to
+// the garbage collector.
+type slabBuf struct {
+	b    []byte
+	refs atomic.Int32
+}
 
 // slabSize is the allocation packed items are carved from.
 const slabSize = 32 << 10
 
-// keep copies p into the slab and returns the copy.
-func (s *slab) keep(p []byte) []byte {
+// keep copies p into the slab and returns the copy and the slab it is in
+// (nil for an item too large for slabs, allocated on its own).
+func (s *slab) keep(p []byte) ([]byte, *slabBuf) {
 	if len(p) > slabSize/4 {
-		return append(make([]byte, 0, len(p)), p...)
+		return append(make([]byte, 0, len(p)), p...), nil
 	}
-	if cap(s.b)-len(s.b) < len(p) {
-		s.b = make([]byte, 0, slabSize)
+	if s.cur == nil || cap(s.cur.b)-len(s.cur.b) < len(p) {
+		s.cur.release() // the packer's own reference
+		s.cur = freeSlabs.get()
 	}
-	start := len(s.b)
-	s.b = append(s.b, p...)
-	return s.b[start:len(s.b):len(s.b)]
+	c := s.cur
+	c.refs.Add(1)
+	start := len(c.b)
+	c.b = append(c.b, p...)
+	return c.b[start:len(c.b):len(c.b)], c
+}
+
+// release drops one reference; the last gives the slab back for reuse.
+func (c *slabBuf) release() {
+	if c != nil && c.refs.Add(-1) == 0 {
+		freeSlabs.put(c)
+	}
+}
+
+// freeSlabs holds the slabs whose items were all exported, for the
+// packers of both queues. At 10 000 records a second a slab is filled
+// every 30 ms or so and a whole request's worth comes back at once after
+// each export: keeping them spares an allocation of 32 KiB (zeroed) per
+// slab and the collections it brings. At most maxFreeSlabs are kept (2 MiB).
+var freeSlabs slabList
+
+const maxFreeSlabs = 64
+
+type slabList struct {
+	mu   sync.Mutex
+	free []*slabBuf
+}
+
+// get returns an empty slab holding one reference (its packer's).
+func (l *slabList) get() *slabBuf {
+	l.mu.Lock()
+	var c *slabBuf
+	if n := len(l.free); n > 0 {
+		c = l.free[n-1]
+		l.free[n-1] = nil
+		l.free = l.free[:n-1]
+	}
+	l.mu.Unlock()
+	if c == nil {
+		c = &slabBuf{b: make([]byte, 0, slabSize)}
+	}
+	c.b = c.b[:0]
+	c.refs.Store(1)
+	return c
+}
+
+func (l *slabList) put(c *slabBuf) {
+	l.mu.Lock()
+	if len(l.free) < maxFreeSlabs {
+		l.free = append(l.free, c)
+	}
+	l.mu.Unlock()
 }
 
 // newWireEncoder takes the resource, scope and limits from a record the
@@ -288,7 +352,7 @@ func (e *wireEncoder) pack(it logItem) logItem {
 	w := e.writers.Get().(*itemWriter)
 	w.buf.Reset()
 	if w.encodeItem(&it) {
-		it.wire = w.slab.keep(w.buf.B)
+		it.wire, it.slab = w.slab.keep(w.buf.B)
 		it.logEntry.release()
 		it.logEntry = nil
 	}
