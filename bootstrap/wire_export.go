@@ -1,10 +1,10 @@
 package bootstrap
 
 import (
-	"fmt"
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,15 +169,21 @@ func newWireEncoder(res *resource.Resource, probe func(attrs ...slog.Attr) sdklo
 	e.resource = b.B
 	e.schemaURL = res.SchemaURL()
 
-	// The count limit: how many of 4096 distinct attributes a record keeps.
-	many := make([]slog.Attr, 4096)
-	for i := range many {
-		many[i] = slog.Int(fmt.Sprintf("k%d", i), i)
-	}
-	r := probe(many...)
-	e.countLimit = r.AttributesLen()
-	if e.countLimit >= len(many) {
-		e.countLimit = -1
+	// The count limit: how many of n distinct attributes a record keeps,
+	// for n of 256, 1024, then 4096 until one is dropped (the SDK's
+	// default limit is 128: one small probe instead of 4096 attributes
+	// through the SDK, 7 ms of every worker's start).
+	many := make([]slog.Attr, 0, 4096)
+	e.countLimit = -1
+	var r sdklog.Record
+	for n := 256; n <= cap(many); n *= 4 {
+		for i := len(many); i < n; i++ {
+			many = append(many, slog.Int("k"+strconv.Itoa(i), i))
+		}
+		if r = probe(many...); r.AttributesLen() < n {
+			e.countLimit = r.AttributesLen()
+			break
+		}
 	}
 	// The value length limit: what is left of a long string.
 	long := strings.Repeat("x", 1<<16)

@@ -399,3 +399,28 @@ func TestWireRequestTooLargeIsSplitNotLost(t *testing.T) {
 		t.Errorf("request bound now %d bytes (changes %v), want below the receiver's %d", b.maxBytes, shrinks, limit)
 	}
 }
+
+// The hand encoder learns the record attribute count limit from the SDK
+// (OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT), probing with 256, 1024 and 4096
+// attributes; from 4096 on it applies none.
+func TestWireEncoderLearnsTheCountLimit(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		want int
+	}{{"", 128}, {"1", 1}, {"255", 255}, {"256", 256}, {"300", 300}, {"1024", 1024}, {"2000", 2000}, {"4095", 4095}, {"4096", -1}, {"5000", -1}} {
+		t.Run(c.env, func(t *testing.T) {
+			if c.env != "" {
+				t.Setenv("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", c.env)
+			}
+			exp, err := newWireGRPCLogExporter(context.Background(), nil, otlploggrpc.WithEndpointURL("http://127.0.0.1:1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer exp.Shutdown(context.Background())
+			conv := newLogConverter(resource.Empty(), exp)
+			if conv.wire == nil || conv.wire.countLimit != c.want {
+				t.Fatalf("count limit %d, want %d", conv.wire.countLimit, c.want)
+			}
+		})
+	}
+}
