@@ -33,7 +33,7 @@ func newSpanRouter(capacity int) *spanRouter {
 func (p *spanRouter) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 
 func (p *spanRouter) OnEnd(s sdktrace.ReadOnlySpan) {
-	if !s.SpanContext().IsSampled() {
+	if !sampled(s) {
 		return
 	}
 	p.mu.Lock()
@@ -100,3 +100,12 @@ func (p *spanRouter) stats() (buffered, overflowed, replayed, discarded uint64) 
 
 func (p *spanRouter) Shutdown(context.Context) error   { return nil }
 func (p *spanRouter) ForceFlush(context.Context) error { return nil }
+
+// sampled reports whether an ended span is sampled (ffitel's own span
+// without building its SpanContext).
+func sampled(s sdktrace.ReadOnlySpan) bool {
+	if o, ok := s.(*span); ok {
+		return o.flags.IsSampled()
+	}
+	return s.SpanContext().IsSampled()
+}
