@@ -519,6 +519,9 @@ func (e *itemWriter) encodeGroup(i int, r *slog.Record, field int) {
 // encodeSlogKV writes a KeyValue as the otelslog bridge converts it (the
 // value eligible has accepted).
 func encodeSlogKV(b *otlpwire.Buffer, field int, a slog.Attr) {
+	if v, ok := slogScalar(a.Value); ok && b.KV(field, a.Key, true, v) {
+		return
+	}
 	kv := b.Begin(field)
 	b.String(otlpwire.KeyValueKey, a.Key)
 	v := b.Begin(otlpwire.KeyValueValue)
@@ -554,8 +557,53 @@ func encodeSlogKV(b *otlpwire.Buffer, field int, a slog.Attr) {
 	b.End(kv)
 }
 
+// slogScalar is a scalar slog value as encodeSlogKV and encodeFieldKV
+// write it (otlpwire.Buffer.KV writes the short ones in one pass).
+func slogScalar(v slog.Value) (otlpwire.Scalar, bool) {
+	switch v.Kind() {
+	case slog.KindString:
+		return otlpwire.Scalar{Field: otlpwire.AnyString, S: v.String()}, true
+	case slog.KindInt64:
+		return otlpwire.Scalar{Field: otlpwire.AnyInt, U: uint64(v.Int64())}, true
+	case slog.KindUint64:
+		return otlpwire.Scalar{Field: otlpwire.AnyInt, U: v.Uint64()}, true
+	case slog.KindFloat64:
+		return otlpwire.Scalar{Field: otlpwire.AnyDouble, U: math.Float64bits(v.Float64())}, true
+	case slog.KindBool:
+		return otlpwire.Scalar{Field: otlpwire.AnyBool, U: boolBit(v.Bool())}, true
+	case slog.KindDuration:
+		return otlpwire.Scalar{Field: otlpwire.AnyInt, U: uint64(v.Duration())}, true
+	}
+	return otlpwire.Scalar{}, false
+}
+
+// attrScalar is a scalar attribute value as encodeValue writes it.
+func attrScalar(v attribute.Value) (otlpwire.Scalar, bool) {
+	switch v.Type() {
+	case attribute.STRING:
+		return otlpwire.Scalar{Field: otlpwire.AnyString, S: v.AsString()}, true
+	case attribute.INT64:
+		return otlpwire.Scalar{Field: otlpwire.AnyInt, U: uint64(v.AsInt64())}, true
+	case attribute.FLOAT64:
+		return otlpwire.Scalar{Field: otlpwire.AnyDouble, U: math.Float64bits(v.AsFloat64())}, true
+	case attribute.BOOL:
+		return otlpwire.Scalar{Field: otlpwire.AnyBool, U: boolBit(v.AsBool())}, true
+	}
+	return otlpwire.Scalar{}, false
+}
+
+func boolBit(v bool) uint64 {
+	if v {
+		return 1
+	}
+	return 0
+}
+
 // encodeFieldKV writes a context field as AttributeValue converts it.
 func encodeFieldKV(b *otlpwire.Buffer, a slog.Attr) {
+	if v, ok := slogScalar(a.Value); ok && b.KV(otlpwire.LogRecordAttributes, a.Key, true, v) {
+		return
+	}
 	kv := b.Begin(otlpwire.LogRecordAttributes)
 	b.String(otlpwire.KeyValueKey, a.Key)
 	v := b.Begin(otlpwire.KeyValueValue)
@@ -620,6 +668,9 @@ func (e *wireEncoder) encodeSDKRecord(r *sdklog.Record) {
 }
 
 func encodeKV(b *otlpwire.Buffer, field int, kv attribute.KeyValue) {
+	if v, ok := attrScalar(kv.Value); ok && b.KV(field, string(kv.Key), false, v) {
+		return
+	}
 	m := b.Begin(field)
 	if kv.Key != "" {
 		b.String(otlpwire.KeyValueKey, string(kv.Key))

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // Wire types.
@@ -199,4 +200,63 @@ func (b *Buffer) End(mark int) {
 	b.B = append(b.B, make([]byte, extra)...)
 	copy(b.B[mark+extra:], b.B[mark:mark+n])
 	binary.PutUvarint(b.B[mark-1:], uint64(n))
+}
+
+// Scalar is the value of a KeyValue written by KV: an AnyValue of one
+// scalar field.
+type Scalar struct {
+	Field int    // AnyString, AnyBool, AnyInt or AnyDouble
+	U     uint64 // AnyBool (0 or 1), AnyInt (two's complement), AnyDouble (bits)
+	S     string // AnyString
+}
+
+// KV writes an embedded KeyValue message (field) of key and v in one pass
+// when it is short (every length under 128, a field under 16): the common
+// attribute, written as Begin, String, Begin, the value, End, End would
+// write it. It writes nothing and returns false otherwise. An empty key is
+// written only with keyAlways, as callers that skip it do.
+func (b *Buffer) KV(field int, key string, keyAlways bool, v Scalar) bool {
+	var inner int
+	switch v.Field {
+	case AnyString:
+		inner = 2 + len(v.S)
+	case AnyBool, AnyInt:
+		inner = 1 + uvarintLen(v.U)
+	case AnyDouble:
+		inner = 9
+	default:
+		return false
+	}
+	keyLen := 0
+	if keyAlways || key != "" {
+		keyLen = 2 + len(key)
+	}
+	total := keyLen + 2 + inner
+	if field >= 16 || len(key) >= 0x80 || len(v.S) >= 0x80 || total >= 0x80 {
+		return false
+	}
+	p := slices.Grow(b.B, 2+total)
+	p = append(p, byte(field<<3|wtLen), byte(total))
+	if keyLen > 0 {
+		p = append(p, KeyValueKey<<3|wtLen, byte(len(key)))
+		p = append(p, key...)
+	}
+	p = append(p, KeyValueValue<<3|wtLen, byte(inner))
+	switch v.Field {
+	case AnyString:
+		p = append(p, AnyString<<3|wtLen, byte(len(v.S)))
+		p = append(p, v.S...)
+	case AnyDouble:
+		p = append(p, AnyDouble<<3|wtI64)
+		p = binary.LittleEndian.AppendUint64(p, v.U)
+	default:
+		p = append(p, byte(v.Field<<3|wtVarint))
+		p = binary.AppendUvarint(p, v.U)
+	}
+	b.B = p
+	return true
+}
+
+func uvarintLen(u uint64) int {
+	return (bits.Len64(u|1) + 6) / 7
 }
