@@ -26,7 +26,7 @@ import (
 // and it is read without the lock: it is then the ReadOnlySpan the
 // processors get, with no snapshot taken.
 //
-// It is 176 bytes (one size class of the allocator; unsafe.Sizeof is checked
+// It is 160 bytes (one size class of the allocator; unsafe.Sizeof is checked
 // in tracer_test.go): at 10 000 spans a second every byte of it is a byte
 // the collector has to reclaim. Its span context and its parent's are kept
 // as their parts (the parent's trace id is the span's own, or none), and
@@ -60,11 +60,6 @@ type span struct {
 	dur          time.Duration // end = start + dur, as the SDK's monotonic end time
 	attrs        []attribute.KeyValue
 	x            *spanExtra
-
-	// parent is the context the span was started in: the span is also the
-	// context Start returns (spanctx.go), which saves the allocation of
-	// trace.ContextWithSpan's.
-	parent context.Context
 }
 
 // sealed gives span the unexported methods of the sealed interfaces it

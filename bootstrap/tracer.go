@@ -232,7 +232,7 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 		return trace.ContextWithSpan(ctx, nonRecordingSpan{p: t.p, sc: sc}), nonRecordingSpan{p: t.p, sc: sc}
 	}
 	s := t.newSpan(psc, sc, name, sr.Attributes, &cfg)
-	newCtx := s.context(ctx)
+	newCtx := trace.ContextWithSpan(ctx, s)
 	for _, sp := range *t.p.procs.Load() {
 		sp.OnStart(ctx, s) // the context the span was started with, as the SDK
 	}
