@@ -16,8 +16,8 @@ import (
 // A slab comes back for reuse only after its packer has moved on and every
 // item carved from it has been released.
 func TestSlabComesBackAfterItsLastItem(t *testing.T) {
-	freeSlabs = slabList{}
-	var s slab
+	free := &slabList{} // not freeSlabs: other tests' queues may use it meanwhile
+	s := slab{from: free}
 	item := make([]byte, 100)
 	var kept []*slabBuf
 	for len(kept) == 0 || kept[len(kept)-1] == kept[0] {
@@ -28,18 +28,18 @@ func TestSlabComesBackAfterItsLastItem(t *testing.T) {
 	for _, c := range kept[:len(kept)-2] {
 		c.release()
 	}
-	if len(freeSlabs.free) != 0 {
+	if len(free.free) != 0 {
 		t.Fatal("a slab came back with one of its items still queued")
 	}
 	kept[len(kept)-2].release()
-	if len(freeSlabs.free) != 1 || freeSlabs.free[0] != first {
-		t.Fatalf("the first slab did not come back after its last item (%d free)", len(freeSlabs.free))
+	if len(free.free) != 1 || free.free[0] != first {
+		t.Fatalf("the first slab did not come back after its last item (%d free)", len(free.free))
 	}
 	last.release() // its packer still holds it
-	if len(freeSlabs.free) != 1 {
+	if len(free.free) != 1 {
 		t.Fatal("the packer's current slab came back")
 	}
-	if c := freeSlabs.get(); c != first || len(c.b) != 0 || c.refs.Load() != 1 {
+	if c := free.get(); c != first || len(c.b) != 0 || c.refs.Load() != 1 {
 		t.Fatalf("get: %p (want %p), %d bytes, %d refs", c, first, len(c.b), c.refs.Load())
 	}
 	if p, c := s.keep(make([]byte, slabSize/2)); c != nil || len(p) != slabSize/2 {
@@ -55,7 +55,6 @@ func TestSlabComesBackAfterItsLastItem(t *testing.T) {
 // a slab refilled while one of its spans was still queued would send
 // another span's bytes under its name.
 func TestSpanWireSlabsReusedOnlyOnceExported(t *testing.T) {
-	freeSlabs = slabList{}
 	srv, endpoint := startTraceServer(t)
 	ctx := context.Background()
 	exp, err := newWireGRPCSpanExporter(ctx, grpcDialOptions(), otlptracegrpc.WithEndpointURL(endpoint),
@@ -133,8 +132,8 @@ func TestSpanWireSlabsReusedOnlyOnceExported(t *testing.T) {
 	}
 	// (Under the race detector the packers, kept in a sync.Pool, are
 	// mostly dropped before they fill a slab, and their slabs with them.)
-	if len(freeSlabs.free) == 0 && !raceEnabled {
+	if freeSlabs.len() == 0 && !raceEnabled {
 		t.Fatal("no slab came back for reuse")
 	}
-	t.Logf("stats %+v, %d export calls, %d retries, %d slabs free at the end", st, calls, q.retried.Load(), len(freeSlabs.free))
+	t.Logf("stats %+v, %d export calls, %d retries, %d slabs free at the end", st, calls, q.retried.Load(), freeSlabs.len())
 }

@@ -71,7 +71,10 @@ type itemWriter struct {
 // slab holds packed items back to back: one allocation per slabSize bytes
 // instead of one per item, and none once slabs come back for reuse. A kept
 // item is a full slice of it, so nothing appends into a neighbour.
-type slab struct{ cur *slabBuf }
+type slab struct {
+	cur  *slabBuf
+	from *slabList // where its slabs come from and go back to; nil: freeSlabs
+}
 
 // slabBuf is one slab's memory. refs counts the items carved from it that
 // the export queue has not released yet, plus one while it is a packer's
@@ -83,6 +86,7 @@ type slab struct{ cur *slabBuf }
 type slabBuf struct {
 	b    []byte
 	refs atomic.Int32
+	list *slabList
 }
 
 // slabSize is the allocation packed items are carved from.
@@ -96,7 +100,11 @@ func (s *slab) keep(p []byte) ([]byte, *slabBuf) {
 	}
 	if s.cur == nil || cap(s.cur.b)-len(s.cur.b) < len(p) {
 		s.cur.release() // the packer's own reference
-		s.cur = freeSlabs.get()
+		l := s.from
+		if l == nil {
+			l = &freeSlabs
+		}
+		s.cur = l.get()
 	}
 	c := s.cur
 	c.refs.Add(1)
@@ -108,7 +116,7 @@ func (s *slab) keep(p []byte) ([]byte, *slabBuf) {
 // release drops one reference; the last gives the slab back for reuse.
 func (c *slabBuf) release() {
 	if c != nil && c.refs.Add(-1) == 0 {
-		freeSlabs.put(c)
+		c.list.put(c)
 	}
 }
 
@@ -137,11 +145,18 @@ func (l *slabList) get() *slabBuf {
 	}
 	l.mu.Unlock()
 	if c == nil {
-		c = &slabBuf{b: make([]byte, 0, slabSize)}
+		c = &slabBuf{b: make([]byte, 0, slabSize), list: l}
 	}
 	c.b = c.b[:0]
 	c.refs.Store(1)
 	return c
+}
+
+// len is the number of slabs kept.
+func (l *slabList) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.free)
 }
 
 func (l *slabList) put(c *slabBuf) {
