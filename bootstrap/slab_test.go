@@ -50,8 +50,8 @@ func TestSlabComesBackAfterItsLastItem(t *testing.T) {
 // Spans packed into reused slabs arrive intact: the queue gives a slab
 // back only once every span in it was exported, failed or refused. Two
 // producers, small batches, and a receiver that fails one export in 40
-// (retried after a backoff, while the queue fills and overflows) make
-// slabs cycle many times;
+// (retried after a backoff while the queue fills, or failed when it is
+// full) make slabs cycle many times;
 // a slab refilled while one of its spans was still queued would send
 // another span's bytes under its name.
 func TestSpanWireSlabsReusedOnlyOnceExported(t *testing.T) {
@@ -127,8 +127,11 @@ func TestSpanWireSlabsReusedOnlyOnceExported(t *testing.T) {
 	if uint64(len(seen)) != st.Exported || st.Emitted != producers*perProducer || st.Pending != 0 {
 		t.Fatalf("received %d, stats %+v", len(seen), st)
 	}
-	if st.Exported < perProducer || q.retried.Load() == 0 || st.Dropped == 0 {
-		t.Fatalf("stats %+v, %d retries: want most spans exported, retried exports and refused spans", st, q.retried.Load())
+	// Enough traffic for many slab cycles, and the injected failure came
+	// (retried, or failed when the queue was full): how much was refused
+	// or retried depends on the machine's speed.
+	if st.Exported < 5000 || calls < 3 {
+		t.Fatalf("stats %+v, %d export calls: want at least 5000 spans exported and an injected failure", st, calls)
 	}
 	// (Under the race detector the packers, kept in a sync.Pool, are
 	// mostly dropped before they fill a slab, and their slabs with them.)
@@ -136,4 +139,22 @@ func TestSpanWireSlabsReusedOnlyOnceExported(t *testing.T) {
 		t.Fatal("no slab came back for reuse")
 	}
 	t.Logf("stats %+v, %d export calls, %d retries, %d slabs free at the end", st, calls, q.retried.Load(), freeSlabs.len())
+}
+
+// An item the queue refuses gives its slab reference back at once.
+func TestRefusedItemReleasesItsSlab(t *testing.T) {
+	s := slab{from: &slabList{}}
+	q := newBatcher(func(context.Context, []spanItem) error { return nil }, 1, 1, time.Hour, time.Second)
+	q.release = func(it spanItem) { it.slab.release() }
+	// No worker: the first item stays queued, the second finds the queue
+	// full and is refused (no backpressure wait).
+	for i, want := range []bool{true, false} {
+		w, c := s.keep([]byte("packed"))
+		if got := q.add(spanItem{wire: w, slab: c}); got != want {
+			t.Fatalf("add %d: %v", i, got)
+		}
+	}
+	if n := s.cur.refs.Load(); n != 2 {
+		t.Fatalf("the slab has %d references, want 2: its packer's and the queued item's", n)
+	}
 }
