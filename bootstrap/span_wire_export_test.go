@@ -549,3 +549,21 @@ func TestSpanRequestBufferIsAllocatedOnce(t *testing.T) {
 		t.Errorf("the request buffer has capacity %d for %d bytes: grown, not sized", c, len(body))
 	}
 }
+
+// BenchmarkEncodeSpan is encodeSpan of an ended ffitel span with three
+// attributes (the packing of a span at End, without the slab copy).
+//
+//	go test -run XXX -bench EncodeSpan ./bootstrap/
+func BenchmarkEncodeSpan(b *testing.B) {
+	tp := newTracerProvider(nil, nil, nil, sdktrace.NewSpanLimits())
+	_, s := tp.Tracer("bench").Start(context.Background(), "span",
+		trace.WithAttributes(attribute.Int("i", 1), attribute.String("k", "v"), attribute.Bool("ok", true)))
+	s.End()
+	ro := s.(sdktrace.ReadOnlySpan)
+	var buf otlpwire.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		encodeSpan(&buf, ro)
+	}
+}

@@ -511,3 +511,67 @@ func TestSpanStaysIn160Bytes(t *testing.T) {
 		t.Fatalf("span is %d bytes, over the 160-byte size class", n)
 	}
 }
+
+// readOnly hides a span's type: encodeSpan then reads it through
+// ReadOnlySpan's methods, not headOf's fields.
+type readOnly struct{ sdktrace.ReadOnlySpan }
+
+// The default sampler decided inline (sampleParentAlwaysOn) agrees with the
+// SDK's ParentBased(AlwaysSample()) for every kind of parent context
+// (trace and span id present or not, flags, trace state, remote or local,
+// WithNewRoot); and an ended ffitel span encodes to the same bytes read
+// from its fields (headOf) as through ReadOnlySpan.
+func TestParentBasedFastPathMatchesTheSDK(t *testing.T) {
+	ts, err := trace.ParseTraceState("a=b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdkEnded, ourEnded := &spanCatcher{}, &spanCatcher{}
+	sdkTP := sdktrace.NewTracerProvider(sdktrace.WithIDGenerator(&seqIDs{}), sdktrace.WithSpanProcessor(sdkEnded))
+	ourTP := newTracerProvider(nil, nil, &seqIDs{}, sdktrace.NewSpanLimits(), ourEnded)
+	if !ourTP.parentAlwaysOn {
+		t.Fatal("the default sampler is not decided inline")
+	}
+	cases := 0
+	for _, tid := range []trace.TraceID{{}, {1, 2, 3}} {
+		for _, sid := range []trace.SpanID{{}, {4, 5, 6}} {
+			for _, flags := range []trace.TraceFlags{0, trace.FlagsSampled, 0x81} {
+				for _, state := range []trace.TraceState{{}, ts} {
+					for _, remote := range []bool{false, true} {
+						for _, root := range []bool{false, true} {
+							cases++
+							pc := trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: flags, TraceState: state, Remote: remote}
+							ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(pc))
+							opts := []trace.SpanStartOption{trace.WithAttributes(attribute.Int("i", -5))}
+							if root {
+								opts = append(opts, trace.WithNewRoot())
+							}
+							_, want := sdkTP.Tracer("t").Start(ctx, "s", opts...)
+							_, got := ourTP.Tracer("t").Start(ctx, "s", opts...)
+							if want.IsRecording() != got.IsRecording() || !want.SpanContext().Equal(got.SpanContext()) {
+								t.Fatalf("%+v, new root %v: SDK %v %v, ffitel %v %v", pc, root,
+									want.IsRecording(), want.SpanContext(), got.IsRecording(), got.SpanContext())
+							}
+							if want.IsRecording() && !want.(sdktrace.ReadOnlySpan).Parent().Equal(got.(sdktrace.ReadOnlySpan).Parent()) {
+								t.Fatalf("%+v, new root %v: parent differs", pc, root)
+							}
+							want.End()
+							got.End()
+						}
+					}
+				}
+			}
+		}
+	}
+	if len(ourEnded.spans) == 0 || len(ourEnded.spans) == cases {
+		t.Fatalf("%d of %d cases recorded: want both sampled and dropped ones", len(ourEnded.spans), cases)
+	}
+	for _, s := range ourEnded.spans {
+		var fields, methods otlpwire.Buffer
+		encodeSpan(&fields, s)
+		encodeSpan(&methods, readOnly{s})
+		if !bytes.Equal(fields.B, methods.B) {
+			t.Fatalf("span %v: headOf's bytes differ from ReadOnlySpan's", s.SpanContext())
+		}
+	}
+}

@@ -78,7 +78,7 @@ type slab struct {
 
 // slabBuf is one slab's memory. refs counts the items carved from it that
 // the export queue has not released yet, plus one while it is a packer's
-// current slab; the last release gives it back to freeSlabs. An item
+// current slab; the last release gives it back to its list. An item
 // released twice would let a slab be refilled under an item still queued:
 // release is called once per item, when the queue is done with it
 // (batcher.release). A release that never comes only leaves the slab to
