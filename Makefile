@@ -5,6 +5,8 @@
 #               Python and Ruby bindings, end-to-end against real services,
 #               and the release artifacts installed as a user would
 #   make dist   release artifacts in dist/ (docs/PACKAGING.md)
+#   make usercheck   the wheel and gem from dist/ installed outside the
+#               checkout: burst, kill, Collector down, fork; fails on a loss
 SHELL := /bin/bash
 GO ?= go
 export GOFLAGS := -buildvcs=false
@@ -13,7 +15,7 @@ BUILD := $(CURDIR)/build
 OTELCOL := $(CACHE)/otelcol/otelcol-ffitel
 BUILDER_VERSION := v0.120.0
 
-.PHONY: all build deps collector collector-lb test test-go test-c test-python test-ruby test-dist dist dist-aarch64 dist-toolchain bench bench-spool demo torture clean
+.PHONY: all build deps collector collector-lb test test-go test-c test-python test-ruby test-dist dist dist-aarch64 dist-toolchain bench bench-spool demo torture usercheck clean
 
 all: build
 
@@ -150,6 +152,16 @@ test-dist: dist collector
 TORTURE_ARGS ?=
 torture: collector
 	$(GO) run ./e2e/cmd/torture $(TORTURE_ARGS)
+
+# The wheel and the platform gem from dist/, installed as a user would
+# (fresh venv, own GEM_HOME, a directory outside the checkout) and run
+# against a real Collector: a burst, a SIGKILL with the spool, the
+# Collector down, a fork. Fails on any loss. Not part of `make test`
+# (test-dist installs the same artifacts and runs a two-phase worker).
+usercheck: dist collector
+	$(GO) build -o $(BUILD)/withcollector ./e2e/cmd/withcollector
+	DIST=dist WC=$(BUILD)/withcollector scripts/usercheck/run.sh
+	DIST=dist WC=$(BUILD)/withcollector scripts/usercheck/run_rb.sh
 
 clean:
 	rm -rf $(BUILD) $(CACHE)/demo dist
