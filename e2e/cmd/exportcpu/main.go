@@ -3,9 +3,12 @@
 // received, for ffitel beside the plain OpenTelemetry Go SDK, logs and
 // spans, console on and off. Each pipeline runs in its own child process so
 // each has its own rusage. Records are paced (default 10 000/s) so that
-// nothing is dropped. A second table measures the memory retained per
-// queued record: RSS growth while the Collector is down and every record
-// waits in the queue.
+// nothing is dropped. Two rows give what every pipeline's worker pays
+// before any pipeline does anything: the pacing loop alone, and the
+// caller's floor (the same calls into a logger or tracer that does
+// nothing); "over the caller's floor" is a pipeline's own cost. A second
+// table measures the memory retained per queued record: RSS growth while
+// the Collector is down and every record waits in the queue.
 //
 //	go run ./e2e/cmd/exportcpu [-n 100000] [-rate 10000] [-only logs|spans|mem]
 package main
@@ -40,6 +43,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/ffitel/ffitel/bootstrap"
 	"github.com/ffitel/ffitel/e2e"
@@ -51,6 +55,11 @@ type benchCase struct {
 	signal  string // logs, spans
 	sdk     bool   // the plain OpenTelemetry SDK instead of ffitel
 	console bool   // ffitel's console on (to the child's stderr, /dev/null)
+	// floor: the caller's own calls, into a logger or tracer that does
+	// nothing (the pacing loop, slog.Logger.Info into a handler that drops
+	// the record, trace.WithAttributes and Start/End on the no-op tracer).
+	// Every pipeline's worker pays it; what a pipeline costs on top is its own.
+	floor bool
 }
 
 // result is what a child prints as its last stdout line.
@@ -91,12 +100,12 @@ func main() {
 
 func cases() []benchCase {
 	return []benchCase{
-		{"plain SDK (otelslog → BatchProcessor → otlploggrpc)", "logs", true, false},
-		{"ffitel, console off (FFITEL_LOG_OUTPUT=none)", "logs", false, false},
-		{"ffitel, console on (text to stderr)", "logs", false, true},
-		{"plain SDK (BatchSpanProcessor → otlptracegrpc)", "spans", true, false},
-		{"ffitel, console off", "spans", false, false},
-		{"ffitel, console on", "spans", false, true},
+		{name: "plain SDK (otelslog → BatchProcessor → otlploggrpc)", signal: "logs", sdk: true, console: false},
+		{name: "ffitel, console off (FFITEL_LOG_OUTPUT=none)", signal: "logs", sdk: false, console: false},
+		{name: "ffitel, console on (text to stderr)", signal: "logs", sdk: false, console: true},
+		{name: "plain SDK (BatchSpanProcessor → otlptracegrpc)", signal: "spans", sdk: true, console: false},
+		{name: "ffitel, console off", signal: "spans", sdk: false, console: false},
+		{name: "ffitel, console on", signal: "spans", sdk: false, console: true},
 	}
 }
 
@@ -109,6 +118,9 @@ func caseKey(c benchCase) string {
 	}
 	if c.console {
 		k += "-console"
+	}
+	if c.floor {
+		k = c.signal + "-floor"
 	}
 	return k
 }
@@ -127,16 +139,20 @@ func runParent(n, rate int, only string, runs int) error {
 	fmt.Printf("exportcpu: %d records per pipeline, 3 attributes, paced at %d/s, real Collector over OTLP/gRPC; "+
 		"median of %d interleaved runs; GOMAXPROCS=%d\n\n", n, rate, runs, runtime.GOMAXPROCS(0))
 
-	var pacing float64 // the pacing loop's CPU per record, from the first table
 	for _, signal := range []string{"logs", "spans"} {
 		if only != "" && only != signal {
 			continue
 		}
-		fmt.Printf("| %s pipeline | CPU per delivered record (user) | delivered | ratio to SDK | net of the pacing loop, ratio | allocated per record, collections |\n|---|---|---|---|---|---|\n", signal)
+		fmt.Printf("| %s pipeline | CPU per delivered record (user) | delivered | ratio to SDK | over the caller's floor, ratio | allocated per record, collections |\n|---|---|---|---|---|---|\n", signal)
 		var sel []benchCase
 		if signal == "logs" || only == "spans" {
 			sel = append(sel, benchCase{name: "(pacing loop alone, no telemetry)", signal: "idle"})
 		}
+		floorName := "(caller's floor: pacing loop, slog.Logger.Info into a handler that drops it)"
+		if signal == "spans" {
+			floorName = "(caller's floor: pacing loop, WithAttributes, Start and End on the no-op tracer)"
+		}
+		sel = append(sel, benchCase{name: floorName, signal: signal, floor: true})
 		for _, c := range cases() {
 			if c.signal == signal {
 				sel = append(sel, c)
@@ -156,7 +172,7 @@ func runParent(n, rate int, only string, runs int) error {
 					return fmt.Errorf("%s: %w", c.name, err)
 				}
 				d := n
-				if c.signal != "idle" {
+				if c.signal != "idle" && !c.floor {
 					d = waitDelivered(dir, signal, tag, n)
 				}
 				if run == 0 || d < delivered[i] {
@@ -169,22 +185,33 @@ func runParent(n, rate int, only string, runs int) error {
 				gcs[i] = append(gcs[i], float64(r.GCs))
 			}
 		}
-		var base float64
+		var base, floor float64
+		for i, c := range sel {
+			switch {
+			case c.sdk:
+				base = median(total[i])
+			case c.floor:
+				floor = median(total[i])
+			}
+		}
 		for i, c := range sel {
 			per, u := median(total[i]), median(user[i])
 			ratio, got, net := "", fmt.Sprintf("%d / %d", delivered[i], emitted[i]), "–"
 			switch {
 			case c.signal == "idle":
-				got, pacing = "–", per
+				got = "–"
+			case c.floor:
+				got, ratio = "–", fmt.Sprintf("%.2f×", per/base)
 			case c.sdk:
-				base, ratio = per, "1.00×"
+				ratio = "1.00×"
 			case base > 0:
 				ratio = fmt.Sprintf("%.2f×", per/base)
 			}
-			if c.signal != "idle" && pacing > 0 && base > pacing {
-				// What the pipeline adds to a process that wakes 100 times a
-				// second anyway: the ratio is the total's (ratio to SDK).
-				net = fmt.Sprintf("%.2f µs, %.2f×", per-pacing, (per-pacing)/(base-pacing))
+			if c.signal != "idle" && !c.floor && base > floor {
+				// What the pipeline itself adds to a worker that makes the
+				// same calls anyway: the ratio is the total's
+				// (ratio to SDK).
+				net = fmt.Sprintf("%.2f µs, %.2f×", per-floor, (per-floor)/(base-floor))
 			}
 			fmt.Printf("| %s | %.2f µs (%.2f) | %s | %s | %s | %.0f B, %.0f |\n", c.name, per, u, got, ratio, net, median(alloc[i]), median(gcs[i]))
 		}
@@ -423,6 +450,14 @@ func newPipeline(ctx context.Context, key, tag string) (pipeline, error) {
 	switch key {
 	case "idle-ffitel", "idle-ffitel-console":
 		return pipeline{emit: func(int) {}, shutdown: func(context.Context) error { return nil }}, nil
+	case "logs-floor":
+		log := slog.New(dropHandler{})
+		return pipeline{emit: func(i int) {
+			log.Info(tag, slog.Int("i", i), slog.String("k", "v"), slog.Bool("ok", true))
+		}, shutdown: func(context.Context) error { return nil }}, nil
+	case "spans-floor":
+		tr := noop.NewTracerProvider().Tracer("exportcpu")
+		return pipeline{emit: func(i int) { emitSpan(ctx, tr, tag, i) }, shutdown: func(context.Context) error { return nil }}, nil
 	case "logs-sdk", "spans-sdk":
 		return sdkPipeline(ctx, key, tag)
 	}
@@ -439,6 +474,16 @@ func newPipeline(ctx context.Context, key, tag string) (pipeline, error) {
 	tr := rt.TracerProvider().Tracer("exportcpu")
 	return pipeline{emit: func(i int) { emitSpan(ctx, tr, tag, i) }, shutdown: rt.Shutdown}, nil
 }
+
+// dropHandler is enabled for every record and drops it: slog.Logger does
+// all its own work (the caller's pc, the time, the record) for nothing.
+// (slog.DiscardHandler is disabled, so the Logger would skip that work.)
+type dropHandler struct{}
+
+func (dropHandler) Enabled(context.Context, slog.Level) bool  { return true }
+func (dropHandler) Handle(context.Context, slog.Record) error { return nil }
+func (h dropHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
+func (h dropHandler) WithGroup(string) slog.Handler           { return h }
 
 func emitSpan(ctx context.Context, tr trace.Tracer, name string, i int) {
 	_, span := tr.Start(ctx, name, trace.WithAttributes(attribute.Int("i", i), attribute.String("k", "v"), attribute.Bool("ok", true)))
