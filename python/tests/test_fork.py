@@ -19,6 +19,10 @@ def test_fork_after_loading_falls_back_to_stdlib_logging_without_hanging() -> No
             with ffitel.span("noop") as s:
                 print("child span recording:", s.is_recording, "inject:", ffitel.inject())
             ffitel.counter_add("child.count", 1)
+            try:
+                print("child stats:", ffitel.stats())
+            except ffitel.ForkedError as e:
+                print("child stats: ForkedError", e.code)
             ffitel.init_telemetry()
             print("child phase:", ffitel.phase(), "shutdown:", ffitel.shutdown())
             sys.stdout.flush()
@@ -29,6 +33,7 @@ def test_fork_after_loading_falls_back_to_stdlib_logging_without_hanging() -> No
     """, timeout=30)
     out, err = proc.stdout, proc.stderr
     assert "child span recording: False inject: {}" in out
+    assert "child stats: ForkedError -3" in out  # documented in python/README.md
     assert "child phase: none shutdown: True" in out
     assert "parent phase: console" in out
     assert err.count("does not survive fork()") == 1  # warned once
