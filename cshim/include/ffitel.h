@@ -254,7 +254,10 @@ int ffitel_rb_define(void);
  * span handle parent when non-zero (FFITEL_E_HANDLE -> 0 if unknown), else
  * the W3C traceparent header value when tp_len > 0 (a malformed one starts a
  * new root trace and is counted), else none (a new trace). kind is
- * FFITEL_KIND_*; out of range means INTERNAL (counted). At most 65536 spans
+ * FFITEL_KIND_*; out of range means INTERNAL (counted). An empty name, or a
+ * NULL one with a non-zero length (counted as bad input, FFITEL_E_INVALID in
+ * ffitel_last_error), names the span "unnamed": the span still starts.
+ * At most 65536 spans
  * may be open at once: beyond that it returns 0 with FFITEL_E_FULL in
  * ffitel_last_error. Every started span must be ended with ffitel_span_end;
  * shutdown ends the forgotten ones. */

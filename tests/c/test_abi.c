@@ -209,11 +209,17 @@ static void test_spans(void) {
     CHECK(root != 0, "root span: %s", last_error());
     uint64_t child = ffitel_span_start(S("child"), root, NULL, 0, NULL, 0, FFITEL_KIND_CLIENT);
     CHECK(child != 0 && child != root, "child span: %s", last_error());
+    /* A NULL name with a length is bad input: counted, and the span still
+     * starts, named "unnamed" (ffitel.h). */
+    uint64_t unnamed = ffitel_span_start(NULL, 5, root, NULL, 0, NULL, 0, 0);
+    CHECK(unnamed != 0 && strstr(last_error(), "name is NULL") != NULL, "a NULL name still starts a span: %s",
+          errbuf);
+    CHECK(ffitel_span_end(unnamed, 1, NULL, 0) == FFITEL_OK, "the unnamed span ends");
 
-    char tp[64], tp_child[64];
-    int n = ffitel_span_traceparent(root, tp, sizeof tp);
+    char *tp = gobuf(64), *tp_child = gobuf(64);
+    int n = ffitel_span_traceparent(root, tp, (size_t)64);
     CHECK(n == 55 && strlen(tp) == 55 && strncmp(tp, "00-", 3) == 0, "traceparent %d %s", n, tp);
-    ffitel_span_traceparent(child, tp_child, sizeof tp_child);
+    ffitel_span_traceparent(child, tp_child, (size_t)64);
     CHECK(strncmp(tp, tp_child, 35) == 0, "child shares the trace id: %s vs %s", tp, tp_child);
     CHECK(strncmp(tp + 36, tp_child + 36, 16) != 0, "child has its own span id");
     char *small = gobuf(10);
@@ -245,7 +251,7 @@ static void test_spans(void) {
     CHECK(ffitel_span_add_event(424242, S("x"), NULL, 0) == FFITEL_E_HANDLE, "event on unknown span");
     CHECK(ffitel_span_end(child, 0, S("card declined")) == FFITEL_OK, "end with error");
     CHECK(ffitel_span_end(child, 1, NULL, 0) == FFITEL_E_HANDLE, "end twice");
-    CHECK(ffitel_span_traceparent(child, tp, sizeof tp) == FFITEL_E_HANDLE, "traceparent of ended span");
+    CHECK(ffitel_span_traceparent(child, tp, (size_t)64) == FFITEL_E_HANDLE, "traceparent of ended span");
     CHECK(ffitel_span_end(remote, 1, NULL, 0) == FFITEL_OK, "end remote");
     CHECK(ffitel_span_end(bad_tp, 1, NULL, 0) == FFITEL_OK, "end bad_tp");
     CHECK(ffitel_span_end(odd, 1, NULL, 0) == FFITEL_OK, "end odd");
@@ -317,29 +323,29 @@ static void test_tasks(void) {
 }
 
 static void test_events(void) {
-    char id[64], small[8];
+    char *id = gobuf(64), *small = gobuf(8);
     static const char md[] = "{\"namespace\":\"payments\",\"correlation_id\":\"corr-1\",\"task_uuid\":\"t-1\"}";
     uint64_t all = ffitel_event_subscribe(S("*"));
     uint64_t pay = ffitel_event_subscribe(S("payment.*"));
     CHECK(all != 0 && pay != 0, "subscribe: %s", last_error());
     CHECK(ffitel_event_subscribe(S("pay*ment")) == 0, "bad pattern");
-    int n = ffitel_event_publish(S("payment.processed"), S("{\"amount\":5}"), md, sizeof md - 1, 1, id, sizeof id);
+    int n = ffitel_event_publish(S("payment.processed"), S("{\"amount\":5}"), md, sizeof md - 1, 1, id, (size_t)64);
     CHECK(n == 36 && strlen(id) == 36 && id[14] == '7', "fast publish returns a UUIDv7: %d %s", n, id);
-    CHECK(ffitel_event_publish(S("order.created"), S("{}"), md, sizeof md - 1, 1, id, sizeof id) == 36, "order");
-    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), md, sizeof md - 1, 0, id, sizeof id) ==
+    CHECK(ffitel_event_publish(S("order.created"), S("{}"), md, sizeof md - 1, 1, id, (size_t)64) == 36, "order");
+    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), md, sizeof md - 1, 0, id, (size_t)64) ==
               FFITEL_E_UNAVAILABLE, "durable without a sink");
     CHECK(strstr(last_error(), "FFITEL_EVENTS_DURABLE_URL") != NULL, "message names the variable: %s", errbuf);
-    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), S("{\"namespace\":\"p\"}"), 1, id, sizeof id) ==
+    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), S("{\"namespace\":\"p\"}"), 1, id, (size_t)64) ==
               FFITEL_E_INVALID, "missing correlation id");
-    CHECK(ffitel_event_publish(S("x"), S("{oops"), md, sizeof md - 1, 1, id, sizeof id) == FFITEL_E_INVALID, "bad payload");
-    CHECK(ffitel_event_publish(S("x"), S("{}"), md, sizeof md - 1, 9, id, sizeof id) == FFITEL_E_INVALID, "bad delivery");
-    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), md, sizeof md - 1, 1, small, sizeof small) ==
+    CHECK(ffitel_event_publish(S("x"), S("{oops"), md, sizeof md - 1, 1, id, (size_t)64) == FFITEL_E_INVALID, "bad payload");
+    CHECK(ffitel_event_publish(S("x"), S("{}"), md, sizeof md - 1, 9, id, (size_t)64) == FFITEL_E_INVALID, "bad delivery");
+    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), md, sizeof md - 1, 1, small, (size_t)8) ==
               FFITEL_E_INVALID, "an id buffer too small to retry is refused before publishing");
     /* Issue #12: what is wrong is said, and nothing is published. */
-    CHECK(ffitel_event_publish(S("order.\0created"), S("{}"), md, sizeof md - 1, 1, id, sizeof id) == FFITEL_E_INVALID,
+    CHECK(ffitel_event_publish(S("order.\0created"), S("{}"), md, sizeof md - 1, 1, id, (size_t)64) == FFITEL_E_INVALID,
           "a NUL in the event name");
     CHECK(strstr(last_error(), "invalid event name") != NULL, "message: %s", errbuf);
-    CHECK(ffitel_event_publish(S("order.\xed\xa0\x80"), S("{}"), md, sizeof md - 1, 1, id, sizeof id) ==
+    CHECK(ffitel_event_publish(S("order.\xed\xa0\x80"), S("{}"), md, sizeof md - 1, 1, id, (size_t)64) ==
               FFITEL_E_INVALID, "a lone surrogate (invalid UTF-8) in the event name");
     CHECK(strstr(last_error(), "invalid event name") != NULL, "message: %s", errbuf);
     {
@@ -348,7 +354,7 @@ static void test_events(void) {
         memset(p, ' ', big);
         p[0] = '{';
         p[big - 1] = '}';
-        CHECK(ffitel_event_publish(S("order.created"), p, big, md, sizeof md - 1, 1, id, sizeof id) == FFITEL_E_INVALID,
+        CHECK(ffitel_event_publish(S("order.created"), p, big, md, sizeof md - 1, 1, id, (size_t)64) == FFITEL_E_INVALID,
               "a payload over 1 MiB");
         CHECK(strstr(last_error(), "payload too large (1048586 bytes > 1048576)") != NULL, "message: %s", errbuf);
         free(p);
@@ -358,15 +364,15 @@ static void test_events(void) {
     uint64_t step = ffitel_span_start(S("step"), 0, NULL, 0, NULL, 0, 0);
     char *step_tp = gobuf(64);
     ffitel_span_traceparent(step, step_tp, (size_t)64);
-    CHECK(ffitel_event_publish_in(step, S("order.created"), S("{}"), md, sizeof md - 1, 1, id, sizeof id) == 36,
+    CHECK(ffitel_event_publish_in(step, S("order.created"), S("{}"), md, sizeof md - 1, 1, id, (size_t)64) == 36,
           "publish_in: %s", last_error());
-    CHECK(ffitel_event_publish_in(999999, S("order.created"), S("{}"), md, sizeof md - 1, 1, id, sizeof id) ==
+    CHECK(ffitel_event_publish_in(999999, S("order.created"), S("{}"), md, sizeof md - 1, 1, id, (size_t)64) ==
               FFITEL_E_HANDLE, "publish_in with an unknown span");
     ffitel_span_end(step, 1, NULL, 0);
 
     char *buf = gobuf(2048);
-    int need = ffitel_event_poll(pay, 1000, small, sizeof small);
-    CHECK(need > (int)sizeof small, "short buffer gets the needed length: %d", need);
+    int need = ffitel_event_poll(pay, 1000, small, (size_t)8);
+    CHECK(need > 8, "short buffer gets the needed length: %d", need);
     int got = ffitel_event_poll(pay, 0, buf, (size_t)2048);
     CHECK(got == need && strstr(buf, "\"event_name\":\"payment.processed\"") && strstr(buf, "\"amount\":5") &&
               strstr(buf, "\"correlation_id\":\"corr-1\""),
