@@ -118,13 +118,25 @@ module Ffitel
 
     # Ends the span; +error+ (an Exception or a String) sets status ERROR and
     # records an exception event. Idempotent. Called by Ffitel.span.
+    #
+    # An asynchronous interrupt (Thread#raise, Timeout, a job framework's
+    # shutdown) arriving meanwhile is delivered once the library has the
+    # end, not before: ruby-ffi checks for interrupts before the (GVL
+    # releasing) end call and would raise instead of making it, leaving the
+    # span open until shutdown. The end waits at most for queue room
+    # (FFITEL_QUEUE_FULL_WAIT_MS), so the interrupt waits no longer.
     def finish(error: nil)
       return self if @ended
 
-      @ended = true
-      end_native(error && describe_error(error))
+      Thread.handle_interrupt(DEFER_INTERRUPTS) do
+        @ended = true
+        end_native(error && describe_error(error))
+      end
       self
     end
+
+    DEFER_INTERRUPTS = { Object => :never }.freeze
+    private_constant :DEFER_INTERRUPTS
 
     def inspect
       "#<#{self.class} #{@name.inspect}#{@ended ? ' ended' : ''}>"
