@@ -10,6 +10,7 @@ class InterruptTest < Minitest::Test
   include FfitelTestHelpers
 
   class AsyncInterrupt < StandardError; end
+  class InBlock < StandardError; end
 
   def setup
     Ffitel.init_console
@@ -55,15 +56,54 @@ class InterruptTest < Minitest::Test
                  "the library ended the task"
   end
 
-  def test_an_interrupt_in_a_span_block_ends_the_span_failed_and_is_raised
+  def test_an_interrupt_while_a_failed_span_block_ends_is_raised_with_the_error_as_cause
     handle = nil
     got = interrupted_at(:ffitel_span_end) do
       Ffitel.span("block") do |s|
         handle = s.handle
-        Thread.current.raise(AsyncInterrupt, "first") # e.g. Timeout in the block
+        raise InBlock, "the block's own error"
       end
     end
     assert_kind_of AsyncInterrupt, got
+    assert_kind_of InBlock, got.cause
+    assert_equal Ffitel::Native::E_HANDLE, Ffitel::Native.ffitel_span_end(handle, 1, nil, 0)
+    assert_nil Ffitel.current_span
+  end
+
+  # The ensure path: the block returned, the interrupt arrives as the span
+  # ends. The span must not stay current (ended) on this thread: later spans
+  # start as usual.
+  def test_an_interrupt_while_a_span_block_ends_leaves_no_ended_current_span
+    outer = Ffitel.start_span("outer")
+    inner = current = nil
+    got = Ffitel::Context.run_as_current(outer) do
+      e = interrupted_at(:ffitel_span_end) { Ffitel.span("inner") { |s| inner = s.handle } }
+      current = Ffitel.current_span
+      e
+    end
+    assert_kind_of AsyncInterrupt, got
+    assert_same outer, current, "the outer span is current again, not the ended inner one"
+    assert_equal Ffitel::Native::E_HANDLE, Ffitel::Native.ffitel_span_end(inner, 1, nil, 0)
+    assert_nil Ffitel.current_span
+    Ffitel.span("after") { |s| refute_equal 0, s.handle }
+    assert_equal Ffitel::Native::E_HANDLE, Ffitel::Native.ffitel_span_end(outer.handle, 1, nil, 0), "outer ended"
+  end
+
+  def test_an_ended_explicit_parent_counts_as_none
+    parent = Ffitel.start_span("parent").finish
+    child = Ffitel.start_span("child", parent: parent)
+    refute_equal 0, child.handle, "started as a root, not refused"
+    refute_equal parent.trace_id, child.trace_id
+    child.finish
+  end
+
+  # An error whose message raises still ends the span (with a placeholder
+  # text), and the caller sees the block's error.
+  def test_an_error_whose_message_raises_still_ends_the_span
+    bad = Class.new(StandardError) { def message = raise(ArgumentError, "no message") }
+    handle = nil
+    err = assert_raises(bad) { Ffitel.span("bad message") { |s| handle = s.handle; raise bad } }
+    assert_kind_of bad, err
     assert_equal Ffitel::Native::E_HANDLE, Ffitel::Native.ffitel_span_end(handle, 1, nil, 0)
   end
 end

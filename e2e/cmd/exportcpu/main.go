@@ -200,8 +200,10 @@ func runParent(n, rate int, only string, runs int) error {
 			switch {
 			case c.signal == "idle":
 				got = "–"
-			case c.floor:
+			case c.floor && base > 0:
 				got, ratio = "–", fmt.Sprintf("%.2f×", per/base)
+			case c.floor:
+				got = "–"
 			case c.sdk:
 				ratio = "1.00×"
 			case base > 0:

@@ -42,8 +42,10 @@ module Ffitel
         span.finish(error: e)
         raise
       ensure
-        span.finish # no-op after an error
+        # Restored first: an interrupt finish defers is delivered as it
+        # returns, and must not leave the ended span current.
         t[SPAN_KEY] = previous
+        span.finish # no-op after an error
       end
     end
 

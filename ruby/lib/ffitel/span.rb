@@ -26,7 +26,7 @@ module Ffitel
 
       kind_number = kind.is_a?(Integer) ? kind : SPAN_KINDS.fetch(kind.to_sym) { raise ArgumentError, "unknown span kind #{kind.inspect}" }
       json = Attributes.encode(attributes || Attributes::EMPTY, Thread.current[FIELDS_KEY])
-      parent_handle = parent && parent.handle.nonzero? ? parent.handle : 0
+      parent_handle = Context.handle_of(parent) # an ended parent is none
       tp = parent_handle.zero? && traceparent ? traceparent.to_s : nil
       handle = Native.handle(Native.ffitel_span_start(name, name.bytesize, parent_handle, tp, tp ? tp.bytesize : 0,
                                                       json, json ? json.bytesize : 0, kind_number),
@@ -125,12 +125,18 @@ module Ffitel
     # releasing) end call and would raise instead of making it, leaving the
     # span open until shutdown. The end waits at most for queue room
     # (FFITEL_QUEUE_FULL_WAIT_MS), so the interrupt waits no longer.
+    # The error's text is worked out first, unmasked: it runs the error's
+    # own code (message, full_message), and a failure there still ends the
+    # span, with a placeholder text.
     def finish(error: nil)
       return self if @ended
 
+      text = error && describe_error_safely(error)
       Thread.handle_interrupt(DEFER_INTERRUPTS) do
+        return self if @ended
+
         @ended = true
-        end_native(error && describe_error(error))
+        end_native(text)
       end
       self
     end
@@ -147,6 +153,12 @@ module Ffitel
     # The status description finish sends for +error+.
     def describe_error(error)
       error.is_a?(Exception) ? "#{error.class}: #{error.message}" : error.to_s
+    end
+
+    def describe_error_safely(error)
+      describe_error(error)
+    rescue StandardError => e
+      "#{error.class} (#{e.class} while describing it)"
     end
 
     # Ends the span in the library: ok without +text+, failed with it.
