@@ -153,8 +153,9 @@ module Ffitel
     def subscribe(pattern)
       pattern = pattern.to_s
       handle = Runtime.usable? && Native.handle(Native.ffitel_event_subscribe(pattern, pattern.bytesize),
-                                                code: Native::E_INVALID,
-                                                fallback: "cannot subscribe to #{pattern.inspect}")
+                                                code: Native::E_INVALID) {
+        "cannot subscribe to #{pattern.inspect}"
+      }
       raise Error.new("ffitel: cannot subscribe in this process (#{Runtime.load_error || 'forked child'})", nil) unless handle
 
       sub = Subscription.new(pattern, handle)

@@ -165,12 +165,13 @@ module Ffitel
 
     # A handle (span, task, subscription) from a call that returns 0 on
     # failure: the handle; nil in a forked child; else raises Ffitel::Error
-    # (+code+ and +fallback+ when the library left no message).
-    def self.handle(handle, code: nil, fallback: nil)
+    # (+code+ and the block's message when the library left none; the block
+    # runs only then, so a hot caller builds no message).
+    def self.handle(handle, code: nil)
       return handle if handle.nonzero?
       return nil if Runtime.forked_now?
 
-      raise error(code, fallback)
+      raise error(code, block_given? ? yield : nil)
     end
 
     # Calls a function that writes into a caller's buffer and returns the

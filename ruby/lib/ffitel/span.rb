@@ -29,8 +29,9 @@ module Ffitel
       parent_handle = Context.handle_of(parent) # an ended parent is none
       tp = parent_handle.zero? && traceparent ? traceparent.to_s : nil
       handle = Native.handle(Native.ffitel_span_start(name, name.bytesize, parent_handle, tp, tp ? tp.bytesize : 0,
-                                                      json, json ? json.bytesize : 0, kind_number),
-                             fallback: "cannot start span #{name.inspect}")
+                                                      json, json ? json.bytesize : 0, kind_number)) {
+        "cannot start span #{name.inspect}"
+      }
       handle ? Span.new(name, handle) : NullSpan.new(name)
     end
 

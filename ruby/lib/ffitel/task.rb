@@ -69,8 +69,9 @@ module Ffitel
                                                          task_type, task_type.bytesize,
                                                          worker, worker.bytesize, task_id, task_id.bytesize,
                                                          attempt.clamp(-2**31, 2**31 - 1),
-                                                         tp, tp ? tp.bytesize : 0, ts, ts ? ts.bytesize : 0, mode),
-                             fallback: "cannot start task #{task_type.inspect}")
+                                                         tp, tp ? tp.bytesize : 0, ts, ts ? ts.bytesize : 0, mode)) {
+        "cannot start task #{task_type.inspect}"
+      }
       handle ? Task.new(task_type, attempt, handle) : NullSpan.new("process #{task_type}")
     end
   end
