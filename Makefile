@@ -75,6 +75,8 @@ test-ruby: build collector
 test-go:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	# The slab reuse checks skip under -race (sync.Pool drops packers there).
+	$(GO) test -count=1 -run 'Slab' ./bootstrap/
 
 # The C ABI test, plain and under valgrind memcheck (errors fail the run).
 # The library's own console output goes to build/test_abi.log.

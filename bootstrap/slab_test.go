@@ -3,14 +3,21 @@ package bootstrap
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	collogpb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/grpc"
 )
 
 // A slab comes back for reuse only after its packer has moved on and every
@@ -156,5 +163,76 @@ func TestRefusedItemReleasesItsSlab(t *testing.T) {
 	}
 	if n := s.cur.refs.Load(); n != 2 {
 		t.Fatalf("the slab has %d references, want 2: its packer's and the queued item's", n)
+	}
+}
+
+// TestPipelineGivesSlabsBack runs the Runtime's own export pipeline (not a
+// queue a test wires itself) on the wire paths of logs and spans, to
+// in-process servers: once the records are exported, their slabs are back
+// on freeSlabs. It fails when newExportPipeline does not set the queues'
+// release. Without -race only: sync.Pool drops packers, and the slab each
+// holds, under the race detector (make test-go runs it without).
+func TestPipelineGivesSlabsBack(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops packers under -race; make test-go runs this test without it")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	collogpb.RegisterLogsServiceServer(srv, discardLogsServer{})
+	coltracepb.RegisterTraceServiceServer(srv, &discardTraces{})
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Stop()
+	ctx := context.Background()
+	url := "http://" + l.Addr().String()
+	logExp, err := newWireGRPCLogExporter(ctx, nil, otlploggrpc.WithEndpointURL(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spanExp, err := newWireGRPCSpanExporter(ctx, nil, otlptracegrpc.WithEndpointURL(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, signal := range []string{"logs", "spans"} {
+		t.Run(signal, func(t *testing.T) {
+			exps := &exporters{logs: logExp}
+			if signal == "spans" {
+				exps = &exporters{spans: spanExp}
+			}
+			rt := New(Options{Getenv: mapEnv(map[string]string{"TELEMETRY_ENABLED": "true", "FFITEL_LOG_OUTPUT": "none"}),
+				Output: io.Discard, testExporters: exps})
+			if err := rt.InitTelemetry(ctx); err != nil {
+				t.Fatal(err)
+			}
+			freeSlabs.mu.Lock()
+			freeSlabs.free = nil // what other tests left
+			freeSlabs.mu.Unlock()
+			pad := strings.Repeat("x", 200) // a few slabs' worth: 2 000 items of 250 bytes or more
+			for i := 0; i < 2000; i++ {
+				if signal == "logs" {
+					rt.Logger().Info("slab", "i", i, "pad", pad)
+				} else {
+					_, s := rt.TracerProvider().Tracer("slab").Start(ctx, "slab", trace.WithAttributes(attribute.String("pad", pad)))
+					s.End()
+				}
+			}
+			if err := rt.ForceFlush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			st := rt.Stats()
+			exported := st.Logs.Exported
+			if signal == "spans" {
+				exported = st.Spans.Exported
+			}
+			if exported < 2000 {
+				t.Fatalf("%d of 2000 exported", exported)
+			}
+			if n := freeSlabs.len(); n == 0 {
+				t.Fatalf("no slab came back after %d exported %s", exported, signal)
+			}
+			_ = rt.Shutdown(ctx)
+		})
 	}
 }

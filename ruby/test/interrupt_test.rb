@@ -90,10 +90,13 @@ class InterruptTest < Minitest::Test
   end
 
   def test_an_ended_explicit_parent_counts_as_none
-    parent = Ffitel.start_span("parent").finish
+    parent = Ffitel.start_span("parent")
+    parent_trace = parent.trace_id
+    refute_nil parent_trace
+    parent.finish
     child = Ffitel.start_span("child", parent: parent)
     refute_equal 0, child.handle, "started as a root, not refused"
-    refute_equal parent.trace_id, child.trace_id
+    refute_equal parent_trace, child.trace_id, "a new trace"
     child.finish
   end
 

@@ -5,14 +5,20 @@
 # any loss or a shutdown over its bound.
 #   DIST=dist WC=build/withcollector scripts/usercheck/run.sh
 set -u
+# As a user's shell would be: nothing pointing at the checkout (the same
+# list as e2e/dist_test.go's cleanEnv).
+unset FFITEL_LIBRARY PYTHONPATH RUBYLIB RUBYOPT GEM_HOME GEM_PATH VIRTUAL_ENV PKG_CONFIG_PATH LD_LIBRARY_PATH PYTHONHOME
 here=$(cd "$(dirname "$0")" && pwd)
 DIST=$(cd "${DIST:?}" && pwd) WC=$(cd "$(dirname "${WC:?}")" && pwd)/$(basename "$WC")
 work=$(mktemp -d /tmp/ffitel-usercheck-XXXXXX)
 cp "$here"/*.py "$work"/ && cd "$work"
 fail=0
 check() { if [ "$1" != "$2" ]; then echo "FAIL $3: got $1 want $2"; fail=1; else echo "ok   $3: $1"; fi; }
-python3 -m venv venv && ./venv/bin/pip -q install "$DIST"/*.whl >/dev/null || { echo "FAIL pip install"; exit 1; }
+python3 -m venv venv && ./venv/bin/pip -q install --no-index "$DIST"/*.whl >/dev/null || { echo "FAIL pip install"; exit 1; }
 PY=./venv/bin/python
+# The library is the wheel's copy, not the build tree's.
+lib=$($PY -c "import ffitel; print(ffitel.library_path())")
+case "$lib" in "$work"/venv/*) echo "ok   library from the wheel: $lib" ;; *) echo "FAIL library not from the wheel: $lib"; fail=1 ;; esac
 # 1. burst
 out=$($WC -- $PY burst.py 2>/dev/null); rc=$?; echo "$out" | grep -E "STATS|collector"
 check "$rc" 0 "burst: nothing dropped or failed (exit)"
