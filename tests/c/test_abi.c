@@ -57,6 +57,12 @@ static char *gobuf(size_t n) {
     return p;
 }
 
+/* GOBUF(name, n): char *name, n bytes from gobuf, and name_size, n, for
+ * the calls that take its capacity: the size is written once. */
+#define GOBUF(name, n) \
+    char *name = gobuf(n); \
+    const size_t name##_size = (n)
+
 static char errbuf[1024];
 static const char *last_error(void) {
     ffitel_last_error(errbuf, sizeof errbuf);
@@ -149,8 +155,8 @@ static const char *capture_stderr(void (*fn)(void), int flush) {
 
 static int attrs_rc[8];
 static void log_typed_attrs(void) {
-    char *big = gobuf(20000);
-    memset(big, 'v', (size_t)20000);
+    GOBUF(big, 20000);
+    memset(big, 'v', big_size);
     ffitel_attr a[] = {
         {.key = "s", .key_len = 1, .type = FFITEL_ATTR_STRING, .str = "two words", .str_len = 9},
         {.key = "n", .key_len = 1, .type = FFITEL_ATTR_INT, .i = -42},
@@ -167,7 +173,7 @@ static void log_typed_attrs(void) {
     };
     attrs_rc[1] = ffitel_log_attrs(FFITEL_INFO, S("odd typed"), odd, 4, 0);
     attrs_rc[2] = ffitel_log_attrs(FFITEL_INFO, S("null array"), NULL, 2, 0);
-    ffitel_attr longv = {.key = "long", .key_len = 4, .type = FFITEL_ATTR_STRING, .str = big, .str_len = (size_t)20000};
+    ffitel_attr longv = {.key = "long", .key_len = 4, .type = FFITEL_ATTR_STRING, .str = big, .str_len = big_size};
     attrs_rc[3] = ffitel_log_attrs(FFITEL_INFO, S("long typed"), &longv, 1, 0);
     static ffitel_attr many[200];
     for (int i = 0; i < 200; i++) many[i] = (ffitel_attr){.key = "k", .key_len = 1, .type = FFITEL_ATTR_INT, .i = i};
@@ -216,26 +222,27 @@ static void test_spans(void) {
           errbuf);
     CHECK(ffitel_span_end(unnamed, 1, NULL, 0) == FFITEL_OK, "the unnamed span ends");
 
-    char *tp = gobuf(64), *tp_child = gobuf(64);
-    int n = ffitel_span_traceparent(root, tp, (size_t)64);
+    GOBUF(tp, 64);
+    GOBUF(tp_child, 64);
+    int n = ffitel_span_traceparent(root, tp, tp_size);
     CHECK(n == 55 && strlen(tp) == 55 && strncmp(tp, "00-", 3) == 0, "traceparent %d %s", n, tp);
-    ffitel_span_traceparent(child, tp_child, (size_t)64);
+    ffitel_span_traceparent(child, tp_child, tp_child_size);
     CHECK(strncmp(tp, tp_child, 35) == 0, "child shares the trace id: %s vs %s", tp, tp_child);
     CHECK(strncmp(tp + 36, tp_child + 36, 16) != 0, "child has its own span id");
-    char *small = gobuf(10);
-    CHECK(ffitel_span_traceparent(root, small, (size_t)10) == 55 && strlen(small) == 9,
+    GOBUF(small, 10);
+    CHECK(ffitel_span_traceparent(root, small, small_size) == 55 && strlen(small) == 9,
           "short buffer gets the needed length and a NUL");
     CHECK(ffitel_span_traceparent(root, NULL, 0) == 55, "NULL buffer asks for the length");
 
     uint64_t remote = ffitel_span_start(S("remote child"), 0, tp, 55, NULL, 0, FFITEL_KIND_CONSUMER);
-    char *tp_remote = gobuf(64);
-    ffitel_span_traceparent(remote, tp_remote, (size_t)64);
+    GOBUF(tp_remote, 64);
+    ffitel_span_traceparent(remote, tp_remote, tp_remote_size);
     CHECK(strncmp(tp, tp_remote, 35) == 0, "traceparent round trip joins the trace: %s vs %s", tp, tp_remote);
 
     uint64_t bad_tp = ffitel_span_start(S("bad tp"), 0, S("00-zz-yy-01"), NULL, 0, 0);
     CHECK(bad_tp != 0, "malformed traceparent still starts a span");
-    char *tp_bad = gobuf(64);
-    ffitel_span_traceparent(bad_tp, tp_bad, (size_t)64);
+    GOBUF(tp_bad, 64);
+    ffitel_span_traceparent(bad_tp, tp_bad, tp_bad_size);
     CHECK(strncmp(tp, tp_bad, 35) != 0, "malformed traceparent starts a new trace");
 
     CHECK(ffitel_span_start(S("orphan"), 123456789, NULL, 0, NULL, 0, 0) == 0, "unknown parent gives 0");
@@ -251,7 +258,7 @@ static void test_spans(void) {
     CHECK(ffitel_span_add_event(424242, S("x"), NULL, 0) == FFITEL_E_HANDLE, "event on unknown span");
     CHECK(ffitel_span_end(child, 0, S("card declined")) == FFITEL_OK, "end with error");
     CHECK(ffitel_span_end(child, 1, NULL, 0) == FFITEL_E_HANDLE, "end twice");
-    CHECK(ffitel_span_traceparent(child, tp, (size_t)64) == FFITEL_E_HANDLE, "traceparent of ended span");
+    CHECK(ffitel_span_traceparent(child, tp, tp_size) == FFITEL_E_HANDLE, "traceparent of ended span");
     CHECK(ffitel_span_end(remote, 1, NULL, 0) == FFITEL_OK, "end remote");
     CHECK(ffitel_span_end(bad_tp, 1, NULL, 0) == FFITEL_OK, "end bad_tp");
     CHECK(ffitel_span_end(odd, 1, NULL, 0) == FFITEL_OK, "end odd");
@@ -271,12 +278,12 @@ static void test_metrics(void) {
 
 static void test_tasks(void) {
     uint64_t send = ffitel_span_start(S("send SendReport"), 0, NULL, 0, NULL, 0, FFITEL_KIND_PRODUCER);
-    char *tp = gobuf(64);
-    CHECK(ffitel_span_traceparent(send, tp, (size_t)64) == 55, "producer traceparent");
+    GOBUF(tp, 64);
+    CHECK(ffitel_span_traceparent(send, tp, tp_size) == 55, "producer traceparent");
     uint64_t t = ffitel_task_start(S("SendReport"), S("report-worker"), S("task-1"), 1, tp, 55, NULL, 0, -1);
     CHECK(t != 0, "task_start: %s", last_error());
-    char *tp_task = gobuf(64);
-    CHECK(ffitel_span_traceparent(t, tp_task, (size_t)64) == 55, "task handle works as a span handle");
+    GOBUF(tp_task, 64);
+    CHECK(ffitel_span_traceparent(t, tp_task, tp_task_size) == 55, "task handle works as a span handle");
     CHECK(strncmp(tp, tp_task, 35) == 0, "attempt 1 joins the producer's trace: %s vs %s", tp, tp_task);
     CHECK(ffitel_log(FFITEL_INFO, S("inside task"), NULL, 0, t) == FFITEL_OK, "log inside task");
     CHECK(ffitel_task_end(t, 0, S("TimeoutError")) == FFITEL_OK, "task_end failed: %s", last_error());
@@ -285,8 +292,8 @@ static void test_tasks(void) {
     CHECK(ffitel_span_end(send, 1, NULL, 0) == FFITEL_OK, "the span handle survived task_end's refusal");
 
     uint64_t retry = ffitel_task_start(S("SendReport"), S("report-worker"), S("task-1"), 2, tp, 55, NULL, 0, -1);
-    char *tp_retry = gobuf(64);
-    ffitel_span_traceparent(retry, tp_retry, (size_t)64);
+    GOBUF(tp_retry, 64);
+    ffitel_span_traceparent(retry, tp_retry, tp_retry_size);
     CHECK(strncmp(tp, tp_retry, 35) != 0, "a retry starts a new trace (auto): %s vs %s", tp, tp_retry);
     CHECK(ffitel_task_end(retry, 1, NULL, 0) == FFITEL_OK, "retry end");
 
@@ -294,15 +301,15 @@ static void test_tasks(void) {
     uint64_t poll = ffitel_span_start(S("poll queue"), 0, NULL, 0, NULL, 0, FFITEL_KIND_CONSUMER);
     uint64_t in_poll = ffitel_task_start_in(poll, S("SendReport"), S("w"), S("task-2"), 1, tp, 55, NULL, 0, -1);
     CHECK(in_poll != 0, "task_start_in: %s", last_error());
-    char *carrier = gobuf(256);
-    int clen = ffitel_span_inject(in_poll, carrier, (size_t)256);
+    GOBUF(carrier, 256);
+    int clen = ffitel_span_inject(in_poll, carrier, carrier_size);
     CHECK(clen > 0 && strstr(carrier, "\"traceparent\":\"00-") != NULL, "span_inject: %d %s", clen, carrier);
     CHECK(ffitel_task_end(in_poll, 1, NULL, 0) == FFITEL_OK, "end in_poll");
     CHECK(ffitel_span_end(poll, 1, NULL, 0) == FFITEL_OK, "end poll");
     uint64_t orphan = ffitel_task_start_in(987654, S("T"), NULL, 0, NULL, 0, 1, NULL, 0, NULL, 0, -1);
     CHECK(orphan != 0, "unknown current handle is ignored");
     CHECK(ffitel_task_end(orphan, 1, NULL, 0) == FFITEL_OK, "end orphan");
-    CHECK(ffitel_span_inject(424242, carrier, (size_t)256) == FFITEL_E_HANDLE, "inject unknown span");
+    CHECK(ffitel_span_inject(424242, carrier, carrier_size) == FFITEL_E_HANDLE, "inject unknown span");
 
     /* A framework names its messaging system and queue; NULL with a
      * non-zero length is refused like everywhere else. */
@@ -323,29 +330,30 @@ static void test_tasks(void) {
 }
 
 static void test_events(void) {
-    char *id = gobuf(64), *small = gobuf(8);
+    GOBUF(id, 64);
+    GOBUF(small, 8);
     static const char md[] = "{\"namespace\":\"payments\",\"correlation_id\":\"corr-1\",\"task_uuid\":\"t-1\"}";
     uint64_t all = ffitel_event_subscribe(S("*"));
     uint64_t pay = ffitel_event_subscribe(S("payment.*"));
     CHECK(all != 0 && pay != 0, "subscribe: %s", last_error());
     CHECK(ffitel_event_subscribe(S("pay*ment")) == 0, "bad pattern");
-    int n = ffitel_event_publish(S("payment.processed"), S("{\"amount\":5}"), md, sizeof md - 1, 1, id, (size_t)64);
+    int n = ffitel_event_publish(S("payment.processed"), S("{\"amount\":5}"), md, sizeof md - 1, 1, id, id_size);
     CHECK(n == 36 && strlen(id) == 36 && id[14] == '7', "fast publish returns a UUIDv7: %d %s", n, id);
-    CHECK(ffitel_event_publish(S("order.created"), S("{}"), md, sizeof md - 1, 1, id, (size_t)64) == 36, "order");
-    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), md, sizeof md - 1, 0, id, (size_t)64) ==
+    CHECK(ffitel_event_publish(S("order.created"), S("{}"), md, sizeof md - 1, 1, id, id_size) == 36, "order");
+    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), md, sizeof md - 1, 0, id, id_size) ==
               FFITEL_E_UNAVAILABLE, "durable without a sink");
     CHECK(strstr(last_error(), "FFITEL_EVENTS_DURABLE_URL") != NULL, "message names the variable: %s", errbuf);
-    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), S("{\"namespace\":\"p\"}"), 1, id, (size_t)64) ==
+    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), S("{\"namespace\":\"p\"}"), 1, id, id_size) ==
               FFITEL_E_INVALID, "missing correlation id");
-    CHECK(ffitel_event_publish(S("x"), S("{oops"), md, sizeof md - 1, 1, id, (size_t)64) == FFITEL_E_INVALID, "bad payload");
-    CHECK(ffitel_event_publish(S("x"), S("{}"), md, sizeof md - 1, 9, id, (size_t)64) == FFITEL_E_INVALID, "bad delivery");
-    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), md, sizeof md - 1, 1, small, (size_t)8) ==
+    CHECK(ffitel_event_publish(S("x"), S("{oops"), md, sizeof md - 1, 1, id, id_size) == FFITEL_E_INVALID, "bad payload");
+    CHECK(ffitel_event_publish(S("x"), S("{}"), md, sizeof md - 1, 9, id, id_size) == FFITEL_E_INVALID, "bad delivery");
+    CHECK(ffitel_event_publish(S("payment.processed"), S("{}"), md, sizeof md - 1, 1, small, small_size) ==
               FFITEL_E_INVALID, "an id buffer too small to retry is refused before publishing");
     /* Issue #12: what is wrong is said, and nothing is published. */
-    CHECK(ffitel_event_publish(S("order.\0created"), S("{}"), md, sizeof md - 1, 1, id, (size_t)64) == FFITEL_E_INVALID,
+    CHECK(ffitel_event_publish(S("order.\0created"), S("{}"), md, sizeof md - 1, 1, id, id_size) == FFITEL_E_INVALID,
           "a NUL in the event name");
     CHECK(strstr(last_error(), "invalid event name") != NULL, "message: %s", errbuf);
-    CHECK(ffitel_event_publish(S("order.\xed\xa0\x80"), S("{}"), md, sizeof md - 1, 1, id, (size_t)64) ==
+    CHECK(ffitel_event_publish(S("order.\xed\xa0\x80"), S("{}"), md, sizeof md - 1, 1, id, id_size) ==
               FFITEL_E_INVALID, "a lone surrogate (invalid UTF-8) in the event name");
     CHECK(strstr(last_error(), "invalid event name") != NULL, "message: %s", errbuf);
     {
@@ -354,7 +362,7 @@ static void test_events(void) {
         memset(p, ' ', big);
         p[0] = '{';
         p[big - 1] = '}';
-        CHECK(ffitel_event_publish(S("order.created"), p, big, md, sizeof md - 1, 1, id, (size_t)64) == FFITEL_E_INVALID,
+        CHECK(ffitel_event_publish(S("order.created"), p, big, md, sizeof md - 1, 1, id, id_size) == FFITEL_E_INVALID,
               "a payload over 1 MiB");
         CHECK(strstr(last_error(), "payload too large (1048586 bytes > 1048576)") != NULL, "message: %s", errbuf);
         free(p);
@@ -362,33 +370,33 @@ static void test_events(void) {
 
     /* Inside a span, the publish joins its trace (metadata.traceparent). */
     uint64_t step = ffitel_span_start(S("step"), 0, NULL, 0, NULL, 0, 0);
-    char *step_tp = gobuf(64);
-    ffitel_span_traceparent(step, step_tp, (size_t)64);
-    CHECK(ffitel_event_publish_in(step, S("order.created"), S("{}"), md, sizeof md - 1, 1, id, (size_t)64) == 36,
+    GOBUF(step_tp, 64);
+    ffitel_span_traceparent(step, step_tp, step_tp_size);
+    CHECK(ffitel_event_publish_in(step, S("order.created"), S("{}"), md, sizeof md - 1, 1, id, id_size) == 36,
           "publish_in: %s", last_error());
-    CHECK(ffitel_event_publish_in(999999, S("order.created"), S("{}"), md, sizeof md - 1, 1, id, (size_t)64) ==
+    CHECK(ffitel_event_publish_in(999999, S("order.created"), S("{}"), md, sizeof md - 1, 1, id, id_size) ==
               FFITEL_E_HANDLE, "publish_in with an unknown span");
     ffitel_span_end(step, 1, NULL, 0);
 
-    char *buf = gobuf(2048);
-    int need = ffitel_event_poll(pay, 1000, small, (size_t)8);
-    CHECK(need > 8, "short buffer gets the needed length: %d", need);
-    int got = ffitel_event_poll(pay, 0, buf, (size_t)2048);
+    GOBUF(buf, 2048);
+    int need = ffitel_event_poll(pay, 1000, small, small_size);
+    CHECK(need > (int)small_size, "short buffer gets the needed length: %d", need);
+    int got = ffitel_event_poll(pay, 0, buf, buf_size);
     CHECK(got == need && strstr(buf, "\"event_name\":\"payment.processed\"") && strstr(buf, "\"amount\":5") &&
               strstr(buf, "\"correlation_id\":\"corr-1\""),
           "the event was kept for the bigger buffer: %s", buf);
-    CHECK(ffitel_event_poll(pay, 10, buf, (size_t)2048) == 0, "order.created does not match payment.*");
-    CHECK(ffitel_event_poll(all, 0, buf, (size_t)2048) > 0 && strstr(buf, "payment.processed"), "* sees payment");
-    CHECK(ffitel_event_poll(all, 0, buf, (size_t)2048) > 0 && strstr(buf, "order.created"), "* sees order");
-    CHECK(ffitel_event_poll(all, 0, buf, (size_t)2048) > 0 && strstr(buf, step_tp + 3) == NULL &&
+    CHECK(ffitel_event_poll(pay, 10, buf, buf_size) == 0, "order.created does not match payment.*");
+    CHECK(ffitel_event_poll(all, 0, buf, buf_size) > 0 && strstr(buf, "payment.processed"), "* sees payment");
+    CHECK(ffitel_event_poll(all, 0, buf, buf_size) > 0 && strstr(buf, "order.created"), "* sees order");
+    CHECK(ffitel_event_poll(all, 0, buf, buf_size) > 0 && strstr(buf, step_tp + 3) == NULL &&
               strncmp(strstr(buf, "\"traceparent\":\"") + 15, step_tp, 35) == 0,
           "the event published in the step carries the step's trace: %s vs %s", buf, step_tp);
     CHECK(ffitel_event_unsubscribe(pay) == FFITEL_OK, "unsubscribe");
     CHECK(ffitel_event_unsubscribe(pay) == FFITEL_E_HANDLE, "unsubscribe twice");
-    CHECK(ffitel_event_poll(pay, 0, buf, (size_t)2048) == FFITEL_E_HANDLE, "poll closed");
+    CHECK(ffitel_event_poll(pay, 0, buf, buf_size) == FFITEL_E_HANDLE, "poll closed");
     CHECK(ffitel_event_unsubscribe(all) == FFITEL_OK, "unsubscribe all");
-    char *stats = gobuf(4096);
-    ffitel_stats_json(stats, (size_t)4096);
+    GOBUF(stats, 4096);
+    ffitel_stats_json(stats, stats_size);
     CHECK(strstr(stats, "\"fast_routed\":3") && strstr(stats, "\"routing_errors\":1") &&
               strstr(stats, "\"ffi_channel_dispatches\":4"),
           "router and bus stats: %s", stats);
@@ -445,7 +453,7 @@ static void test_stats(void) {
 static void *worker(void *arg) {
     long id = (long)arg;
     long bad = 0;
-    char msg[64], attrs[64];
+    char msg[64], attrs[64]; /* written by C, in each thread: not gobuf's */
     for (int i = 0; i < PER_THREAD; i++) {
         uint64_t s = ffitel_span_start(S("thread work"), 0, NULL, 0, NULL, 0, 0);
         int ml = snprintf(msg, sizeof msg, "thread %ld record %d", id, i);
@@ -535,8 +543,8 @@ static void ring_calls(void) {
     one.i = 3;
     ring_rc[2] = ffitel_log_attrs(FFITEL_INFO, S("third typed"), &one, 1, 0);
     ring_span = ffitel_span_start(S("ring span"), 0, NULL, 0, NULL, 0, 0);
-    char *tp = gobuf(64);
-    ffitel_span_traceparent(ring_span, tp, (size_t)64);
+    GOBUF(tp, 64);
+    ffitel_span_traceparent(ring_span, tp, tp_size);
     snprintf(ring_ids, sizeof ring_ids, "trace_id=%.32s span_id=%.16s", tp + 3, tp + 36);
     ring_rc[3] = ffitel_log_attrs(FFITEL_INFO, S("inside the span"), NULL, 0, ring_span);
     ring_rc[4] = ffitel_span_end(ring_span, 1, NULL, 0); /* right after: the record keeps its ids */
@@ -569,8 +577,8 @@ static void test_ring_phase2(void) {
                *c = strstr(ring_out, "msg=\"third typed\" order=3");
     CHECK(a && b && c && a < b && b < c, "typed (ring) and JSON (synchronous) records keep their order: %p %p %p", (void *)a,
           (void *)b, (void *)c);
-    char *want = gobuf(256);
-    snprintf(want, (size_t)256, "msg=\"inside the span\" %s", ring_ids);
+    GOBUF(want, 256);
+    snprintf(want, want_size, "msg=\"inside the span\" %s", ring_ids);
     CHECK(ring_rc[3] == FFITEL_OK && strstr(ring_out, want) != NULL, "a queued record keeps the ids of a span ended "
                                                                      "right after: %s", want);
     CHECK(ring_rc[4] == FFITEL_OK, "span end: %d", ring_rc[4]);
@@ -688,11 +696,11 @@ static void test_phase2_and_shutdown(void) {
     CHECK(ffitel_init_telemetry() == FFITEL_E_STATE, "init_telemetry after shutdown");
     CHECK(ffitel_span_end(forgotten, 1, NULL, 0) == FFITEL_E_HANDLE, "shutdown ended the forgotten span");
     CHECK(ffitel_log(FFITEL_ERROR, S("after shutdown, console only"), NULL, 0, 0) == FFITEL_OK, "log after shutdown");
-    char *eid = gobuf(64);
+    GOBUF(eid, 64);
     CHECK(ffitel_event_publish(S("a.b"), S("{}"), S("{\"namespace\":\"n\",\"correlation_id\":\"c\"}"), 1, eid,
-                               (size_t)64) == FFITEL_E_STATE, "publish after shutdown");
-    char *buf = gobuf(4096);
-    ffitel_stats_json(buf, (size_t)4096);
+                               eid_size) == FFITEL_E_STATE, "publish after shutdown");
+    GOBUF(buf, 4096);
+    ffitel_stats_json(buf, buf_size);
     CHECK(strstr(buf, "\"spans_ended_at_shutdown\":1") != NULL, "stats count the forgotten span: %s", buf);
     CHECK(strstr(buf, "\"input_errors\":0") == NULL, "stats count bad input: %s", buf);
 }
@@ -701,9 +709,9 @@ static void test_abi_version_and_doctor(void) {
     CHECK(ffitel_abi_version() == FFITEL_ABI_VERSION, "abi version %d", ffitel_abi_version());
     /* Export is off here: the report says so at once. A buffer too small
      * keeps the report for the next call, which does not run the checks again. */
-    char *small = gobuf(8);
-    int n = ffitel_doctor_json(1000, small, (size_t)8);
-    CHECK(n >= 8, "doctor into a small buffer returns the length needed: %d", n);
+    GOBUF(small, 8);
+    int n = ffitel_doctor_json(1000, small, small_size);
+    CHECK(n >= (int)small_size, "doctor into a small buffer returns the length needed: %d", n);
     char *buf = malloc((size_t)n + 1);
     int m = ffitel_doctor_json(1000, buf, (size_t)n + 1);
     CHECK(m == n, "the kept report: %d, then %d", n, m);
